@@ -1,0 +1,102 @@
+//! State shared by every request handler and job.
+
+use std::sync::Arc;
+
+use sqlx::PgPool;
+
+/// Which kind of deployment the process runs as.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum Environment {
+    /// Secrets are required; logs are JSON; cookies are `Secure`.
+    Production,
+    /// Throwaway keys are generated; logs are coloured text; unconfigured vendors are disabled.
+    Development,
+}
+
+impl Environment {
+    pub fn is_development(self) -> bool {
+        self == Environment::Development
+    }
+}
+
+/// Handed to handlers (as `poem::web::Data<&AppContext>`) and to jobs. Cheap to clone.
+#[derive(Clone)]
+pub struct AppContext {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    db: PgPool,
+    environment: Environment,
+    state: http::Extensions,
+}
+
+impl AppContext {
+    pub fn new(db: PgPool, environment: Environment, state: http::Extensions) -> Self {
+        Self {
+            inner: Arc::new(Inner {
+                db,
+                environment,
+                state,
+            }),
+        }
+    }
+
+    pub fn db(&self) -> &PgPool {
+        &self.inner.db
+    }
+
+    pub fn environment(&self) -> Environment {
+        self.inner.environment
+    }
+
+    /// A value a feature provided at boot (its settings, its clients).
+    ///
+    /// # Panics
+    /// When nothing of type `T` was provided: that is a wiring bug caught by the first test that
+    /// touches the feature, not a runtime condition.
+    pub fn get<T: Send + Sync + 'static>(&self) -> &T {
+        self.try_get().unwrap_or_else(|| {
+            panic!(
+                "no {} was provided at boot; register it in the feature's init",
+                std::any::type_name::<T>()
+            )
+        })
+    }
+
+    pub fn try_get<T: Send + Sync + 'static>(&self) -> Option<&T> {
+        self.inner.state.get::<T>()
+    }
+}
+
+/// What a feature's [`InitFn`](crate::InitFn) sees while the host boots.
+pub struct Boot {
+    pub db: PgPool,
+    pub environment: Environment,
+    state: http::Extensions,
+}
+
+impl Boot {
+    pub fn new(db: PgPool, environment: Environment, state: http::Extensions) -> Self {
+        Self {
+            db,
+            environment,
+            state,
+        }
+    }
+
+    /// A settings struct registered with [`Settings::of`](crate::Settings::of), or anything an
+    /// earlier feature provided.
+    pub fn get<T: Send + Sync + 'static>(&self) -> Option<&T> {
+        self.state.get::<T>()
+    }
+
+    /// Makes `value` available to handlers and jobs through [`AppContext::get`].
+    pub fn provide<T: Clone + Send + Sync + 'static>(&mut self, value: T) {
+        self.state.insert(value);
+    }
+
+    pub fn finish(self) -> AppContext {
+        AppContext::new(self.db, self.environment, self.state)
+    }
+}

@@ -1,0 +1,131 @@
+//! Boot: from settings to a running process of one role.
+
+use std::{future::Future, net::SocketAddr};
+
+use anyhow::Context;
+use qubital_plugin::{AppContext, Boot, Feature, ProcessRole};
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+use crate::{
+    config::Config,
+    database::Database,
+    http::{self, server},
+    jobs::JobRunner,
+    migrator,
+};
+
+/// A booted process: database open, features initialised, nothing listening yet.
+pub struct App {
+    pub ctx: AppContext,
+    pub config: Config,
+    features: Vec<&'static Feature>,
+    database: Database,
+}
+
+impl App {
+    /// Opens the database (starting the private cluster if needed) and lets each feature build
+    /// its state. Feature init errors (a missing secret in production) stop the boot.
+    pub async fn boot(config: Config, features: Vec<&'static Feature>) -> anyhow::Result<Self> {
+        let database = Database::open(&config.host).await?;
+        let state = config
+            .feature_settings(&features)
+            .map_err(|e| anyhow::anyhow!("{}", e.to_string().trim()))?;
+        let mut boot = Boot::new(database.pool.clone(), config.host.environment(), state);
+        for feature in &features {
+            if let Some(init) = feature.init {
+                init(&mut boot).with_context(|| format!("feature `{}` cannot start", feature.name))?;
+            }
+        }
+        Ok(Self {
+            ctx: boot.finish(),
+            config,
+            features,
+            database,
+        })
+    }
+
+    pub async fn migrate(&self) -> anyhow::Result<migrator::Report> {
+        let plan = migrator::plan(&self.features)?;
+        migrator::run(self.ctx.db(), &plan).await
+    }
+
+    fn jobs(&self) -> Vec<qubital_plugin::Job> {
+        self.features
+            .iter()
+            .flat_map(|f| f.jobs.iter().copied())
+            .collect()
+    }
+
+    /// Binds the listener and starts serving `role` in the background.
+    pub async fn start(self, role: ProcessRole, addr: SocketAddr) -> anyhow::Result<Running> {
+        let settings = http::HttpSettings {
+            max_body_bytes: self.config.host.max_body_bytes,
+            min_client_contract: self.config.host.min_client_contract.clone(),
+        };
+        let endpoint = match role {
+            ProcessRole::Serve => http::app(self.ctx.clone(), settings),
+            ProcessRole::Eventsync => http::ops_app(self.ctx.clone(), settings),
+        };
+        let stop = CancellationToken::new();
+        let listener = server::bind(addr).await?;
+        let local_addr = listener.local_addr;
+        tracing::info!(%local_addr, ?role, environment = ?self.ctx.environment(), "listening");
+
+        let jobs = JobRunner::start(self.ctx.clone(), self.jobs(), role);
+        let drain = self.config.host.shutdown_timeout;
+        let task = tokio::spawn({
+            let stop = stop.clone();
+            let ctx = self.ctx.clone();
+            let database = self.database;
+            async move {
+                let served = server::run(listener, endpoint, stop.cancelled_owned(), drain).await;
+                jobs.shutdown().await;
+                ctx.db().close().await;
+                drop(database); // stops the private cluster if this process started it
+                served
+            }
+        });
+        Ok(Running {
+            addr: local_addr,
+            ctx: self.ctx,
+            stop,
+            task,
+        })
+    }
+
+    /// Serves `role` until `shutdown` resolves, then drains and stops.
+    pub async fn run(
+        self,
+        role: ProcessRole,
+        addr: SocketAddr,
+        shutdown: impl Future<Output = ()>,
+    ) -> anyhow::Result<()> {
+        let running = self.start(role, addr).await?;
+        shutdown.await;
+        tracing::info!("shutting down: draining requests and stopping jobs");
+        running.shutdown().await
+    }
+}
+
+/// A process serving in the background (the CLI waits on it; tests drive it).
+pub struct Running {
+    pub addr: SocketAddr,
+    pub ctx: AppContext,
+    stop: CancellationToken,
+    task: JoinHandle<anyhow::Result<()>>,
+}
+
+impl Running {
+    /// Stops accepting connections, lets in-flight requests finish (up to the drain timeout),
+    /// stops the jobs and closes the database.
+    pub async fn shutdown(self) -> anyhow::Result<()> {
+        self.stop.cancel();
+        self.task.await.context("the server task panicked")?
+    }
+
+    /// A handle that starts the shutdown without waiting for it.
+    pub fn stop_token(&self) -> CancellationToken {
+        self.stop.clone()
+    }
+}

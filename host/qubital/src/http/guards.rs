@@ -1,0 +1,80 @@
+//! Checks every request passes before it reaches a route.
+
+use std::sync::Arc;
+
+use poem::{http::header, Endpoint, IntoResponse, Request, Response};
+use qubital_plugin::Problem;
+
+use super::{problems, HttpSettings};
+
+/// Header in which clients send the API contract version they were built against.
+pub const CONTRACT_HEADER: &str = "x-qubital-contract";
+
+/// Answers 426 to a client older than `MIN_CLIENT_CONTRACT`, so it can update itself.
+pub async fn client_contract<E: Endpoint>(next: Arc<E>, req: Request) -> poem::Result<Response> {
+    let settings = req
+        .data::<HttpSettings>()
+        .expect("HttpSettings is provided by the app");
+    if let (Some(minimum), Some(sent)) = (&settings.min_client_contract, req.headers().get(CONTRACT_HEADER)) {
+        let sent = sent
+            .to_str()
+            .ok()
+            .and_then(|s| semver::Version::parse(s.trim()).ok())
+            .ok_or_else(|| {
+                Problem::bad_request(
+                    "invalid-contract-version",
+                    "X-Qubital-Contract is not a semantic version",
+                )
+            })?;
+        if &sent < minimum {
+            return Err(Problem::new(
+                poem::http::StatusCode::UPGRADE_REQUIRED,
+                "client-outdated",
+                "This client is too old; update it",
+            )
+            .with_detail(format!(
+                "The oldest supported contract is {minimum}; this client sent {sent}."
+            ))
+            .into());
+        }
+    }
+    Ok(next.call(req).await?.into_response())
+}
+
+/// Bounds the body size (413) and rejects JSON bodies that do not parse (400) before any
+/// handler sees them, so that a schema error further in can be reported as 422.
+pub async fn body<E: Endpoint>(next: Arc<E>, mut req: Request) -> poem::Result<Response> {
+    let limit = req
+        .data::<HttpSettings>()
+        .expect("HttpSettings is provided by the app")
+        .max_body_bytes;
+    let declared = req
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|length| length > limit as u64) {
+        return Err(problems::payload_too_large().into());
+    }
+    let bytes = req
+        .take_body()
+        .into_bytes_limit(limit)
+        .await
+        .map_err(|error| match error {
+            poem::error::ReadBodyError::PayloadTooLarge => problems::payload_too_large(),
+            _ => Problem::bad_request("unreadable-body", "The request body could not be read"),
+        })?;
+    if !bytes.is_empty() && is_json(&req) && serde_json::from_slice::<serde::de::IgnoredAny>(&bytes).is_err()
+    {
+        return Err(problems::malformed_json().into());
+    }
+    req.set_body(bytes);
+    Ok(next.call(req).await?.into_response())
+}
+
+fn is_json(req: &Request) -> bool {
+    req.content_type().is_some_and(|ct| {
+        let essence = ct.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+        essence == "application/json" || essence.ends_with("+json")
+    })
+}

@@ -1,0 +1,91 @@
+//! The HTTP surface: every feature's API, the ops endpoints, and the middleware that gives every
+//! response the same shape (problem+json errors, request ids, metrics).
+//!
+//! Request flow, outermost first: [`surface`] (request id, log span, error → problem, metrics)
+//! → panic catcher → [`guards`] (client contract version, body size, JSON syntax) → routes.
+
+mod api;
+pub mod guards;
+pub mod ops;
+pub mod problems;
+pub mod server;
+pub mod surface;
+
+use poem::{endpoint::BoxEndpoint, middleware::CatchPanic, EndpointExt, Route};
+use poem_openapi::OpenApiService;
+use qubital_plugin::{AppContext, Environment, Problem};
+
+pub use api::FeatureApis;
+
+/// Settings of the HTTP surface that the middleware needs.
+#[derive(Clone, Debug)]
+pub struct HttpSettings {
+    pub max_body_bytes: usize,
+    pub min_client_contract: Option<semver::Version>,
+}
+
+/// Title of the API in the spec.
+pub const API_TITLE: &str = "Qubital API";
+
+/// The OpenAPI document of this binary as served in `environment` (development adds the
+/// development-only operations).
+pub fn openapi_spec(environment: Environment) -> String {
+    match environment {
+        Environment::Production => service::<false>().spec(),
+        Environment::Development => service::<true>().spec(),
+    }
+}
+
+fn service<const DEV: bool>() -> OpenApiService<(ops::OpsApi, FeatureApis<DEV>), ()> {
+    OpenApiService::new(
+        (ops::OpsApi, FeatureApis::<DEV>),
+        API_TITLE,
+        env!("CARGO_PKG_VERSION"),
+    )
+    .description(
+        "The Qubital backend. Every operation is a POST on an explicit verb path; errors are RFC 9457 \
+         problems (`application/problem+json`) whose `type` is stable. Authentication is the \
+         `access_token` cookie.",
+    )
+}
+
+/// The whole HTTP application.
+pub fn app(ctx: AppContext, settings: HttpSettings) -> BoxEndpoint<'static> {
+    if ctx.environment().is_development() {
+        routes(service::<true>(), ctx, settings)
+    } else {
+        routes(service::<false>(), ctx, settings)
+    }
+}
+
+/// The ops endpoints alone: what the `eventsync` worker listens with.
+pub fn ops_app(ctx: AppContext, settings: HttpSettings) -> BoxEndpoint<'static> {
+    routes(
+        OpenApiService::new(ops::OpsApi, API_TITLE, env!("CARGO_PKG_VERSION")),
+        ctx,
+        settings,
+    )
+}
+
+fn routes<T: poem_openapi::OpenApi + 'static>(
+    service: OpenApiService<T, ()>,
+    ctx: AppContext,
+    settings: HttpSettings,
+) -> BoxEndpoint<'static> {
+    let spec = service.spec_endpoint();
+    let docs = service.scalar();
+    Route::new()
+        .nest("/", service)
+        .at("/openapi.json", spec)
+        .nest("/docs", docs)
+        .around(guards::body)
+        .around(guards::client_contract)
+        .with(CatchPanic::new().with_handler(problems::PanicToProblem))
+        .data(settings)
+        .around(surface::surface)
+        .data(ctx)
+        .boxed()
+}
+
+/// Shorthand used by handlers: `Err(Problem)` converts into `poem::Error` implicitly.
+pub type ApiResult<T> = Result<T, Problem>;

@@ -1,0 +1,87 @@
+//! Ops endpoints: liveness, readiness, metrics. GETs, outside the POST-verb convention.
+
+use std::sync::OnceLock;
+
+use poem::web::Data;
+use poem_openapi::{
+    payload::{Json, PlainText},
+    ApiResponse, Object, OpenApi, Tags,
+};
+use qubital_plugin::AppContext;
+
+use crate::migrator::{self, PlannedMigration};
+
+#[derive(Tags)]
+enum OpsTag {
+    /// Probes and metrics for the platform running the service.
+    Ops,
+}
+
+#[derive(Object)]
+struct Status {
+    /// `ok` or `ready`.
+    status: String,
+}
+
+#[derive(ApiResponse)]
+enum Readiness {
+    /// The database answers and every migration is applied.
+    #[oai(status = 200)]
+    Ready(Json<Status>),
+    /// Not ready: the database is unreachable or migrations are pending.
+    #[oai(status = 503, content_type = "application/problem+json")]
+    NotReady(Json<serde_json::Value>),
+}
+
+/// The migrations this binary expects, computed once.
+pub fn expected_migrations() -> &'static [PlannedMigration] {
+    static PLAN: OnceLock<Vec<PlannedMigration>> = OnceLock::new();
+    PLAN.get_or_init(|| migrator::plan(&qubital_plugin::registered_features()).unwrap_or_default())
+}
+
+pub struct OpsApi;
+
+#[OpenApi(tag = "OpsTag::Ops")]
+impl OpsApi {
+    /// Liveness: the process is up. Never touches the database.
+    #[oai(path = "/healthz", method = "get", operation_id = "healthz")]
+    async fn healthz(&self) -> Json<Status> {
+        Json(Status { status: "ok".into() })
+    }
+
+    /// Readiness: the database is reachable and every compiled-in migration is applied.
+    #[oai(path = "/readyz", method = "get", operation_id = "readyz")]
+    async fn readyz(&self, ctx: Data<&AppContext>) -> Readiness {
+        let check = tokio::time::timeout(
+            std::time::Duration::from_secs(3),
+            migrator::is_current(ctx.db(), expected_migrations()),
+        )
+        .await;
+        let reason = match check {
+            Ok(Ok(true)) => {
+                return Readiness::Ready(Json(Status {
+                    status: "ready".into(),
+                }))
+            }
+            Ok(Ok(false)) => "migrations are pending",
+            Ok(Err(error)) => {
+                tracing::warn!(%error, "readiness: database check failed");
+                "the database is unreachable"
+            }
+            Err(_) => "the database did not answer in time",
+        };
+        let problem = qubital_plugin::Problem::new(
+            poem::http::StatusCode::SERVICE_UNAVAILABLE,
+            "not-ready",
+            "The service is not ready",
+        )
+        .with_detail(reason);
+        Readiness::NotReady(Json(problem.body()))
+    }
+
+    /// Prometheus metrics in the text exposition format.
+    #[oai(path = "/metrics", method = "get", operation_id = "metrics")]
+    async fn metrics(&self) -> PlainText<String> {
+        PlainText(qubital_plugin::metrics::render())
+    }
+}
