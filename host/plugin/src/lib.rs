@@ -17,6 +17,7 @@
 //!
 //! Everything in here is deliberately free of any particular feature's vocabulary.
 
+pub mod auth;
 mod context;
 pub mod feature;
 pub mod jobs;

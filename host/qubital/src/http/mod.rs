@@ -11,7 +11,11 @@ pub mod problems;
 pub mod server;
 pub mod surface;
 
-use poem::{endpoint::BoxEndpoint, middleware::CatchPanic, EndpointExt, Route};
+use poem::{
+    endpoint::BoxEndpoint,
+    middleware::{CatchPanic, CookieJarManager},
+    EndpointExt, Route,
+};
 use poem_openapi::OpenApiService;
 use qubital_plugin::{AppContext, Environment, Problem};
 
@@ -80,6 +84,7 @@ fn routes<T: poem_openapi::OpenApi + 'static>(
         .nest("/docs", docs)
         .around(guards::body)
         .around(guards::client_contract)
+        .with(CookieJarManager::new())
         .with(CatchPanic::new().with_handler(problems::PanicToProblem))
         .data(settings)
         .around(surface::surface)

@@ -8,7 +8,9 @@ use poem::{
     middleware::PanicHandler,
     Error, IntoResponse, Response,
 };
-use poem_openapi::error::{ContentTypeError, ParseParamError, ParsePathError, ParseRequestPayloadError};
+use poem_openapi::error::{
+    AuthorizationError, ContentTypeError, ParseParamError, ParsePathError, ParseRequestPayloadError,
+};
 use qubital_plugin::{FieldError, Problem};
 
 /// The problem that answers `error`. Internal detail is logged, never returned.
@@ -39,6 +41,9 @@ pub fn from_error(error: &Error) -> Problem {
             format!("path.{}", e.name),
             e.reason.clone(),
         )]);
+    }
+    if error.is::<AuthorizationError>() {
+        return Problem::unauthorized();
     }
     if error.is::<ContentTypeError>() {
         return Problem::new(
