@@ -44,12 +44,12 @@ pub struct HostSettings {
     pub database_max_connections: u32,
 
     /// Seconds to wait for a pooled connection (and for a new one to open) before failing.
-    #[arg(long, env = "DATABASE_ACQUIRE_TIMEOUT_SECS", default_value = "5", value_parser = parse_secs)]
+    #[arg(long = "database-acquire-timeout-secs", env = "DATABASE_ACQUIRE_TIMEOUT_SECS", value_name = "DATABASE_ACQUIRE_TIMEOUT_SECS", default_value = "5", value_parser = parse_secs)]
     pub database_acquire_timeout: Duration,
 
     /// Folder of the private Postgres cluster used when DATABASE_URL is unset
     /// [default: $XDG_DATA_HOME/qubital or ~/.local/share/qubital; /var/lib/qubital as root].
-    #[arg(long, env = "QUBITAL_DATA_DIR")]
+    #[arg(long, env = "QUBITAL_DATA_DIR", value_name = "QUBITAL_DATA_DIR")]
     pub data_dir: Option<PathBuf>,
 
     /// Largest request body accepted, in bytes; larger ones get 413.
@@ -57,7 +57,7 @@ pub struct HostSettings {
     pub max_body_bytes: usize,
 
     /// Seconds that in-flight requests get to finish after SIGTERM/SIGINT.
-    #[arg(long, env = "SHUTDOWN_TIMEOUT_SECS", default_value = "20", value_parser = parse_secs)]
+    #[arg(long = "shutdown-timeout-secs", env = "SHUTDOWN_TIMEOUT_SECS", value_name = "SHUTDOWN_TIMEOUT_SECS", default_value = "20", value_parser = parse_secs)]
     pub shutdown_timeout: Duration,
 
     /// Oldest client contract (semver in `X-Qubital-Contract`) still served; older clients get 426.
@@ -65,15 +65,24 @@ pub struct HostSettings {
     pub min_client_contract: Option<semver::Version>,
 
     /// Log filter, in `tracing` directive syntax.
-    #[arg(long, env = "RUST_LOG", default_value = "info")]
+    #[arg(long, env = "RUST_LOG", value_name = "RUST_LOG", default_value = "info")]
     pub log_filter: String,
 
     /// OTLP/HTTP endpoint for trace export (e.g. http://alloy:4318). Unset: no export.
-    #[arg(long, env = "OTEL_EXPORTER_OTLP_ENDPOINT")]
+    #[arg(
+        long,
+        env = "OTEL_EXPORTER_OTLP_ENDPOINT",
+        value_name = "OTEL_EXPORTER_OTLP_ENDPOINT"
+    )]
     pub otel_endpoint: Option<String>,
 
     /// Service name reported with traces.
-    #[arg(long, env = "OTEL_SERVICE_NAME", default_value = "qubital")]
+    #[arg(
+        long,
+        env = "OTEL_SERVICE_NAME",
+        value_name = "OTEL_SERVICE_NAME",
+        default_value = "qubital"
+    )]
     pub otel_service_name: String,
 }
 

@@ -16,6 +16,7 @@
 //! integration-test file is its own binary, so the feature exists only there.
 
 mod database;
+pub mod proxy;
 
 use std::net::SocketAddr;
 
@@ -34,6 +35,7 @@ pub struct TestAppBuilder {
     args: Vec<String>,
     role: ProcessRole,
     database: Option<TestDatabase>,
+    database_url: Option<String>,
 }
 
 impl TestAppBuilder {
@@ -61,16 +63,20 @@ impl TestAppBuilder {
         self
     }
 
+    /// Connects to the test database through `url` instead (for example through a
+    /// [`proxy::TcpProxy`]); the database is still created and dropped as usual.
+    pub fn database_url(mut self, url: impl Into<String>) -> Self {
+        self.database_url = Some(url.into());
+        self
+    }
+
     pub async fn spawn(self) -> TestApp {
         let database = match self.database {
             Some(database) => database,
             None => fresh_database().await,
         };
-        let mut args = vec![
-            "qubital".to_owned(),
-            "--database-url".to_owned(),
-            database.url.clone(),
-        ];
+        let url = self.database_url.unwrap_or_else(|| database.url.clone());
+        let mut args = vec!["qubital".to_owned(), "--database-url".to_owned(), url];
         args.extend(self.args);
         let config = Config::parse_from(&registered_features(), &args).expect("test settings parse");
         let app = App::boot(config, registered_features())
@@ -113,6 +119,7 @@ impl TestApp {
             args: vec!["--dev".into(), "--log-filter".into(), "warn".into()],
             role: ProcessRole::Serve,
             database: None,
+            database_url: None,
         }
     }
 
@@ -173,4 +180,16 @@ pub async fn problem(response: reqwest::Response) -> serde_json::Value {
     );
     assert_eq!(body["status"], status.as_u16(), "{body}");
     body
+}
+
+/// The address of the Postgres server the tests use (for proxies).
+pub fn database_server_addr() -> std::net::SocketAddr {
+    use std::{net::ToSocketAddrs, str::FromStr};
+    let options =
+        sqlx::postgres::PgConnectOptions::from_str(&admin_url()).expect("a valid TEST_DATABASE_URL");
+    (options.get_host(), options.get_port())
+        .to_socket_addrs()
+        .expect("resolve the database host")
+        .next()
+        .expect("the database host has an address")
 }
