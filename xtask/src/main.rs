@@ -1,1 +1,56 @@
-fn main() {}
+//! Developer tasks, run as `cargo xtask <task>` (see `.cargo/config.toml`).
+
+mod bench;
+mod migration;
+mod openapi;
+
+use std::path::{Path, PathBuf};
+
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(about = "Qubital developer tasks")]
+struct Cli {
+    #[command(subcommand)]
+    task: Task,
+}
+
+#[derive(Subcommand)]
+enum Task {
+    /// Write `openapi/openapi.json` from the code (or, with --check, fail when it differs).
+    Openapi {
+        /// Compare instead of writing; exit non-zero on drift.
+        #[arg(long)]
+        check: bool,
+    },
+    /// Migration helpers.
+    Migration {
+        #[command(subcommand)]
+        action: migration::Action,
+    },
+    /// Start a release build of the server and drive endpoints with concurrent load.
+    Bench(bench::Options),
+}
+
+fn main() -> anyhow::Result<()> {
+    match Cli::parse().task {
+        Task::Openapi { check } => openapi::run(check),
+        Task::Migration { action } => migration::run(action),
+        Task::Bench(options) => bench::run(options),
+    }
+}
+
+/// The workspace root (xtask lives one level below it).
+pub fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("xtask is inside the workspace")
+        .to_path_buf()
+}
+
+/// `cargo`, as the one that runs us.
+pub fn cargo() -> std::process::Command {
+    let mut command = std::process::Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
+    command.current_dir(root());
+    command
+}

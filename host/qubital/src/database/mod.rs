@@ -44,7 +44,12 @@ impl Database {
 /// A pool for `url`. It connects lazily, so a database that is briefly down at boot or later
 /// makes requests fail (and `/readyz` answer 503) rather than the process exit.
 pub async fn pool(url: &str, settings: &HostSettings) -> anyhow::Result<PgPool> {
-    let options = PgConnectOptions::from_str(url).context("DATABASE_URL is not a valid Postgres URL")?;
+    // The URL may hold a password: errors name the variable, never echo the value.
+    if !(url.starts_with("postgres://") || url.starts_with("postgresql://")) {
+        anyhow::bail!("DATABASE_URL must be a postgres:// or postgresql:// URL");
+    }
+    let options = PgConnectOptions::from_str(url)
+        .map_err(|_| anyhow::anyhow!("DATABASE_URL is not a valid Postgres URL"))?;
     let pool = PgPoolOptions::new()
         .max_connections(settings.database_max_connections)
         .acquire_timeout(settings.database_acquire_timeout)
