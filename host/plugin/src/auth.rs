@@ -202,3 +202,32 @@ mod tests {
         assert!(problem.detail.unwrap().contains("DeleteRoom"));
     }
 }
+
+/// The permission table as the Markdown rows published in `docs/rbac.md`.
+pub fn permission_table_markdown() -> String {
+    let mut table = String::from("| permission | minimum role |\n|---|---|\n");
+    for permission in Permission::ALL {
+        table.push_str(&format!(
+            "| {} | {} |\n",
+            permission.name(),
+            permission.minimum_role().as_str()
+        ));
+    }
+    table
+}
+
+#[cfg(test)]
+mod docs {
+    #[test]
+    fn docs_rbac_md_shows_the_permission_table() {
+        let page = include_str!("../../../docs/rbac.md");
+        let start = page.find("<!-- permissions:start -->\n").expect("start marker")
+            + "<!-- permissions:start -->\n".len();
+        let end = page.find("<!-- permissions:end -->").expect("end marker");
+        assert_eq!(
+            &page[start..end],
+            super::permission_table_markdown(),
+            "docs/rbac.md is stale: paste permission_table_markdown() between the markers"
+        );
+    }
+}
