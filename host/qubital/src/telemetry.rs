@@ -28,17 +28,31 @@ impl Drop for TelemetryGuard {
 }
 
 pub fn init(settings: &HostSettings) -> anyhow::Result<TelemetryGuard> {
+    init_with_writer(settings, std::io::stdout)
+}
+
+/// [`init`], writing log lines to `writer` instead of stdout (tests capture them this way).
+pub fn init_with_writer<W>(settings: &HostSettings, writer: W) -> anyhow::Result<TelemetryGuard>
+where
+    W: for<'w> tracing_subscriber::fmt::MakeWriter<'w> + Send + Sync + 'static,
+{
     let filter = EnvFilter::try_new(&settings.log_filter)
         .with_context(|| format!("RUST_LOG: `{}` is not a valid log filter", settings.log_filter))?;
 
     let fmt = if settings.environment().is_development() {
-        tracing_subscriber::fmt::layer().with_target(false).boxed()
+        tracing_subscriber::fmt::layer()
+            .with_target(false)
+            .with_writer(writer)
+            .boxed()
     } else {
+        // `spans` carries every enclosing span's fields, so a line logged deep inside a request
+        // still has the request span's `request_id` and `trace_id`.
         tracing_subscriber::fmt::layer()
             .json()
             .flatten_event(true)
-            .with_current_span(true)
-            .with_span_list(false)
+            .with_current_span(false)
+            .with_span_list(true)
+            .with_writer(writer)
             .boxed()
     };
 
