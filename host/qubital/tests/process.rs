@@ -49,8 +49,11 @@ async fn terminate(mut child: Child) -> std::process::ExitStatus {
         .unwrap()
 }
 
+/// One export request: its content type and body.
+type Export = (String, Vec<u8>);
+
 #[derive(Clone, Default)]
-struct Received(Arc<Mutex<Vec<(String, Vec<u8>)>>>);
+struct Received(Arc<Mutex<Vec<Export>>>);
 
 #[handler]
 async fn collect(req: &poem::Request, body: Body, received: Data<&Received>) -> Response {
