@@ -56,22 +56,41 @@ impl JobRunner {
 
 /// Runs `job` until `ctx.stop` is cancelled.
 async fn run_every(job: Job, ctx: JobContext) {
-    let mut failures = 0u32;
+    let mut pace = Pace::default();
     while !ctx.stop.is_cancelled() {
-        let wait = match run_once(&job, ctx.clone()).await {
+        let outcome = run_once(&job, ctx.clone()).await;
+        if !pause(&ctx.stop, pace.next_wait(&job, outcome)).await {
+            break;
+        }
+    }
+}
+
+/// How long to wait before the next run: the job's interval, or backoff after failures.
+#[derive(Default)]
+struct Pace {
+    failures: u32,
+}
+
+impl Pace {
+    fn next_wait(&mut self, job: &Job, outcome: Result<(), ()>) -> Duration {
+        match outcome {
             Ok(()) => {
-                failures = 0;
+                self.failures = 0;
                 job.every
             }
             Err(()) => {
-                failures = failures.saturating_add(1);
-                backoff(job.every, failures)
+                self.failures = self.failures.saturating_add(1);
+                backoff(job.every, self.failures)
             }
-        };
-        tokio::select! {
-            _ = ctx.stop.cancelled() => break,
-            _ = tokio::time::sleep(wait) => {}
         }
+    }
+}
+
+/// Sleeps for `wait`; `false` when `stop` was cancelled meanwhile.
+async fn pause(stop: &CancellationToken, wait: Duration) -> bool {
+    tokio::select! {
+        _ = stop.cancelled() => false,
+        _ = tokio::time::sleep(wait) => true,
     }
 }
 
@@ -135,9 +154,8 @@ async fn run_singleton(job: Job, app: AppContext, stop: CancellationToken) {
             Ok(None) => {}
             Err(error) => tracing::warn!(job = job.name, %error, "cannot ask for leadership"),
         }
-        tokio::select! {
-            _ = stop.cancelled() => break,
-            _ = tokio::time::sleep(retry) => {}
+        if !pause(&stop, retry).await {
+            break;
         }
     }
 }
@@ -163,26 +181,16 @@ async fn lead(job: &Job, app: &AppContext, stop: &CancellationToken, mut lock: P
         app: app.clone(),
         stop: stop.child_token(),
     };
-    let mut failures = 0u32;
+    let mut pace = Pace::default();
     loop {
         // Still the leader? A dead lock connection means Postgres already let go of the lock.
         if let Err(error) = lock.ping().await {
             tracing::warn!(job = job.name, %error, "lost the leadership connection");
             return;
         }
-        let wait = match run_once(job, ctx.clone()).await {
-            Ok(()) => {
-                failures = 0;
-                job.every
-            }
-            Err(()) => {
-                failures = failures.saturating_add(1);
-                backoff(job.every, failures)
-            }
-        };
-        tokio::select! {
-            _ = stop.cancelled() => break,
-            _ = tokio::time::sleep(wait) => {}
+        let outcome = run_once(job, ctx.clone()).await;
+        if !pause(stop, pace.next_wait(job, outcome)).await {
+            break;
         }
     }
     // Closing the connection releases the lock; a follower takes over at its next attempt.
