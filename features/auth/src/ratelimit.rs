@@ -1,0 +1,36 @@
+//! Per-IP rate limit of the sign-in operations.
+//!
+//! Fixed one-minute windows counted in Postgres (`auth_rate_limits`), so the limit holds across
+//! every replica; a cleanup job drops old windows.
+
+use poem::Request;
+use qubital_plugin::{AppContext, Problem};
+
+use crate::state::AuthState;
+
+/// Counts one sign-in request from the caller's IP; 429 once the window's budget is spent.
+pub async fn check(ctx: &AppContext, state: &AuthState, req: &Request) -> Result<(), Problem> {
+    let Some(ip) = state.client_ip(req) else {
+        return Ok(());
+    };
+    let bucket = format!("sign-in:{ip}");
+    let hits: i32 = sqlx::query_scalar(
+        "INSERT INTO auth_rate_limits (bucket, window_start, hits)
+         VALUES ($1, date_trunc('minute', now()), 1)
+         ON CONFLICT (bucket, window_start) DO UPDATE SET hits = auth_rate_limits.hits + 1
+         RETURNING hits",
+    )
+    .bind(&bucket)
+    .fetch_one(ctx.db())
+    .await?;
+    if hits as i64 > state.settings().sign_in_rate_limit as i64 {
+        tracing::warn!(%ip, hits, "sign-in rate limit reached");
+        return Err(Problem::new(
+            poem::http::StatusCode::TOO_MANY_REQUESTS,
+            "rate-limited",
+            "Too many sign-in attempts",
+        )
+        .with_detail("Too many sign-in attempts from this address; try again in a minute."));
+    }
+    Ok(())
+}

@@ -1,0 +1,774 @@
+//! Sign-in flows against a local WorkOS fake: OAuth (web with backend-managed PKCE, desktop
+//! with client PKCE), Magic Auth, organization selection and switching, sign-up, refresh of an
+//! expired access token, sign-out, rate limit, and the development sign-in.
+
+extern crate qubital_auth;
+
+mod support;
+
+use std::time::Duration;
+
+use poem_openapi::{payload::Json, Object, OpenApi};
+use qubital_plugin::{
+    auth::{CookieAuth, Role},
+    Api, Feature,
+};
+use qubital_testkit::TestApp;
+use serde_json::{json, Value};
+use support::*;
+
+/// A test-only operation that shows who the cookie authenticates.
+#[derive(Default)]
+struct WhoAmI;
+
+#[derive(Object)]
+struct Me {
+    user_id: i64,
+    organization_id: i64,
+    role: Role,
+}
+
+#[OpenApi]
+impl WhoAmI {
+    #[oai(path = "/test/whoami", method = "post")]
+    async fn whoami(&self, auth: CookieAuth) -> Json<Me> {
+        Json(Me {
+            user_id: auth.0.user_id,
+            organization_id: auth.0.organization_id,
+            role: auth.0.role,
+        })
+    }
+}
+
+qubital_plugin::inventory::submit! {
+    Feature::new("test-whoami").apis(&[Api::of::<WhoAmI>()])
+}
+
+async fn whoami(app: &TestApp, client: &reqwest::Client) -> reqwest::Response {
+    post(app, client, "/test/whoami", &json!({})).await
+}
+
+async fn whoami_with_cookie(app: &TestApp, cookie: &str) -> reqwest::Response {
+    reqwest::Client::new()
+        .post(app.url("/test/whoami"))
+        .header("cookie", format!("access_token={cookie}"))
+        .json(&json!({}))
+        .send()
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn web_oauth_signs_in_with_backend_managed_pkce() {
+    let (app, fake) = app_with_workos().await;
+    let org = fake.create_organization("Acme");
+    let user = fake.create_user("ada@acme.test");
+    fake.add_membership(&user.id, &org, "admin");
+    let client = browser();
+
+    let started = ok(&app, &client, "/auth/start-oauth", &json!({ "client": "web" })).await;
+    let url = started["authorizationUrl"].as_str().unwrap();
+    assert!(url.starts_with(&fake.url), "{url}");
+    assert!(
+        url.contains("code_challenge=") && url.contains("code_challenge_method=S256"),
+        "{url}"
+    );
+    assert!(url.contains("provider=GoogleOAuth"), "{url}");
+
+    fake.sign_in_as("ada@acme.test");
+    let (code, state) = authorize(url).await;
+    let response = post(
+        &app,
+        &client,
+        "/auth/finalize-oauth",
+        &json!({ "code": code, "state": state }),
+    )
+    .await;
+    assert_eq!(response.status(), 200);
+    let cookie = access_cookie_header(&response).expect("the cookie is set");
+    assert!(cookie.contains("HttpOnly"), "{cookie}");
+    assert!(cookie.contains("SameSite=Lax"), "{cookie}");
+    assert!(cookie.contains("Path=/"), "{cookie}");
+    assert!(
+        !cookie.contains("Secure"),
+        "development cookies are not Secure: {cookie}"
+    );
+    let token = access_cookie(&response).unwrap();
+    let text = response.text().await.unwrap();
+    assert!(!text.contains(&token), "the token is not in the body");
+    assert!(!text.contains("refresh"), "{text}");
+    let result: Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(result["status"], "signed-in");
+    let me = &result["user"];
+    assert_eq!(me["email"], "ada@acme.test");
+    assert_eq!(me["displayName"], "ada");
+    assert!(me["avatarUrl"].is_null());
+    assert_eq!(me["organizationMemberships"][0]["organization"]["name"], "Acme");
+    assert_eq!(me["organizationMemberships"][0]["role"], "admin");
+    assert_eq!(
+        me["currentOrganizationId"],
+        me["organizationMemberships"][0]["organization"]["id"]
+    );
+    assert!(
+        !text.contains(&org) && !text.contains(&user.id),
+        "no WorkOS ids on the wire: {text}"
+    );
+
+    let who: Value = whoami(&app, &client).await.json().await.unwrap();
+    assert_eq!(who["role"], "admin");
+    assert_eq!(who["user_id"].to_string(), me["id"].as_str().unwrap());
+
+    // The WorkOS refresh token is kept sealed.
+    let sealed: Vec<u8> = sqlx::query_scalar("SELECT refresh_token FROM user_sessions")
+        .fetch_one(app.db())
+        .await
+        .unwrap();
+    assert!(!String::from_utf8_lossy(&sealed).contains("refresh_"));
+    assert_eq!(sealed[0], 1, "sealed format version");
+}
+
+#[tokio::test]
+async fn desktop_oauth_checks_the_client_pkce_verifier() {
+    let (app, fake) = app_with_workos().await;
+    let org = fake.create_organization("Acme");
+    let user = fake.create_user("dev@acme.test");
+    fake.add_membership(&user.id, &org, "member");
+    let client = browser();
+    let verifier = "v".repeat(43) + "0123456789";
+    let challenge = qubital_auth::crypto::s256(&verifier);
+
+    // Desktop needs a challenge; web must not send one.
+    let problem = fails(
+        &app,
+        &client,
+        "/auth/start-oauth",
+        &json!({ "client": "desktop" }),
+        422,
+    )
+    .await;
+    assert_eq!(problem["errors"][0]["location"], "body.codeChallenge");
+    fails(
+        &app,
+        &client,
+        "/auth/start-oauth",
+        &json!({ "client": "web", "codeChallenge": challenge }),
+        422,
+    )
+    .await;
+
+    let started = ok(
+        &app,
+        &client,
+        "/auth/start-oauth",
+        &json!({ "client": "desktop", "codeChallenge": challenge }),
+    )
+    .await;
+    fake.sign_in_as("dev@acme.test");
+    let (code, state) = authorize(started["authorizationUrl"].as_str().unwrap()).await;
+    let wrong = "w".repeat(43);
+    let problem = fails(
+        &app,
+        &client,
+        "/auth/finalize-oauth",
+        &json!({ "code": code, "state": state, "codeVerifier": wrong }),
+        400,
+    )
+    .await;
+    assert_eq!(problem["type"], "https://qubital.app/errors/pkce-mismatch");
+    // The state was spent by the failed attempt.
+    let problem = fails(
+        &app,
+        &client,
+        "/auth/finalize-oauth",
+        &json!({ "code": code, "state": state, "codeVerifier": verifier }),
+        400,
+    )
+    .await;
+    assert_eq!(problem["type"], "https://qubital.app/errors/oauth-state-invalid");
+
+    let started = ok(
+        &app,
+        &client,
+        "/auth/start-oauth",
+        &json!({ "client": "desktop", "codeChallenge": challenge, "provider": "microsoft" }),
+    )
+    .await;
+    assert!(started["authorizationUrl"]
+        .as_str()
+        .unwrap()
+        .contains("provider=MicrosoftOAuth"));
+    fake.sign_in_as("dev@acme.test");
+    let (code, state) = authorize(started["authorizationUrl"].as_str().unwrap()).await;
+    let result = ok(
+        &app,
+        &client,
+        "/auth/finalize-oauth",
+        &json!({ "code": code, "state": state, "codeVerifier": verifier }),
+    )
+    .await;
+    assert_eq!(result["status"], "signed-in");
+    assert_eq!(result["user"]["organizationMemberships"][0]["role"], "member");
+}
+
+#[tokio::test]
+async fn oauth_state_is_single_use_and_expires() {
+    let (app, fake) = app_with_workos().await;
+    let org = fake.create_organization("Acme");
+    let user = fake.create_user("ada@acme.test");
+    fake.add_membership(&user.id, &org, "member");
+    let client = browser();
+
+    let started = ok(&app, &client, "/auth/start-oauth", &json!({ "client": "web" })).await;
+    fake.sign_in_as("ada@acme.test");
+    let (code, state) = authorize(started["authorizationUrl"].as_str().unwrap()).await;
+    ok(
+        &app,
+        &client,
+        "/auth/finalize-oauth",
+        &json!({ "code": code, "state": state }),
+    )
+    .await;
+    let problem = fails(
+        &app,
+        &client,
+        "/auth/finalize-oauth",
+        &json!({ "code": code, "state": state }),
+        400,
+    )
+    .await;
+    assert_eq!(problem["type"], "https://qubital.app/errors/oauth-state-invalid");
+
+    let problem = fails(
+        &app,
+        &client,
+        "/auth/finalize-oauth",
+        &json!({ "code": "x", "state": "never-issued" }),
+        400,
+    )
+    .await;
+    assert_eq!(problem["type"], "https://qubital.app/errors/oauth-state-invalid");
+
+    let started = ok(&app, &client, "/auth/start-oauth", &json!({ "client": "web" })).await;
+    fake.sign_in_as("ada@acme.test");
+    let (code, state) = authorize(started["authorizationUrl"].as_str().unwrap()).await;
+    sqlx::query("UPDATE oauth_states SET expires_at = now() - interval '1 second' WHERE state = $1")
+        .bind(&state)
+        .execute(app.db())
+        .await
+        .unwrap();
+    let problem = fails(
+        &app,
+        &client,
+        "/auth/finalize-oauth",
+        &json!({ "code": code, "state": state }),
+        400,
+    )
+    .await;
+    assert_eq!(problem["type"], "https://qubital.app/errors/oauth-state-expired");
+    // And it is gone too.
+    let left: i64 = sqlx::query_scalar("SELECT count(*) FROM oauth_states")
+        .fetch_one(app.db())
+        .await
+        .unwrap();
+    assert_eq!(left, 0);
+
+    // A code WorkOS refuses is a 400 problem, never a 500.
+    let started = ok(&app, &client, "/auth/start-oauth", &json!({ "client": "web" })).await;
+    let problem = fails(
+        &app,
+        &client,
+        "/auth/finalize-oauth",
+        &json!({ "code": "forged", "state": started["state"] }),
+        400,
+    )
+    .await;
+    assert_eq!(problem["type"], "https://qubital.app/errors/sign-in-rejected");
+}
+
+#[tokio::test]
+async fn an_expired_access_token_is_refreshed_from_the_session() {
+    let fake = platform_workos::fake::FakeWorkos::start().await;
+    let app = with_workos(TestApp::builder(), &fake)
+        .arg("--access-token-ttl-secs")
+        .arg("1")
+        .spawn()
+        .await;
+    let org = fake.create_organization("Acme");
+    let user = fake.create_user("ada@acme.test");
+    fake.add_membership(&user.id, &org, "member");
+    let client = browser();
+    let started = ok(&app, &client, "/auth/start-oauth", &json!({ "client": "web" })).await;
+    fake.sign_in_as("ada@acme.test");
+    let (code, state) = authorize(started["authorizationUrl"].as_str().unwrap()).await;
+    let response = post(
+        &app,
+        &client,
+        "/auth/finalize-oauth",
+        &json!({ "code": code, "state": state }),
+    )
+    .await;
+    let first = access_cookie(&response).unwrap();
+    let sealed_before: Vec<u8> = sqlx::query_scalar("SELECT refresh_token FROM user_sessions")
+        .fetch_one(app.db())
+        .await
+        .unwrap();
+    let refreshes_before = fake.count_calls("POST /user_management/authenticate");
+
+    tokio::time::sleep(Duration::from_millis(2100)).await;
+    let response = whoami(&app, &client).await;
+    assert_eq!(response.status(), 200);
+    let second = access_cookie(&response).expect("the cookie is re-issued");
+    assert_ne!(first, second);
+    assert_eq!(
+        fake.count_calls("POST /user_management/authenticate"),
+        refreshes_before + 1
+    );
+    let sealed_after: Vec<u8> = sqlx::query_scalar("SELECT refresh_token FROM user_sessions")
+        .fetch_one(app.db())
+        .await
+        .unwrap();
+    assert_ne!(sealed_before, sealed_after, "the rotated refresh token is stored");
+    // The fresh token works without another refresh.
+    assert_eq!(whoami(&app, &client).await.status(), 200);
+    assert_eq!(
+        fake.count_calls("POST /user_management/authenticate"),
+        refreshes_before + 1
+    );
+
+    // When WorkOS refuses the refresh (session ended there), the session ends here.
+    fake.revoke_refresh_tokens(&user.id);
+    sqlx::query("UPDATE user_sessions SET refreshed_at = now() - interval '1 hour'")
+        .execute(app.db())
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(2100)).await;
+    let response = whoami(&app, &client).await;
+    assert_eq!(response.status(), 401);
+    let problem = qubital_testkit::problem(response).await;
+    assert_eq!(problem["type"], "https://qubital.app/errors/session-ended");
+    let reason: Option<String> = sqlx::query_scalar("SELECT end_reason FROM user_sessions")
+        .fetch_one(app.db())
+        .await
+        .unwrap();
+    assert_eq!(reason.as_deref(), Some("refresh-refused"));
+}
+
+#[tokio::test]
+async fn sign_out_ends_the_session_and_the_old_cookie_stops_working() {
+    let (app, fake) = app_with_workos().await;
+    let org = fake.create_organization("Acme");
+    let user = fake.create_user("ada@acme.test");
+    fake.add_membership(&user.id, &org, "member");
+    let client = browser();
+    let started = ok(&app, &client, "/auth/start-oauth", &json!({ "client": "web" })).await;
+    fake.sign_in_as("ada@acme.test");
+    let (code, state) = authorize(started["authorizationUrl"].as_str().unwrap()).await;
+    let response = post(
+        &app,
+        &client,
+        "/auth/finalize-oauth",
+        &json!({ "code": code, "state": state }),
+    )
+    .await;
+    let cookie = access_cookie(&response).unwrap();
+    assert_eq!(whoami_with_cookie(&app, &cookie).await.status(), 200);
+
+    let response = post(&app, &client, "/auth/sign-out", &json!({})).await;
+    assert_eq!(response.status(), 204);
+    let cleared = access_cookie_header(&response).expect("the cookie is cleared");
+    assert!(cleared.starts_with("access_token=;"), "{cleared}");
+    assert!(cleared.contains("Max-Age=0"), "{cleared}");
+
+    // The old cookie, replayed by someone who kept it, no longer works.
+    let response = whoami_with_cookie(&app, &cookie).await;
+    assert_eq!(response.status(), 401);
+    assert_eq!(
+        qubital_testkit::problem(response).await["type"],
+        "https://qubital.app/errors/session-ended"
+    );
+    assert_eq!(
+        post(&app, &client, "/auth/sign-out", &json!({})).await.status(),
+        401
+    );
+    let sealed: Option<Vec<u8>> = sqlx::query_scalar("SELECT refresh_token FROM user_sessions")
+        .fetch_one(app.db())
+        .await
+        .unwrap();
+    assert!(sealed.is_none(), "an ended session forgets its refresh token");
+    // The WorkOS session is revoked too (in the background).
+    for _ in 0..50 {
+        if !fake.state.lock().unwrap().revoked_sessions.is_empty() {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    panic!("the WorkOS session was not revoked");
+}
+
+#[tokio::test]
+async fn users_of_several_organizations_select_one_then_switch() {
+    let (app, fake) = app_with_workos().await;
+    let a = fake.create_organization("Alpha");
+    let b = fake.create_organization("Beta");
+    let other = fake.create_organization("Gamma");
+    let user = fake.create_user("ada@x.test");
+    fake.add_membership(&user.id, &a, "admin");
+    fake.add_membership(&user.id, &b, "member");
+    let outsider = fake.create_user("bob@x.test");
+    fake.add_membership(&outsider.id, &other, "admin");
+    let client = browser();
+
+    let result = web_sign_in(&app, &client, &fake, "ada@x.test").await;
+    assert_eq!(result["status"], "organization-selection-required", "{result}");
+    let offered = result["organizations"].as_array().unwrap();
+    assert_eq!(offered.len(), 2);
+    assert!(
+        result.to_string().find("org_").is_none(),
+        "no WorkOS ids: {result}"
+    );
+    let beta = offered.iter().find(|o| o["name"] == "Beta").unwrap()["id"].clone();
+    let alpha = offered.iter().find(|o| o["name"] == "Alpha").unwrap()["id"].clone();
+    assert_eq!(whoami(&app, &client).await.status(), 401, "not signed in yet");
+
+    let me = ok(
+        &app,
+        &client,
+        "/auth/select-organization",
+        &json!({ "selectionId": result["selectionId"], "organizationId": beta }),
+    )
+    .await;
+    assert_eq!(me["currentOrganizationId"], beta);
+    let who: Value = whoami(&app, &client).await.json().await.unwrap();
+    assert_eq!(who["role"], "member");
+    // The selection is single use.
+    let problem = fails(
+        &app,
+        &client,
+        "/auth/select-organization",
+        &json!({ "selectionId": result["selectionId"], "organizationId": beta }),
+        400,
+    )
+    .await;
+    assert_eq!(problem["type"], "https://qubital.app/errors/sign-in-step-invalid");
+
+    let me = ok(
+        &app,
+        &client,
+        "/auth/switch-organization",
+        &json!({ "organizationId": alpha }),
+    )
+    .await;
+    assert_eq!(me["currentOrganizationId"], alpha);
+    let who: Value = whoami(&app, &client).await.json().await.unwrap();
+    assert_eq!(who["role"], "admin");
+
+    // An organization the user is not in is 404, whether it exists or not.
+    let bob = browser();
+    let bob_me = web_sign_in(&app, &bob, &fake, "bob@x.test").await;
+    let gamma = bob_me["user"]["currentOrganizationId"].clone();
+    fails(
+        &app,
+        &client,
+        "/auth/switch-organization",
+        &json!({ "organizationId": gamma }),
+        404,
+    )
+    .await;
+    fails(
+        &app,
+        &client,
+        "/auth/switch-organization",
+        &json!({ "organizationId": "nope" }),
+        404,
+    )
+    .await;
+    let who: Value = whoami(&app, &client).await.json().await.unwrap();
+    assert_eq!(who["role"], "admin", "a refused switch changes nothing");
+}
+
+#[tokio::test]
+async fn magic_auth_then_sign_up_creates_an_organization_in_workos() {
+    let (app, fake) = app_with_workos().await;
+    let client = browser();
+    let sent = ok(
+        &app,
+        &client,
+        "/auth/start-magic-auth",
+        &json!({ "email": "New@Corp.test" }),
+    )
+    .await;
+    assert_eq!(sent["email"], "New@Corp.test");
+    let code = fake.magic_code("new@corp.test").expect("a code was emailed");
+    let problem = fails(
+        &app,
+        &client,
+        "/auth/finalize-magic-auth",
+        &json!({ "email": "New@Corp.test", "code": "000000x" }),
+        400,
+    )
+    .await;
+    assert_eq!(problem["type"], "https://qubital.app/errors/sign-in-rejected");
+    let result = ok(
+        &app,
+        &client,
+        "/auth/finalize-magic-auth",
+        &json!({ "email": "New@Corp.test", "code": code }),
+    )
+    .await;
+    assert_eq!(result["status"], "sign-up-required", "{result}");
+    assert_eq!(whoami(&app, &client).await.status(), 401);
+
+    fails(
+        &app,
+        &client,
+        "/auth/sign-up",
+        &json!({ "signUpId": result["signUpId"] }),
+        422,
+    )
+    .await;
+    let me = ok(
+        &app,
+        &client,
+        "/auth/sign-up",
+        &json!({ "signUpId": result["signUpId"], "organizationName": "  Corp  " }),
+    )
+    .await;
+    assert_eq!(me["organizationMemberships"][0]["organization"]["name"], "Corp");
+    assert_eq!(me["organizationMemberships"][0]["role"], "admin");
+    let who: Value = whoami(&app, &client).await.json().await.unwrap();
+    assert_eq!(who["role"], "admin");
+    let memberships = fake.memberships();
+    assert_eq!(memberships.len(), 1);
+    assert_eq!(memberships[0].role_slug, "admin");
+    assert_eq!(
+        fake.organization_name(&memberships[0].organization_id).as_deref(),
+        Some("Corp")
+    );
+    // The sign-up handle is single use.
+    let problem = fails(
+        &app,
+        &client,
+        "/auth/sign-up",
+        &json!({ "signUpId": result["signUpId"], "organizationName": "Again" }),
+        400,
+    )
+    .await;
+    assert_eq!(problem["type"], "https://qubital.app/errors/sign-in-step-invalid");
+}
+
+#[tokio::test]
+async fn sign_in_is_rate_limited_per_ip() {
+    let fake = platform_workos::fake::FakeWorkos::start().await;
+    let app = with_workos(TestApp::builder(), &fake)
+        .arg("--sign-in-rate-limit")
+        .arg("3")
+        .spawn()
+        .await;
+    let client = browser();
+    for _ in 0..3 {
+        ok(
+            &app,
+            &client,
+            "/auth/start-magic-auth",
+            &json!({ "email": "a@b.test" }),
+        )
+        .await;
+    }
+    // A spoofed X-Forwarded-For does not buy a new budget (not trusted by default).
+    let response = client
+        .post(app.url("/auth/start-oauth"))
+        .header("x-forwarded-for", "203.0.113.9")
+        .json(&json!({ "client": "web" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 429);
+    let problem = qubital_testkit::problem(response).await;
+    assert_eq!(problem["type"], "https://qubital.app/errors/rate-limited");
+    // Signed-in operations are not limited.
+    let response = post(
+        &app,
+        &client,
+        "/auth/dev/sign-in",
+        &json!({ "email": "a@b.test" }),
+    )
+    .await;
+    assert_eq!(response.status(), 200);
+}
+
+#[tokio::test]
+async fn development_sign_in_creates_or_reuses_users_and_organizations() {
+    let app = qubital_testkit::spawn_app().await;
+    let ada = browser();
+    let me = dev_sign_in(&app, &ada, "ada@dev.test", "Dev Org").await;
+    assert_eq!(
+        me["organizationMemberships"][0]["role"], "admin",
+        "first member is admin"
+    );
+    assert_eq!(me["displayName"], "ada");
+    let who: Value = whoami(&app, &ada).await.json().await.unwrap();
+    assert_eq!(who["role"], "admin");
+
+    let bob = browser();
+    let bob_me = dev_sign_in(&app, &bob, "bob@dev.test", "dev org").await;
+    assert_eq!(
+        bob_me["currentOrganizationId"], me["currentOrganizationId"],
+        "joined by name"
+    );
+    assert_eq!(bob_me["organizationMemberships"][0]["role"], "member");
+
+    // Signing in again reuses the user; a role can be given.
+    let again = ok(
+        &app,
+        &bob,
+        "/auth/dev/sign-in",
+        &json!({ "email": "BOB@dev.test", "organizationName": "Dev Org", "role": "moderator" }),
+    )
+    .await;
+    assert_eq!(again["id"], bob_me["id"]);
+    assert_eq!(again["organizationMemberships"][0]["role"], "moderator");
+    // Without an organization name: back to the last one.
+    let last = ok(
+        &app,
+        &bob,
+        "/auth/dev/sign-in",
+        &json!({ "email": "bob@dev.test" }),
+    )
+    .await;
+    assert_eq!(last["currentOrganizationId"], me["currentOrganizationId"]);
+
+    let problem = fails(
+        &app,
+        &bob,
+        "/auth/dev/sign-in",
+        &json!({ "email": "not-an-email" }),
+        422,
+    )
+    .await;
+    assert_eq!(problem["errors"][0]["location"], "body.email");
+    fails(
+        &app,
+        &bob,
+        "/auth/dev/sign-in",
+        &json!({ "email": "a@b.test", "role": "owner" }),
+        422,
+    )
+    .await;
+
+    // WorkOS is disabled without credentials: its operations say so.
+    let problem = fails(&app, &bob, "/auth/start-oauth", &json!({ "client": "web" }), 503).await;
+    assert_eq!(problem["type"], "https://qubital.app/errors/integration-disabled");
+    fails(
+        &app,
+        &bob,
+        "/auth/start-magic-auth",
+        &json!({ "email": "a@b.test" }),
+        503,
+    )
+    .await;
+}
+
+fn production_args() -> Vec<String> {
+    [
+        "--jwt-secret",
+        "0123456789abcdef0123456789abcdef-production",
+        "--session-encryption-key",
+        "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=",
+        "--workos-redirect-uri",
+        "https://app.example.test/callback",
+    ]
+    .into_iter()
+    .map(str::to_owned)
+    .collect()
+}
+
+#[tokio::test]
+async fn production_has_no_development_sign_in() {
+    let fake = platform_workos::fake::FakeWorkos::start().await;
+    let mut builder = TestApp::builder().production();
+    for arg in fake.args().into_iter().chain(production_args()) {
+        builder = builder.arg(arg);
+    }
+    let app = builder.spawn().await;
+    let response = app
+        .post("/auth/dev/sign-in", &json!({ "email": "a@b.test" }))
+        .await;
+    assert_eq!(response.status(), 404);
+    let spec: Value = app.get("/openapi.json").await.json().await.unwrap();
+    assert!(spec["paths"].get("/auth/dev/sign-in").is_none());
+    assert!(spec["paths"].get("/auth/start-oauth").is_some());
+
+    // Cookies are Secure in production.
+    let org = fake.create_organization("Acme");
+    let user = fake.create_user("ada@acme.test");
+    fake.add_membership(&user.id, &org, "member");
+    let client = browser();
+    let started = ok(&app, &client, "/auth/start-oauth", &json!({ "client": "web" })).await;
+    fake.sign_in_as("ada@acme.test");
+    let (code, state) = authorize_to(started["authorizationUrl"].as_str().unwrap()).await;
+    let response = post(
+        &app,
+        &client,
+        "/auth/finalize-oauth",
+        &json!({ "code": code, "state": state }),
+    )
+    .await;
+    assert_eq!(response.status(), 200);
+    assert!(access_cookie_header(&response).unwrap().contains("Secure"));
+}
+
+/// Like [`authorize`], for a redirect URI other than the tests' default.
+async fn authorize_to(url: &str) -> (String, String) {
+    let response = browser().get(url).send().await.unwrap();
+    let location = response.headers()["location"].to_str().unwrap().to_owned();
+    let query = location.split_once('?').unwrap().1.to_owned();
+    let param = |name: &str| {
+        query
+            .split('&')
+            .find_map(|kv| kv.strip_prefix(&format!("{name}=")))
+            .unwrap()
+            .to_owned()
+    };
+    (param("code"), param("state"))
+}
+
+#[tokio::test]
+async fn production_refuses_to_boot_without_its_secrets() {
+    let fake = platform_workos::fake::FakeWorkos::start().await;
+    let full: Vec<String> = fake.args().into_iter().chain(production_args()).collect();
+    for (missing, variable) in [
+        ("--jwt-secret", "JWT_SECRET"),
+        ("--session-encryption-key", "SESSION_ENCRYPTION_KEY"),
+        ("--workos-api-key", "WORKOS_API_KEY"),
+        ("--workos-client-id", "WORKOS_CLIENT_ID"),
+        ("--workos-redirect-uri", "WORKOS_REDIRECT_URI"),
+    ] {
+        let database = qubital_testkit::fresh_database().await;
+        let mut args = vec![
+            "qubital".to_owned(),
+            "--database-url".to_owned(),
+            database.url.clone(),
+            "--environment".to_owned(),
+            "production".to_owned(),
+        ];
+        let mut skip = false;
+        for arg in &full {
+            if skip {
+                skip = false;
+                continue;
+            }
+            if arg == missing {
+                skip = true;
+                continue;
+            }
+            args.push(arg.clone());
+        }
+        let features = qubital_plugin::registered_features();
+        let config = qubital::config::Config::parse_from(&features, &args).unwrap();
+        let error = match qubital::app::App::boot(config, features).await {
+            Ok(_) => panic!("booted without {variable}"),
+            Err(error) => format!("{error:#}"),
+        };
+        assert!(error.contains(variable), "{variable}: {error}");
+    }
+}
