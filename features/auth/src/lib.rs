@@ -44,7 +44,28 @@ qubital_plugin::inventory::submit! {
 /// Smallest accepted `JWT_SECRET`, in bytes.
 const MIN_JWT_SECRET_BYTES: usize = 32;
 
+/// `qubital migrate` boots every feature but only applies SQL: it needs none of the identity
+/// secrets, so a pre-deploy migration job can run with `DATABASE_URL` alone.
+fn migrate_only() -> bool {
+    std::env::args().skip(1).any(|arg| arg == "migrate")
+}
+
 fn init(boot: &mut Boot) -> anyhow::Result<()> {
+    if migrate_only() {
+        let settings = boot
+            .get::<AuthSettings>()
+            .cloned()
+            .context("auth settings are registered")?;
+        let tokens = tokens::TokenKeys::new(crypto::random_token(48).as_bytes(), &settings.jwt_issuer, 1);
+        let state = AuthState::new(tokens, crypto::Sealer::generate(), settings, true);
+        boot.provide(Workos::disabled());
+        boot.provide(state.clone());
+        boot.provide(SharedAuthenticator(Arc::new(sessions::SessionAuthenticator {
+            state,
+            workos: Workos::disabled(),
+        })));
+        return Ok(());
+    }
     let development = boot.environment.is_development();
     let workos_settings = boot
         .get::<WorkosSettings>()

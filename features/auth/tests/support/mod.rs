@@ -56,7 +56,11 @@ pub async fn ok(app: &TestApp, client: &reqwest::Client, path: &str, body: &Valu
 /// `POST` expecting a problem with `status`; returns the problem.
 pub async fn fails(app: &TestApp, client: &reqwest::Client, path: &str, body: &Value, status: u16) -> Value {
     let response = post(app, client, path, body).await;
-    assert_eq!(response.status().as_u16(), status, "{path}");
+    let actual = response.status().as_u16();
+    if actual != status {
+        let text = response.text().await.unwrap_or_default();
+        panic!("{path} {body}: expected {status}, got {actual}: {text}");
+    }
     qubital_testkit::problem(response).await
 }
 
