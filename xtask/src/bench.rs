@@ -7,6 +7,8 @@
 //! Every request goes to 127.0.0.1 only.
 
 use std::{
+    future::Future,
+    pin::Pin,
     process::{Child, Stdio},
     sync::{
         atomic::{AtomicBool, AtomicU64, Ordering},
@@ -45,7 +47,12 @@ struct Scenario {
     body: Option<fn() -> Value>,
     /// Needs a signed-in session (development sign-in).
     signed_in: bool,
+    /// Runs once before the load, with the scenario's client and the base URL (e.g. creates the
+    /// space a token is asked for); its value, when given, is the request body.
+    setup: Option<Setup>,
 }
+
+type Setup = fn(reqwest::Client, String) -> Pin<Box<dyn Future<Output = anyhow::Result<Value>> + Send>>;
 
 /// The scenarios, cheapest first. Later features add theirs here.
 fn scenarios() -> Vec<Scenario> {
@@ -56,6 +63,7 @@ fn scenarios() -> Vec<Scenario> {
             path: "/healthz",
             body: None,
             signed_in: false,
+            setup: None,
         },
         Scenario {
             name: "readyz",
@@ -63,6 +71,7 @@ fn scenarios() -> Vec<Scenario> {
             path: "/readyz",
             body: None,
             signed_in: false,
+            setup: None,
         },
         Scenario {
             name: "user.get",
@@ -70,6 +79,29 @@ fn scenarios() -> Vec<Scenario> {
             path: "/user/get",
             body: Some(|| json!({})),
             signed_in: true,
+            setup: None,
+        },
+        Scenario {
+            name: "spaces.list",
+            method: reqwest::Method::POST,
+            path: "/spaces/list",
+            body: Some(|| json!({})),
+            signed_in: true,
+            // A full first page: 20 of 25 spaces, with their tags.
+            setup: Some(|client, base| Box::pin(ensure_spaces(client, base, 25))),
+        },
+        Scenario {
+            name: "conference-token",
+            method: reqwest::Method::POST,
+            path: "/realtime/conference-token",
+            body: None,
+            signed_in: true,
+            setup: Some(|client, base| {
+                Box::pin(async move {
+                    let spaces = ensure_spaces(client, base, 1).await?;
+                    Ok(json!({"spaceId": spaces["data"][0]["id"]}))
+                })
+            }),
         },
     ]
 }
@@ -101,6 +133,10 @@ pub fn run(options: Options) -> anyhow::Result<()> {
     let mut server = std::process::Command::new(&binary)
         .args(["serve", "--dev", "--port", &port.to_string()])
         .env("RUST_LOG", "warn")
+        // Conference tokens are signed locally: nothing contacts this address.
+        .env("LIVEKIT_URL", "ws://127.0.0.1:7880")
+        .env("LIVEKIT_API_KEY", "bench")
+        .env("LIVEKIT_API_SECRET", "bench-secret-bench-secret-bench-secret")
         .stdout(Stdio::null())
         .spawn()
         .with_context(|| format!("cannot start {}", binary.display()))?;
@@ -182,10 +218,14 @@ async fn client(base: &str, scenario: &Scenario) -> anyhow::Result<reqwest::Clie
 
 async fn load(base: &str, scenario: &Scenario, options: &Options) -> anyhow::Result<Outcome> {
     let client = client(base, scenario).await?;
+    let prepared = match scenario.setup {
+        Some(setup) => Some(setup(client.clone(), base.to_owned()).await?),
+        None => None,
+    };
     let target = Arc::new(Target {
         method: scenario.method.clone(),
         url: format!("{base}{}", scenario.path),
-        body: scenario.body.map(|make| make()),
+        body: prepared.or_else(|| scenario.body.map(|make| make())),
     });
     // Warm up the connection pool and caches.
     for _ in 0..options.concurrency {
@@ -232,6 +272,43 @@ async fn load(base: &str, scenario: &Scenario, options: &Options) -> anyhow::Res
         p50_ms: percentile(0.50),
         p99_ms: percentile(0.99),
     })
+}
+
+/// Creates spaces (and a tag on each) until the signed-in organization has `count`; returns the
+/// first page of `/spaces/list`.
+async fn ensure_spaces(client: reqwest::Client, base: String, count: u64) -> anyhow::Result<Value> {
+    let call = |path: &str, body: Value| {
+        let request = client.post(format!("{base}{path}")).json(&body);
+        async move {
+            let response = request.send().await?;
+            if !response.status().is_success() {
+                bail!("setup: {} answered {}", response.url().path(), response.status());
+            }
+            Ok::<Value, anyhow::Error>(response.json().await?)
+        }
+    };
+    let existing = call("/spaces/list", json!({})).await?;
+    let have = existing["page"]["total"].as_u64().unwrap_or(0);
+    if have >= count {
+        return Ok(existing);
+    }
+    let tags = call("/space-tags/list", json!({})).await?;
+    let tag = match tags["data"][0]["id"].as_str() {
+        Some(id) => id.to_owned(),
+        None => call("/space-tags/create", json!({"name": "bench"})).await?["id"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned(),
+    };
+    for i in have..count {
+        call(
+            "/spaces/create",
+            json!({"name": format!("Bench space {i:03}"), "layout": "office", "dimension": "medium",
+                   "style": "modern", "tagIds": [tag]}),
+        )
+        .await?;
+    }
+    call("/spaces/list", json!({})).await
 }
 
 /// One scenario's request, shared by its workers.
@@ -309,12 +386,12 @@ fn report(options: &Options, outcomes: &[Outcome], peak_rss_kib: u64) {
         options.concurrency, options.seconds
     );
     println!(
-        "{:<14} {:>10} {:>8} {:>12} {:>10} {:>10}",
+        "{:<18} {:>10} {:>8} {:>12} {:>10} {:>10}",
         "scenario", "requests", "errors", "req/s", "p50 ms", "p99 ms"
     );
     for o in outcomes {
         println!(
-            "{:<14} {:>10} {:>8} {:>12.0} {:>10.2} {:>10.2}",
+            "{:<18} {:>10} {:>8} {:>12.0} {:>10.2} {:>10.2}",
             o.name, o.requests, o.errors, o.throughput, o.p50_ms, o.p99_ms
         );
     }

@@ -1,0 +1,224 @@
+//! Queries on `rooms`, `valid_room_combinations` and tags. Every organization-scoped function
+//! takes the organization id and filters on it.
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, Utc};
+use sqlx::{PgConnection, PgExecutor};
+use uuid::Uuid;
+
+/// What other features need to know about a space.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SpaceRef {
+    /// The wire id (also the conference room name).
+    pub id: Uuid,
+    /// Internal id of the owning organization.
+    pub organization_id: i64,
+    pub name: String,
+}
+
+/// The space `id` if it belongs to `organization_id`. Use this for anything a caller asks.
+pub async fn find_in_organization<'e>(
+    db: impl PgExecutor<'e>,
+    organization_id: i64,
+    id: Uuid,
+) -> Result<Option<SpaceRef>, sqlx::Error> {
+    let row: Option<(Uuid, i64, String)> =
+        sqlx::query_as("SELECT room_id, org_id, name FROM rooms WHERE org_id = $1 AND room_id = $2")
+            .bind(organization_id)
+            .bind(id)
+            .fetch_optional(db)
+            .await?;
+    Ok(row.map(|(id, organization_id, name)| SpaceRef {
+        id,
+        organization_id,
+        name,
+    }))
+}
+
+/// The space `id` in whichever organization owns it. Only for trusted service callers (the
+/// Worker-facing endpoints), which then check membership themselves.
+pub async fn find<'e>(db: impl PgExecutor<'e>, id: Uuid) -> Result<Option<SpaceRef>, sqlx::Error> {
+    let row: Option<(Uuid, i64, String)> =
+        sqlx::query_as("SELECT room_id, org_id, name FROM rooms WHERE room_id = $1")
+            .bind(id)
+            .fetch_optional(db)
+            .await?;
+    Ok(row.map(|(id, organization_id, name)| SpaceRef {
+        id,
+        organization_id,
+        name,
+    }))
+}
+
+#[derive(Clone, Debug, sqlx::FromRow)]
+pub(crate) struct SpaceRow {
+    pub pk: i64,
+    pub room_id: Uuid,
+    pub name: String,
+    pub description: Option<String>,
+    pub layout: String,
+    pub dimension: String,
+    pub style: String,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+const SPACE_COLUMNS: &str =
+    "id AS pk, room_id, name, description, layout, dimension, style, created_at, updated_at";
+
+pub(crate) async fn space_row(
+    conn: &mut PgConnection,
+    organization_id: i64,
+    id: Uuid,
+    for_update: bool,
+) -> Result<Option<SpaceRow>, sqlx::Error> {
+    let lock = if for_update { " FOR UPDATE" } else { "" };
+    sqlx::query_as(&format!(
+        "SELECT {SPACE_COLUMNS} FROM rooms WHERE org_id = $1 AND room_id = $2{lock}"
+    ))
+    .bind(organization_id)
+    .bind(id)
+    .fetch_optional(conn)
+    .await
+}
+
+#[derive(Clone, Debug, sqlx::FromRow)]
+pub(crate) struct TagRow {
+    pub id: Uuid,
+    pub name: String,
+    pub created_at: DateTime<Utc>,
+}
+
+/// The tags of each space (by internal id), ordered by name.
+pub(crate) async fn tags_of(
+    conn: &mut PgConnection,
+    space_pks: &[i64],
+) -> Result<HashMap<i64, Vec<TagRow>>, sqlx::Error> {
+    let mut tags: HashMap<i64, Vec<TagRow>> = HashMap::new();
+    if space_pks.is_empty() {
+        return Ok(tags);
+    }
+    let rows: Vec<(i64, Uuid, String, DateTime<Utc>)> = sqlx::query_as(
+        "SELECT a.room_id, t.id, t.name, t.created_at
+         FROM room_tag_assignments a JOIN room_tags t ON t.id = a.tag_id
+         WHERE a.room_id = ANY($1)
+         ORDER BY lower(t.name), t.id",
+    )
+    .bind(space_pks)
+    .fetch_all(conn)
+    .await?;
+    for (pk, id, name, created_at) in rows {
+        tags.entry(pk).or_default().push(TagRow { id, name, created_at });
+    }
+    Ok(tags)
+}
+
+/// Whether `layout`/`dimension`/`style` is one of the server-authored combinations.
+pub(crate) async fn is_valid_combination(
+    conn: &mut PgConnection,
+    layout: &str,
+    dimension: &str,
+    style: &str,
+) -> Result<bool, sqlx::Error> {
+    sqlx::query_scalar(
+        "SELECT EXISTS (SELECT 1 FROM valid_room_combinations
+                        WHERE layout = $1 AND dimension = $2 AND style = $3)",
+    )
+    .bind(layout)
+    .bind(dimension)
+    .bind(style)
+    .fetch_one(conn)
+    .await
+}
+
+/// The ids among `ids` that are tags of `organization_id`, locked against deletion until the
+/// transaction ends.
+pub(crate) async fn lock_tags(
+    conn: &mut PgConnection,
+    organization_id: i64,
+    ids: &[Uuid],
+) -> Result<Vec<Uuid>, sqlx::Error> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    sqlx::query_scalar("SELECT id FROM room_tags WHERE org_id = $1 AND id = ANY($2) FOR KEY SHARE")
+        .bind(organization_id)
+        .bind(ids)
+        .fetch_all(conn)
+        .await
+}
+
+/// Replaces the tags of a space. Returns whether the set changed.
+pub(crate) async fn set_tags(
+    conn: &mut PgConnection,
+    space_pk: i64,
+    ids: &[Uuid],
+) -> Result<bool, sqlx::Error> {
+    let removed =
+        sqlx::query("DELETE FROM room_tag_assignments WHERE room_id = $1 AND NOT (tag_id = ANY($2))")
+            .bind(space_pk)
+            .bind(ids)
+            .execute(&mut *conn)
+            .await?
+            .rows_affected();
+    let added = sqlx::query(
+        "INSERT INTO room_tag_assignments (room_id, tag_id)
+         SELECT $1, unnest($2::uuid[]) ON CONFLICT DO NOTHING",
+    )
+    .bind(space_pk)
+    .bind(ids)
+    .execute(&mut *conn)
+    .await?
+    .rows_affected();
+    Ok(removed + added > 0)
+}
+
+/// What a space list selects.
+pub(crate) struct SpaceFilter<'a> {
+    pub organization_id: i64,
+    pub name_contains: Option<&'a str>,
+    /// Spaces carrying every one of these tags.
+    pub tag_ids: &'a [Uuid],
+    pub order_by: &'static str,
+    pub limit: i64,
+    pub offset: i64,
+}
+
+const FILTER: &str = "org_id = $1
+      AND ($2::text IS NULL OR strpos(lower(name), lower($2)) > 0)
+      AND (cardinality($3::uuid[]) = 0 OR id IN (
+            SELECT a.room_id FROM room_tag_assignments a JOIN room_tags t ON t.id = a.tag_id
+            WHERE t.org_id = $1 AND a.tag_id = ANY($3)
+            GROUP BY a.room_id HAVING count(*) = cardinality($3::uuid[])))";
+
+/// One page of spaces and the number of spaces matching the filter.
+pub(crate) async fn list_spaces(
+    conn: &mut PgConnection,
+    filter: &SpaceFilter<'_>,
+) -> Result<(Vec<SpaceRow>, i64), sqlx::Error> {
+    let rows: Vec<SpaceRow> = sqlx::query_as(&format!(
+        "SELECT {SPACE_COLUMNS} FROM rooms WHERE {FILTER} ORDER BY {} LIMIT $4 OFFSET $5",
+        filter.order_by
+    ))
+    .bind(filter.organization_id)
+    .bind(filter.name_contains)
+    .bind(filter.tag_ids)
+    .bind(filter.limit)
+    .bind(filter.offset)
+    .fetch_all(&mut *conn)
+    .await?;
+    // The count is only needed when the page does not tell it.
+    let short_page = (rows.len() as i64) < filter.limit && (filter.offset == 0 || !rows.is_empty());
+    let total = if short_page {
+        filter.offset + rows.len() as i64
+    } else {
+        sqlx::query_scalar(&format!("SELECT count(*) FROM rooms WHERE {FILTER}"))
+            .bind(filter.organization_id)
+            .bind(filter.name_contains)
+            .bind(filter.tag_ids)
+            .fetch_one(&mut *conn)
+            .await?
+    };
+    Ok((rows, total))
+}
