@@ -168,6 +168,12 @@ enum SignedOut {
     Done,
 }
 
+/// The WorkOS id of the invitation a sign-in carries, to mark its mirror accepted afterwards
+/// (best effort: an unknown token is WorkOS's to refuse at authenticate).
+async fn invitation_id(workos: &Workos, token: Option<&str>) -> Option<String> {
+    workos.find_invitation_by_token(token?).await.ok().map(|i| i.id)
+}
+
 fn workos_and_state(ctx: &AppContext) -> (&AuthState, &Workos) {
     (ctx.get::<AuthState>(), ctx.get::<Workos>())
 }
@@ -340,6 +346,7 @@ impl AuthApi {
                 .ok_or_else(|| Problem::internal("an OAuth state's verifier does not open"))?
         };
         let invitation = sealed_invitation.and_then(|t| state.sealer().open(&t, STATE_CONTEXT).ok());
+        let invitation_id = invitation_id(workos, invitation.as_deref()).await;
         let outcome = workos
             .authenticate_with_code(
                 &code,
@@ -349,7 +356,9 @@ impl AuthApi {
             )
             .await
             .map_err(sign_in_problem)?;
-        Ok(Json(flows::complete_sign_in(&ctx, req, outcome).await?))
+        Ok(Json(
+            flows::complete_sign_in(&ctx, req, outcome, invitation_id.as_deref()).await?,
+        ))
     }
 
     /// Email a one-time sign-in code (Magic Auth) to an address.
@@ -400,11 +409,14 @@ impl AuthApi {
             .as_deref()
             .map(|t| validate::token("body.invitationToken", t))
             .transpose()?;
+        let invitation_id = invitation_id(workos, invitation.as_deref()).await;
         let outcome = workos
             .authenticate_with_magic_auth(&email, &code, invitation.as_deref(), &state.client_info(req))
             .await
             .map_err(sign_in_problem)?;
-        Ok(Json(flows::complete_sign_in(&ctx, req, outcome).await?))
+        Ok(Json(
+            flows::complete_sign_in(&ctx, req, outcome, invitation_id.as_deref()).await?,
+        ))
     }
 
     /// Finish a sign-in that asked for an organization: signs into the chosen one.

@@ -76,16 +76,29 @@ pub(crate) fn pending_invalid() -> Problem {
 }
 
 /// Finishes a WorkOS authentication (code, magic code, organization selection).
+///
+/// `accepted_invitation` is the WorkOS id of an invitation the authentication redeemed (its
+/// token came with the sign-in); its local mirror is marked accepted.
 pub(crate) async fn complete_sign_in(
     ctx: &AppContext,
     req: &Request,
     outcome: AuthOutcome,
+    accepted_invitation: Option<&str>,
 ) -> Result<AuthResult, Problem> {
     let (state, workos) = state_of(ctx);
     let mut tx = ctx.db().begin().await?;
     match outcome {
         AuthOutcome::Authenticated(auth) => {
             let user_id = directory::upsert_workos_user(&mut tx, &auth.user).await?;
+            if let Some(invitation) = accepted_invitation {
+                sqlx::query(
+                    "UPDATE invitations SET state = 'accepted', updated_at = now()
+                     WHERE workos_invitation_id = $1 AND state = 'pending'",
+                )
+                .bind(invitation)
+                .execute(&mut *tx)
+                .await?;
+            }
             let Some(workos_org_id) = auth.organization_id.clone() else {
                 let handle = random_token(32);
                 sqlx::query(
@@ -199,7 +212,7 @@ pub(crate) async fn select_organization(
         .authenticate_with_organization_selection(&pending, &workos_org_id, &state.client_info(req))
         .await
         .map_err(sign_in_problem)?;
-    match complete_sign_in(ctx, req, outcome).await? {
+    match complete_sign_in(ctx, req, outcome, None).await? {
         AuthResult::SignedIn(SignedIn { user }) => Ok(user),
         _ => Err(Problem::internal(
             "WorkOS asked for another step after organization selection",

@@ -335,6 +335,18 @@ async fn an_expired_access_token_is_refreshed_from_the_session() {
         refreshes_before + 1
     );
 
+    // Concurrent requests with the same expired token: one WorkOS refresh, all succeed.
+    tokio::time::sleep(Duration::from_millis(2100)).await;
+    let responses = futures::future::join_all((0..4).map(|_| whoami_with_cookie(&app, &second))).await;
+    for response in responses {
+        assert_eq!(response.status(), 200);
+        assert!(access_cookie(&response).is_some(), "each gets a new token");
+    }
+    assert_eq!(
+        fake.count_calls("POST /user_management/authenticate"),
+        refreshes_before + 2
+    );
+
     // When WorkOS refuses the refresh (session ended there), the session ends here.
     fake.revoke_refresh_tokens(&user.id);
     sqlx::query("UPDATE user_sessions SET refreshed_at = now() - interval '1 hour'")
@@ -771,4 +783,67 @@ async fn production_refuses_to_boot_without_its_secrets() {
         };
         assert!(error.contains(variable), "{variable}: {error}");
     }
+}
+
+#[tokio::test]
+async fn deleted_users_and_expired_sessions_are_refused_at_once() {
+    let app = qubital_testkit::spawn_app().await;
+    let ada = browser();
+    let me = dev_sign_in(&app, &ada, "ada@dev.test", "Dev").await;
+    let ada_id: i64 = me["id"].as_str().unwrap().parse().unwrap();
+    let bob = browser();
+    dev_sign_in(&app, &bob, "bob@dev.test", "Dev").await;
+    assert_eq!(whoami(&app, &ada).await.status(), 200);
+
+    // Ending every session of a user (what user deletion does) is effective on the next request.
+    let mut conn = app.db().acquire().await.unwrap();
+    qubital_auth::sessions::end_user_sessions(
+        &mut conn,
+        ada_id,
+        qubital_auth::sessions::reason::USER_DELETED,
+    )
+    .await
+    .unwrap();
+    assert_eq!(whoami(&app, &ada).await.status(), 401);
+    let me = dev_sign_in(&app, &ada, "ada@dev.test", "Dev").await;
+    assert_eq!(whoami(&app, &ada).await.status(), 200);
+    sqlx::query("DELETE FROM users WHERE id = $1")
+        .bind(me["id"].as_str().unwrap().parse::<i64>().unwrap())
+        .execute(app.db())
+        .await
+        .unwrap();
+    assert_eq!(whoami(&app, &ada).await.status(), 401);
+
+    // A session past its absolute lifetime is over even with a valid token.
+    sqlx::query("UPDATE user_sessions SET expires_at = now() - interval '1 second'")
+        .execute(app.db())
+        .await
+        .unwrap();
+    let response = whoami(&app, &bob).await;
+    assert_eq!(response.status(), 401);
+    assert_eq!(
+        qubital_testkit::problem(response).await["type"],
+        "https://qubital.app/errors/session-ended"
+    );
+}
+
+#[tokio::test]
+async fn a_trusted_proxy_address_is_the_rate_limit_key() {
+    let fake = platform_workos::fake::FakeWorkos::start().await;
+    let app = with_workos(TestApp::builder(), &fake)
+        .arg("--sign-in-rate-limit")
+        .arg("1")
+        .arg("--trust-forwarded-for")
+        .spawn()
+        .await;
+    let from = |ip: &'static str| {
+        reqwest::Client::new()
+            .post(app.url("/auth/start-oauth"))
+            .header("x-forwarded-for", format!("{ip}, 10.0.0.1"))
+            .json(&json!({ "client": "web" }))
+            .send()
+    };
+    assert_eq!(from("198.51.100.1").await.unwrap().status(), 200);
+    assert_eq!(from("198.51.100.1").await.unwrap().status(), 429);
+    assert_eq!(from("198.51.100.2").await.unwrap().status(), 200);
 }

@@ -580,3 +580,45 @@ async fn the_invite_link_admits_members_until_it_is_rotated() {
         "https://qubital.app/errors/organization-not-in-workos"
     );
 }
+
+#[tokio::test]
+async fn an_invitation_token_carried_through_oauth_joins_at_sign_in() {
+    let (app, fake) = app_with_workos().await;
+    let ada = browser();
+    let ada_me = workos_admin(&app, &ada, &fake, "ada@acme.test", "Acme").await;
+    let invite = ok(
+        &app,
+        &ada,
+        "/invitations/create",
+        &json!({ "email": "gina@acme.test", "role": "moderator" }),
+    )
+    .await;
+    let token = fake.invitations()[0].token.clone();
+
+    let gina = browser();
+    let started = ok(
+        &app,
+        &gina,
+        "/auth/start-oauth",
+        &json!({ "client": "web", "invitationToken": token }),
+    )
+    .await;
+    fake.sign_in_as("gina@acme.test");
+    let (code, state) = authorize(started["authorizationUrl"].as_str().unwrap()).await;
+    let result = ok(
+        &app,
+        &gina,
+        "/auth/finalize-oauth",
+        &json!({ "code": code, "state": state }),
+    )
+    .await;
+    assert_eq!(result["status"], "signed-in", "{result}");
+    assert_eq!(
+        result["user"]["currentOrganizationId"],
+        ada_me["currentOrganizationId"]
+    );
+    assert_eq!(result["user"]["organizationMemberships"][0]["role"], "moderator");
+    let list = ok(&app, &ada, "/invitations/list", &json!({})).await;
+    assert_eq!(list["data"][0]["id"], invite["id"]);
+    assert_eq!(list["data"][0]["state"], "accepted");
+}
