@@ -1,0 +1,315 @@
+//! `POST /webhooks/workos` as WorkOS calls it: signatures, replays, late events, and the
+//! effects of a change on sessions.
+
+extern crate qubital_eventsync;
+
+use std::time::{Duration, SystemTime};
+
+use qubital_testkit::{problem, TestApp};
+use serde_json::{json, Value};
+
+const SECRET: &str = "whsec_test_eventsync";
+
+async fn app() -> TestApp {
+    TestApp::builder()
+        .arg("--workos-webhook-secret")
+        .arg(SECRET)
+        .spawn()
+        .await
+}
+
+async fn deliver_signed(app: &TestApp, body: &[u8], signature: &str) -> reqwest::Response {
+    app.client
+        .post(app.url("/webhooks/workos"))
+        .header("content-type", "application/json")
+        .header("WorkOS-Signature", signature)
+        .body(body.to_vec())
+        .send()
+        .await
+        .unwrap()
+}
+
+async fn deliver(app: &TestApp, event: &Value) -> reqwest::Response {
+    let body = serde_json::to_vec(event).unwrap();
+    let signature = platform_workos::webhook::sign(SECRET.as_bytes(), &body, SystemTime::now());
+    deliver_signed(app, &body, &signature).await
+}
+
+async fn outcome(response: reqwest::Response) -> String {
+    assert_eq!(response.status(), 200);
+    response.json::<Value>().await.unwrap()["outcome"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
+fn event(id: &str, kind: &str, data: Value, at: &str) -> Value {
+    json!({"object": "event", "id": id, "event": kind, "data": data, "created_at": at})
+}
+
+fn organization(id: &str, name: &str, updated_at: &str) -> Value {
+    json!({"object": "organization", "id": id, "name": name, "domains": [], "created_at": "2026-11-01T00:00:00.000Z", "updated_at": updated_at})
+}
+
+async fn organization_name(app: &TestApp, workos_id: &str) -> Option<String> {
+    sqlx::query_scalar("SELECT name FROM organizations WHERE workos_org_id = $1")
+        .bind(workos_id)
+        .fetch_optional(app.db())
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn a_signed_event_is_applied_once_and_replays_change_nothing() {
+    let app = app().await;
+    let created = event(
+        "event_1",
+        "organization.created",
+        organization("org_1", "Acme", "2026-11-02T10:00:00.000Z"),
+        "2026-11-02T10:00:00.000Z",
+    );
+    assert_eq!(outcome(deliver(&app, &created).await).await, "applied");
+    assert_eq!(organization_name(&app, "org_1").await.as_deref(), Some("Acme"));
+
+    // WorkOS retries deliveries: the same event id is a duplicate, even with a fresh signature.
+    assert_eq!(outcome(deliver(&app, &created).await).await, "duplicate");
+    let organizations: i64 = sqlx::query_scalar("SELECT count(*) FROM organizations")
+        .fetch_one(app.db())
+        .await
+        .unwrap();
+    assert_eq!(organizations, 1);
+}
+
+#[tokio::test]
+async fn bad_signatures_are_401_problems_and_change_nothing() {
+    let app = app().await;
+    let body = serde_json::to_vec(&event(
+        "event_9",
+        "organization.created",
+        organization("org_9", "Evil", "2026-11-02T10:00:00.000Z"),
+        "2026-11-02T10:00:00.000Z",
+    ))
+    .unwrap();
+    let now = SystemTime::now();
+    let mut tampered = body.clone();
+    let at = tampered.iter().position(|b| *b == b'E').unwrap();
+    tampered[at] = b'e';
+    let cases: Vec<(&str, Vec<u8>, String)> = vec![
+        (
+            "tampered body",
+            tampered,
+            platform_workos::webhook::sign(SECRET.as_bytes(), &body, now),
+        ),
+        (
+            "wrong secret",
+            body.clone(),
+            platform_workos::webhook::sign(b"not-the-secret", &body, now),
+        ),
+        (
+            "stale timestamp",
+            body.clone(),
+            platform_workos::webhook::sign(SECRET.as_bytes(), &body, now - Duration::from_secs(3600)),
+        ),
+        ("garbage header", body.clone(), "t=abc, v1=xyz".to_owned()),
+    ];
+    for (case, payload, signature) in cases {
+        let response = deliver_signed(&app, &payload, &signature).await;
+        assert_eq!(response.status(), 401, "{case}");
+        assert_eq!(
+            problem(response).await["type"],
+            "https://qubital.app/errors/invalid-signature",
+            "{case}"
+        );
+    }
+    let unsigned = app
+        .client
+        .post(app.url("/webhooks/workos"))
+        .header("content-type", "application/json")
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(unsigned.status(), 401);
+    assert_eq!(organization_name(&app, "org_9").await, None);
+
+    // Properly signed, but not an event: a 400, not a 500.
+    let junk = b"{\"hello\": \"world\"}";
+    let response = deliver_signed(
+        &app,
+        junk,
+        &platform_workos::webhook::sign(SECRET.as_bytes(), junk, now),
+    )
+    .await;
+    assert_eq!(response.status(), 400);
+    assert_eq!(
+        problem(response).await["type"],
+        "https://qubital.app/errors/malformed-event"
+    );
+}
+
+#[tokio::test]
+async fn late_older_events_do_not_overwrite_newer_state_nor_resurrect_deleted_objects() {
+    let app = app().await;
+    let newer = event(
+        "event_3",
+        "organization.updated",
+        organization("org_2", "New Name", "2026-11-02T12:00:00.000Z"),
+        "2026-11-02T12:00:00.000Z",
+    );
+    let older = event(
+        "event_2",
+        "organization.updated",
+        organization("org_2", "Old Name", "2026-11-02T11:00:00.000Z"),
+        "2026-11-02T11:00:00.000Z",
+    );
+    assert_eq!(outcome(deliver(&app, &newer).await).await, "applied");
+    assert_eq!(outcome(deliver(&app, &older).await).await, "stale");
+    assert_eq!(
+        organization_name(&app, "org_2").await.as_deref(),
+        Some("New Name")
+    );
+
+    let deleted = event(
+        "event_5",
+        "organization.deleted",
+        organization("org_2", "New Name", "2026-11-02T13:00:00.000Z"),
+        "2026-11-02T13:00:00.000Z",
+    );
+    assert_eq!(outcome(deliver(&app, &deleted).await).await, "applied");
+    let late_update = event(
+        "event_4",
+        "organization.updated",
+        organization("org_2", "Zombie", "2026-11-02T12:30:00.000Z"),
+        "2026-11-02T12:30:00.000Z",
+    );
+    assert_eq!(outcome(deliver(&app, &late_update).await).await, "stale");
+    assert_eq!(organization_name(&app, "org_2").await, None);
+
+    // Deleting what is not there is fine; event types the mirror does not follow are skipped.
+    let unknown_delete = event(
+        "event_6",
+        "user.deleted",
+        json!({"id": "user_nobody", "email": "x@y.z", "updated_at": "2026-11-02T13:00:00.000Z"}),
+        "2026-11-02T13:00:00.000Z",
+    );
+    assert_eq!(outcome(deliver(&app, &unknown_delete).await).await, "stale");
+    let unrelated = event(
+        "event_7",
+        "connection.activated",
+        json!({"id": "conn_1"}),
+        "2026-11-02T13:00:00.000Z",
+    );
+    assert_eq!(outcome(deliver(&app, &unrelated).await).await, "skipped");
+}
+
+async fn live_sessions(app: &TestApp, user_workos_id: &str) -> i64 {
+    sqlx::query_scalar(
+        "SELECT count(*) FROM user_sessions s JOIN users u ON u.id = s.user_id WHERE u.workos_id = $1 AND s.ended_at IS NULL",
+    )
+    .bind(user_workos_id)
+    .fetch_one(app.db())
+    .await
+    .unwrap()
+}
+
+#[tokio::test]
+async fn removing_a_membership_or_deleting_a_user_ends_their_sessions_and_renames_show_everywhere() {
+    let app = app().await;
+    let t = "2026-11-02T10:00:00.000Z";
+    let user = |id: &str, email: &str| json!({"object": "user", "id": id, "email": email, "email_verified": true, "created_at": t, "updated_at": t});
+    let membership = |id: &str, user: &str, org: &str, at: &str| json!({"object": "organization_membership", "id": id, "user_id": user, "organization_id": org, "status": "active", "role": {"slug": "member"}, "created_at": t, "updated_at": at});
+    for (i, e) in [
+        event(
+            "event_a1",
+            "organization.created",
+            organization("org_s", "Sessions Inc", t),
+            t,
+        ),
+        event("event_a2", "user.created", user("user_a", "a@sessions.test"), t),
+        event("event_a3", "user.created", user("user_b", "b@sessions.test"), t),
+        event(
+            "event_a4",
+            "organization_membership.created",
+            membership("om_a", "user_a", "org_s", t),
+            t,
+        ),
+        event(
+            "event_a5",
+            "organization_membership.created",
+            membership("om_b", "user_b", "org_s", t),
+            t,
+        ),
+    ]
+    .iter()
+    .enumerate()
+    {
+        assert_eq!(outcome(deliver(&app, e).await).await, "applied", "event {i}");
+    }
+    // Each user has a live session in the organization.
+    sqlx::query(
+        "INSERT INTO user_sessions (session_id, user_id, org_id, kind, expires_at)
+         SELECT gen_random_uuid(), u.id, o.id, 'workos', now() + interval '1 day'
+         FROM users u, organizations o WHERE u.workos_id IN ('user_a', 'user_b') AND o.workos_org_id = 'org_s'",
+    )
+    .execute(app.db())
+    .await
+    .unwrap();
+    assert_eq!(
+        (
+            live_sessions(&app, "user_a").await,
+            live_sessions(&app, "user_b").await
+        ),
+        (1, 1)
+    );
+
+    let later = "2026-11-02T11:00:00.000Z";
+    let removed = event(
+        "event_b1",
+        "organization_membership.deleted",
+        membership("om_a", "user_a", "org_s", later),
+        later,
+    );
+    assert_eq!(outcome(deliver(&app, &removed).await).await, "applied");
+    assert_eq!(
+        live_sessions(&app, "user_a").await,
+        0,
+        "a removed member keeps no session in the organization"
+    );
+    assert_eq!(live_sessions(&app, "user_b").await, 1);
+
+    let gone = event(
+        "event_b2",
+        "user.deleted",
+        json!({"object": "user", "id": "user_b", "email": "b@sessions.test", "updated_at": later}),
+        later,
+    );
+    assert_eq!(outcome(deliver(&app, &gone).await).await, "applied");
+    let sessions_left: i64 = sqlx::query_scalar("SELECT count(*) FROM user_sessions WHERE ended_at IS NULL")
+        .fetch_one(app.db())
+        .await
+        .unwrap();
+    assert_eq!(sessions_left, 0, "a deleted user keeps no session");
+
+    let renamed = event(
+        "event_b3",
+        "organization.updated",
+        organization("org_s", "Sessions GmbH", later),
+        later,
+    );
+    assert_eq!(outcome(deliver(&app, &renamed).await).await, "applied");
+    assert_eq!(
+        organization_name(&app, "org_s").await.as_deref(),
+        Some("Sessions GmbH")
+    );
+}
+
+#[tokio::test]
+async fn without_a_secret_the_endpoint_is_disabled_in_development() {
+    let app = TestApp::builder().spawn().await;
+    let response = deliver(&app, &json!({})).await;
+    assert_eq!(response.status(), 503);
+    assert_eq!(
+        problem(response).await["type"],
+        "https://qubital.app/errors/integration-disabled"
+    );
+}
