@@ -130,9 +130,9 @@ fn init(boot: &mut Boot) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Drops expired sign-in state, old rate-limit windows, and sessions ended (or expired) more than
-/// 30 days ago.
-fn cleanup(job: JobContext) -> futures::future::BoxFuture<'static, anyhow::Result<()>> {
+/// The `auth.cleanup` job: drops expired sign-in state, old rate-limit windows, and sessions
+/// ended (or expired) more than 30 days ago.
+pub fn cleanup(job: JobContext) -> futures::future::BoxFuture<'static, anyhow::Result<()>> {
     async move {
         let db = job.app.db();
         sqlx::query("DELETE FROM oauth_states WHERE expires_at < now() - interval '1 hour'")

@@ -847,3 +847,59 @@ async fn a_trusted_proxy_address_is_the_rate_limit_key() {
     assert_eq!(from("198.51.100.1").await.unwrap().status(), 429);
     assert_eq!(from("198.51.100.2").await.unwrap().status(), 200);
 }
+
+#[tokio::test]
+async fn the_cleanup_job_drops_expired_sign_in_state_and_old_sessions() {
+    let app = qubital_testkit::spawn_app().await;
+    let ada = browser();
+    dev_sign_in(&app, &ada, "ada@dev.test", "Dev").await;
+    let bob = browser();
+    dev_sign_in(&app, &bob, "bob@dev.test", "Dev").await;
+    sqlx::query(
+        "INSERT INTO oauth_states (state, client, code_challenge, redirect_uri, expires_at) VALUES
+            ('old', 'desktop', 'c', 'r', now() - interval '2 hours'),
+            ('new', 'desktop', 'c', 'r', now() + interval '5 minutes')",
+    )
+    .execute(app.db())
+    .await
+    .unwrap();
+    sqlx::query(
+        "INSERT INTO auth_rate_limits (bucket, window_start, hits) VALUES
+            ('sign-in:198.51.100.1', now() - interval '10 minutes', 3),
+            ('sign-in:198.51.100.2', date_trunc('minute', now()), 1)",
+    )
+    .execute(app.db())
+    .await
+    .unwrap();
+    sqlx::query(
+        "UPDATE user_sessions SET ended_at = now() - interval '31 days'
+         WHERE user_id = (SELECT id FROM users WHERE email = 'ada@dev.test')",
+    )
+    .execute(app.db())
+    .await
+    .unwrap();
+
+    qubital_auth::cleanup(qubital_plugin::JobContext {
+        app: app.ctx.clone(),
+        stop: tokio_util::sync::CancellationToken::new(),
+    })
+    .await
+    .unwrap();
+
+    let states: Vec<String> = sqlx::query_scalar("SELECT state FROM oauth_states")
+        .fetch_all(app.db())
+        .await
+        .unwrap();
+    assert_eq!(states, ["new"]);
+    let windows: i64 = sqlx::query_scalar("SELECT count(*) FROM auth_rate_limits")
+        .fetch_one(app.db())
+        .await
+        .unwrap();
+    assert_eq!(windows, 1);
+    let sessions: i64 = sqlx::query_scalar("SELECT count(*) FROM user_sessions")
+        .fetch_one(app.db())
+        .await
+        .unwrap();
+    assert_eq!(sessions, 1, "only bob's live session is left");
+    assert_eq!(whoami(&app, &bob).await.status(), 200);
+}
