@@ -30,6 +30,12 @@ enum Task {
     },
     /// Start a release build of the server and drive endpoints with concurrent load.
     Bench(bench::Options),
+    /// Events applied per second by the WorkOS follower (release build, local fake).
+    BenchEventsync {
+        /// Changes to generate in the fake WorkOS (each is one event).
+        #[arg(long, default_value_t = 5000)]
+        events: usize,
+    },
 }
 
 fn main() -> anyhow::Result<()> {
@@ -37,6 +43,21 @@ fn main() -> anyhow::Result<()> {
         Task::Openapi { check } => openapi::run(check),
         Task::Migration { action } => migration::run(action),
         Task::Bench(options) => bench::run(options),
+        Task::BenchEventsync { events } => {
+            let status = cargo()
+                .args([
+                    "bench",
+                    "--package",
+                    "qubital-eventsync",
+                    "--bench",
+                    "follow",
+                    "--",
+                    &events.to_string(),
+                ])
+                .status()?;
+            anyhow::ensure!(status.success(), "the eventsync benchmark failed");
+            Ok(())
+        }
     }
 }
 

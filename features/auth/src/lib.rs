@@ -44,28 +44,7 @@ qubital_plugin::inventory::submit! {
 /// Smallest accepted `JWT_SECRET`, in bytes.
 const MIN_JWT_SECRET_BYTES: usize = 32;
 
-/// `qubital migrate` boots every feature but only applies SQL: it needs none of the identity
-/// secrets, so a pre-deploy migration job can run with `DATABASE_URL` alone.
-fn migrate_only() -> bool {
-    std::env::args().skip(1).any(|arg| arg == "migrate")
-}
-
 fn init(boot: &mut Boot) -> anyhow::Result<()> {
-    if migrate_only() {
-        let settings = boot
-            .get::<AuthSettings>()
-            .cloned()
-            .context("auth settings are registered")?;
-        let tokens = tokens::TokenKeys::new(crypto::random_token(48).as_bytes(), &settings.jwt_issuer, 1);
-        let state = AuthState::new(tokens, crypto::Sealer::generate(), settings, true);
-        boot.provide(Workos::disabled());
-        boot.provide(state.clone());
-        boot.provide(SharedAuthenticator(Arc::new(sessions::SessionAuthenticator {
-            state,
-            workos: Workos::disabled(),
-        })));
-        return Ok(());
-    }
     let development = boot.environment.is_development();
     let workos_settings = boot
         .get::<WorkosSettings>()
@@ -75,6 +54,21 @@ fn init(boot: &mut Boot) -> anyhow::Result<()> {
         .get::<AuthSettings>()
         .cloned()
         .context("auth settings are registered")?;
+
+    let workos = match workos_settings.missing() {
+        None => Workos::from_settings(&workos_settings)?,
+        Some(variable) if development => {
+            tracing::warn!("{variable} is unset: WorkOS is disabled (its operations answer 503); use POST /auth/dev/sign-in");
+            Workos::disabled()
+        }
+        Some(variable) => bail!("{variable} is required in production"),
+    };
+    if !boot.serves_api() {
+        // `qubital eventsync` needs WorkOS (to follow its events) but serves no session: no
+        // session keys are required, and nothing here can authenticate a request.
+        boot.provide(workos);
+        return Ok(());
+    }
 
     let jwt_secret = match settings.jwt_secret.as_deref().filter(|s| !s.is_empty()) {
         Some(secret) if secret.len() < MIN_JWT_SECRET_BYTES => {
@@ -102,14 +96,6 @@ fn init(boot: &mut Boot) -> anyhow::Result<()> {
             "SESSION_ENCRYPTION_KEY is required in production (32 random bytes, base64: {})",
             "openssl rand -base64 32"
         ),
-    };
-    let workos = match workos_settings.missing() {
-        None => Workos::from_settings(&workos_settings)?,
-        Some(variable) if development => {
-            tracing::warn!("{variable} is unset: WorkOS is disabled (its operations answer 503); use POST /auth/dev/sign-in");
-            Workos::disabled()
-        }
-        Some(variable) => bail!("{variable} is required in production"),
     };
     if workos.is_enabled() && settings.redirect_uri.is_none() {
         if development {

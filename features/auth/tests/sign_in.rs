@@ -772,7 +772,7 @@ async fn boots_in_production(args: &[String]) -> Result<(), String> {
     all.extend(args.iter().cloned());
     let features = qubital_plugin::registered_features();
     let config = qubital::config::Config::parse_from(&features, &all).map_err(|e| e.to_string())?;
-    qubital::app::App::boot(config, features)
+    qubital::app::App::boot(config, features, qubital_plugin::ProcessRole::Serve)
         .await
         .map(drop)
         .map_err(|e| format!("{e:#}"))
@@ -826,7 +826,8 @@ async fn production_refuses_to_boot_without_its_secrets() {
         }
         let features = qubital_plugin::registered_features();
         let config = qubital::config::Config::parse_from(&features, &args).unwrap();
-        let error = match qubital::app::App::boot(config, features).await {
+        let error = match qubital::app::App::boot(config, features, qubital_plugin::ProcessRole::Serve).await
+        {
             Ok(_) => panic!("booted without {variable}"),
             Err(error) => format!("{error:#}"),
         };

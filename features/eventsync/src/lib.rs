@@ -78,7 +78,8 @@ fn init(boot: &mut Boot) -> anyhow::Result<()> {
         .get::<EventsyncSettings>()
         .expect("settings are registered")
         .clone();
-    if settings.webhook_secret.is_none() {
+    // The webhook is an API operation: only `serve` needs its secret.
+    if settings.webhook_secret.is_none() && boot.serves_api() {
         if boot.environment.is_development() {
             tracing::warn!("WORKOS_WEBHOOK_SECRET is not set: /webhooks/workos answers 503");
         } else {

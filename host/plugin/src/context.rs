@@ -4,6 +4,8 @@ use std::sync::Arc;
 
 use sqlx::PgPool;
 
+use crate::ProcessRole;
+
 /// Which kind of deployment the process runs as.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
 pub enum Environment {
@@ -73,16 +75,26 @@ impl AppContext {
 pub struct Boot {
     pub db: PgPool,
     pub environment: Environment,
+    /// The process being booted. A feature requires the secrets of what that process runs
+    /// (its API operations in `serve`, its jobs in either) and no others. (`qubital migrate`
+    /// runs no feature's init at all.)
+    pub role: ProcessRole,
     state: http::Extensions,
 }
 
 impl Boot {
-    pub fn new(db: PgPool, environment: Environment, state: http::Extensions) -> Self {
+    pub fn new(db: PgPool, environment: Environment, role: ProcessRole, state: http::Extensions) -> Self {
         Self {
             db,
             environment,
+            role,
             state,
         }
+    }
+
+    /// Whether this process serves the HTTP API (and so needs its operations' secrets).
+    pub fn serves_api(&self) -> bool {
+        self.role == ProcessRole::Serve
     }
 
     /// A settings struct registered with [`Settings::of`](crate::Settings::of), or anything an

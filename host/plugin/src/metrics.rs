@@ -35,5 +35,8 @@ pub fn render() -> String {
 
 /// Adds a collector whose series are computed when `/metrics` is scraped (e.g. a lag).
 pub fn register_collector(collector: Box<dyn prometheus_client::collector::Collector>) {
-    registry().lock().expect("metrics registry poisoned").register_collector(collector);
+    registry()
+        .lock()
+        .expect("metrics registry poisoned")
+        .register_collector(collector);
 }

@@ -26,12 +26,16 @@ pub struct App {
 impl App {
     /// Opens the database (starting the private cluster if needed) and lets each feature build
     /// its state. Feature init errors (a missing secret in production) stop the boot.
-    pub async fn boot(config: Config, features: Vec<&'static Feature>) -> anyhow::Result<Self> {
+    pub async fn boot(
+        config: Config,
+        features: Vec<&'static Feature>,
+        role: ProcessRole,
+    ) -> anyhow::Result<Self> {
         let database = Database::open(&config.host).await?;
         let state = config
             .feature_settings(&features)
             .map_err(|e| anyhow::anyhow!("{}", e.to_string().trim()))?;
-        let mut boot = Boot::new(database.pool.clone(), config.host.environment(), state);
+        let mut boot = Boot::new(database.pool.clone(), config.host.environment(), role, state);
         for feature in &features {
             if let Some(init) = feature.init {
                 init(&mut boot).with_context(|| format!("feature `{}` cannot start", feature.name))?;
@@ -43,6 +47,16 @@ impl App {
             features,
             database,
         })
+    }
+
+    /// Opens the database for `qubital migrate`: no feature is initialised, so a pre-deploy
+    /// migration job needs `DATABASE_URL` alone, never a feature's secrets.
+    pub async fn migrations_only(
+        config: Config,
+        features: Vec<&'static Feature>,
+    ) -> anyhow::Result<Migrations> {
+        let database = Database::open(&config.host).await?;
+        Ok(Migrations { features, database })
     }
 
     pub async fn migrate(&self) -> anyhow::Result<migrator::Report> {
@@ -127,5 +141,20 @@ impl Running {
     /// A handle that starts the shutdown without waiting for it.
     pub fn stop_token(&self) -> CancellationToken {
         self.stop.clone()
+    }
+}
+
+/// The database of a `qubital migrate` process.
+pub struct Migrations {
+    features: Vec<&'static Feature>,
+    database: Database,
+}
+
+impl Migrations {
+    pub async fn run(self) -> anyhow::Result<migrator::Report> {
+        let plan = migrator::plan(&self.features)?;
+        let report = migrator::run(&self.database.pool, &plan).await;
+        self.database.pool.close().await;
+        report
     }
 }

@@ -88,10 +88,12 @@ fn fail(error: anyhow::Error) -> ExitCode {
 
 async fn run(command: Command, config: Config) -> anyhow::Result<()> {
     let host = config.host.listen_host();
-    let app = App::boot(config, registered_features()).await?;
     match command {
         Command::Migrate => {
-            let report = app.migrate().await?;
+            let report = App::migrations_only(config, registered_features())
+                .await?
+                .run()
+                .await?;
             tracing::info!(
                 applied = report.applied.len(),
                 already_applied = report.already_applied,
@@ -100,6 +102,7 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Serve { no_migrate } => {
+            let app = App::boot(config, registered_features(), ProcessRole::Serve).await?;
             if !no_migrate {
                 app.migrate().await?;
             }
@@ -108,6 +111,7 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
                 .await
         }
         Command::Eventsync { ops_port } => {
+            let app = App::boot(config, registered_features(), ProcessRole::Eventsync).await?;
             let addr = SocketAddr::new(host, ops_port);
             app.run(ProcessRole::Eventsync, addr, http::server::termination_signal())
                 .await

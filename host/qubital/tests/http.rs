@@ -350,13 +350,49 @@ async fn development_only_operations_exist_only_in_development() {
     let dev_spec: serde_json::Value = dev.get("/openapi.json").await.json().await.unwrap();
     assert!(dev_spec["paths"].get("/test/dev-only").is_some());
 
-    let prod = TestApp::builder().production().spawn().await;
-    let missing = prod.post("/test/dev-only", &json!({})).await;
+    // The production surface, served without booting the features (which would want their
+    // production secrets): routes and spec come from the registry alone.
+    let ctx = qubital_plugin::AppContext::new(
+        dev.db().clone(),
+        qubital_plugin::Environment::Production,
+        Default::default(),
+    );
+    let settings = qubital::http::HttpSettings {
+        max_body_bytes: 1 << 20,
+        min_client_contract: None,
+    };
+    let bound = qubital::http::server::bind(([127, 0, 0, 1], 0).into())
+        .await
+        .unwrap();
+    let base = format!("http://{}", bound.local_addr);
+    let stop = tokio_util::sync::CancellationToken::new();
+    let server = tokio::spawn(qubital::http::server::run(
+        bound,
+        qubital::http::app(ctx, settings),
+        stop.clone().cancelled_owned(),
+        Duration::from_secs(1),
+    ));
+    let client = reqwest::Client::new();
+    let missing = client
+        .post(format!("{base}/test/dev-only"))
+        .json(&json!({}))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(missing.status(), 404);
     problem(missing).await;
-    let prod_spec: serde_json::Value = prod.get("/openapi.json").await.json().await.unwrap();
+    let prod_spec: serde_json::Value = client
+        .get(format!("{base}/openapi.json"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert!(prod_spec["paths"].get("/test/dev-only").is_none());
     assert!(prod_spec["paths"].get("/test/echo").is_some());
+    stop.cancel();
+    server.await.unwrap().unwrap();
 }
 
 #[tokio::test]

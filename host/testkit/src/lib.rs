@@ -79,7 +79,7 @@ impl TestAppBuilder {
         let mut args = vec!["qubital".to_owned(), "--database-url".to_owned(), url];
         args.extend(self.args);
         let config = Config::parse_from(&registered_features(), &args).expect("test settings parse");
-        let app = App::boot(config, registered_features())
+        let app = App::boot(config, registered_features(), self.role)
             .await
             .expect("the app boots");
         app.migrate().await.expect("migrations apply");
