@@ -30,6 +30,24 @@ async fn follow(db: &PgPool, fake: &FakeWorkos, page_size: u32) {
     .expect("the follower runs");
 }
 
+/// Positions the follower on the stream (as after a backfill long ago), so it reads every event.
+async fn skip_backfill(pool: &PgPool) {
+    sqlx::query(
+        "INSERT INTO event_cursors (stream, backfill_started_at) VALUES ('workos', '2026-10-01T00:00:00Z')",
+    )
+    .execute(pool)
+    .await
+    .unwrap();
+}
+
+/// A fresh database whose follower starts on the stream.
+async fn database_following_the_stream() -> (qubital_testkit::TestDatabase, PgPool) {
+    let db = fresh_database().await;
+    let pool = PgPool::connect(&db.url).await.unwrap();
+    skip_backfill(&pool).await;
+    (db, pool)
+}
+
 async fn inbox_count(db: &PgPool) -> i64 {
     sqlx::query_scalar("SELECT count(*) FROM event_inbox")
         .fetch_one(db)
@@ -116,12 +134,7 @@ async fn two_followers_started_together_apply_each_event_once() {
         PgPool::connect(&db.url).await.unwrap(),
     );
     // Start from the stream, not a backfill, so both race over the same events.
-    for pool in [&a] {
-        sqlx::query("INSERT INTO event_cursors (stream, backfill_started_at) VALUES ('workos', '2026-10-01T00:00:00Z')")
-            .execute(pool)
-            .await
-            .unwrap();
-    }
+    skip_backfill(&a).await;
     tokio::join!(follow(&a, &fake, 10), follow(&b, &fake, 10));
     // Whichever stopped first, a final pass drains what is left.
     follow(&a, &fake, 10).await;
@@ -134,14 +147,7 @@ async fn a_rate_limited_follower_waits_as_asked_and_then_catches_up() {
     let mut world = World::default();
     world.create_organization("Patient Inc");
     let fake = FakeWorkos::start(world).await;
-    let db = fresh_database().await;
-    let pool = PgPool::connect(&db.url).await.unwrap();
-    sqlx::query(
-        "INSERT INTO event_cursors (stream, backfill_started_at) VALUES ('workos', '2026-10-01T00:00:00Z')",
-    )
-    .execute(&pool)
-    .await
-    .unwrap();
+    let (_db, pool) = database_following_the_stream().await;
     // More 429s than the client retries by itself: the follower must wait out Retry-After.
     fake.with(|w| w.throttle = 3);
     let started = Instant::now();
@@ -217,14 +223,7 @@ async fn a_killed_follower_resumes_without_losing_or_repeating_events() {
     world.page_delay = Duration::from_millis(15);
     let total = world.events.len() as i64;
     let fake = FakeWorkos::start(world).await;
-    let db = fresh_database().await;
-    let pool = PgPool::connect(&db.url).await.unwrap();
-    sqlx::query(
-        "INSERT INTO event_cursors (stream, backfill_started_at) VALUES ('workos', '2026-10-01T00:00:00Z')",
-    )
-    .execute(&pool)
-    .await
-    .unwrap();
+    let (db, pool) = database_following_the_stream().await;
 
     // Kill -9 the follower process mid-stream, twice, then let a third finish.
     for _ in 0..2 {
@@ -262,14 +261,7 @@ async fn a_stop_request_ends_the_run_between_events_with_the_cursor_matching_wha
     churn(&mut world, 600, 5);
     world.page_delay = Duration::from_millis(10);
     let fake = FakeWorkos::start(world).await;
-    let db = fresh_database().await;
-    let pool = PgPool::connect(&db.url).await.unwrap();
-    sqlx::query(
-        "INSERT INTO event_cursors (stream, backfill_started_at) VALUES ('workos', '2026-10-01T00:00:00Z')",
-    )
-    .execute(&pool)
-    .await
-    .unwrap();
+    let (_db, pool) = database_following_the_stream().await;
     let stop = CancellationToken::new();
     let run = tokio::spawn({
         let (pool, workos, stop) = (pool.clone(), fake.workos(), stop.clone());
