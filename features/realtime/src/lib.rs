@@ -147,6 +147,25 @@ pub fn build(
     })
 }
 
+/// What a process that serves none of these operations provides: everything disabled or
+/// refusing, nothing generated, nothing logged.
+fn inert(settings: &RealtimeSettings, worker: &WorkerAuthSettings) -> Provided {
+    let mut secret = [0u8; 32];
+    let _ = aws_lc_rs::rand::fill(&mut secret);
+    Provided {
+        state: RealtimeState {
+            livekit: LiveKit::disabled(),
+            conference_ttl: Duration::from_secs(settings.conference_token_ttl_secs),
+            router_keys: RouterKeys::Generated(Arc::new(OnceLock::new())),
+            router_issuer: settings.router_token_issuer.clone(),
+            router_audience: settings.router_token_audience.clone(),
+            router_url: None,
+            centrifugo: CentrifugoTokens::new(&secret, settings.centrifugo_token_ttl_secs, None),
+        },
+        worker: WorkerVerifier::refusing_all(worker),
+    }
+}
+
 fn init(boot: &mut Boot) -> anyhow::Result<()> {
     let livekit = boot
         .get::<LiveKitSettings>()
@@ -160,7 +179,12 @@ fn init(boot: &mut Boot) -> anyhow::Result<()> {
         .get::<WorkerAuthSettings>()
         .cloned()
         .context("Worker settings are registered")?;
-    let provided = build(boot.environment, &livekit, &settings, &worker)?;
+    // `qubital eventsync` serves none of these operations: it needs none of their secrets.
+    let provided = if !boot.serves_api() {
+        inert(&settings, &worker)
+    } else {
+        build(boot.environment, &livekit, &settings, &worker)?
+    };
     boot.provide(provided.state.livekit.clone());
     boot.provide(provided.state.centrifugo.clone());
     boot.provide(provided.worker);

@@ -2,9 +2,13 @@
 //! the variable); development generates throwaway keys and disables an unconfigured
 //! conference.
 
+// Link the identity feature too, as the real binary does, for the process-role test.
+extern crate qubital_auth;
+
 use platform_livekit::LiveKitSettings;
-use qubital_plugin::Environment;
-use qubital_realtime::{build, Keyring, RealtimeSettings, RouterKeys, WorkerAuthSettings};
+use qubital_plugin::{Environment, ProcessRole};
+use qubital_realtime::{build, Keyring, RealtimeSettings, RealtimeState, RouterKeys, WorkerAuthSettings};
+use qubital_testkit::TestApp;
 
 struct Config {
     livekit: LiveKitSettings,
@@ -128,4 +132,21 @@ fn development_fills_in_throwaway_keys_and_disables_the_conference() {
     // Malformed values are still refused in development.
     config.realtime.centrifugo_token_secret = Some("short".into());
     assert!(error(Environment::Development, &config).contains("CENTRIFUGO_TOKEN_SECRET"));
+}
+
+#[tokio::test]
+async fn eventsync_in_production_needs_none_of_these_secrets() {
+    // Only what identity needs to follow WorkOS; nothing of the conference, keys or Worker.
+    let app = TestApp::builder()
+        .production()
+        .role(ProcessRole::Eventsync)
+        .arg("--workos-api-key")
+        .arg("sk_test_realtime")
+        .arg("--workos-client-id")
+        .arg("client_realtime")
+        .spawn()
+        .await;
+    let state = app.ctx.get::<RealtimeState>();
+    assert!(!state.livekit.is_enabled());
+    assert!(matches!(state.router_keys, RouterKeys::Generated(_)));
 }

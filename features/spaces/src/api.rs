@@ -1,7 +1,5 @@
 //! The Spaces operations (tag `Spaces`): spaces, the layout set, tags.
 
-use std::collections::HashMap;
-
 use chrono::{DateTime, Utc};
 use poem::web::Data;
 use poem_openapi::{
@@ -342,13 +340,11 @@ impl SpacesApi {
             },
         )
         .await?;
-        let pks: Vec<i64> = rows.iter().map(|r| r.pk).collect();
-        let mut tags = store::tags_of(&mut conn, &pks).await?;
         let data = rows
             .into_iter()
             .map(|row| {
-                let tags = tags.remove(&row.pk).unwrap_or_default();
-                Space::from_row(row, tags)
+                let (space, tags) = row.into_parts();
+                Space::from_row(space, tags)
             })
             .collect();
         Ok(Json(page(data, body.limit, body.offset, total)))
@@ -665,10 +661,9 @@ async fn check_tags(
 
 /// The space `id` of `organization_id` with its tags, or `404`.
 async fn load(conn: &mut sqlx::PgConnection, organization_id: i64, id: Uuid) -> Result<Space, Problem> {
-    let row = store::space_row(conn, organization_id, id, false)
+    let (space, tags) = store::tagged_space(conn, organization_id, id)
         .await?
-        .ok_or_else(Problem::not_found)?;
-    let mut tags: HashMap<i64, Vec<TagRow>> = store::tags_of(conn, &[row.pk]).await?;
-    let tags = tags.remove(&row.pk).unwrap_or_default();
-    Ok(Space::from_row(row, tags))
+        .ok_or_else(Problem::not_found)?
+        .into_parts();
+    Ok(Space::from_row(space, tags))
 }

@@ -1,8 +1,6 @@
 //! Queries on `rooms`, `valid_room_combinations` and tags. Every organization-scoped function
 //! takes the organization id and filters on it.
 
-use std::collections::HashMap;
-
 use chrono::{DateTime, Utc};
 use sqlx::{PgConnection, PgExecutor};
 use uuid::Uuid;
@@ -90,28 +88,52 @@ pub(crate) struct TagRow {
     pub created_at: DateTime<Utc>,
 }
 
-/// The tags of each space (by internal id), ordered by name.
-pub(crate) async fn tags_of(
+/// A space with its tags (ordered by name), read in one query.
+#[derive(Clone, Debug, sqlx::FromRow)]
+pub(crate) struct TaggedSpaceRow {
+    #[sqlx(flatten)]
+    pub space: SpaceRow,
+    pub tag_ids: Option<Vec<Uuid>>,
+    pub tag_names: Option<Vec<String>>,
+    pub tag_created: Option<Vec<DateTime<Utc>>>,
+}
+
+impl TaggedSpaceRow {
+    pub fn into_parts(self) -> (SpaceRow, Vec<TagRow>) {
+        let tags = self
+            .tag_ids
+            .unwrap_or_default()
+            .into_iter()
+            .zip(self.tag_names.unwrap_or_default())
+            .zip(self.tag_created.unwrap_or_default())
+            .map(|((id, name), created_at)| TagRow { id, name, created_at })
+            .collect();
+        (self.space, tags)
+    }
+}
+
+/// The tags of the space `s.pk`, as three parallel arrays ordered by name.
+const TAGS_OF_S: &str = "LEFT JOIN LATERAL (
+        SELECT array_agg(t.id ORDER BY lower(t.name), t.id) AS tag_ids,
+               array_agg(t.name ORDER BY lower(t.name), t.id) AS tag_names,
+               array_agg(t.created_at ORDER BY lower(t.name), t.id) AS tag_created
+        FROM room_tag_assignments a JOIN room_tags t ON t.id = a.tag_id
+        WHERE a.room_id = s.pk) tags ON true";
+
+/// The space `id` of `organization_id` with its tags.
+pub(crate) async fn tagged_space(
     conn: &mut PgConnection,
-    space_pks: &[i64],
-) -> Result<HashMap<i64, Vec<TagRow>>, sqlx::Error> {
-    let mut tags: HashMap<i64, Vec<TagRow>> = HashMap::new();
-    if space_pks.is_empty() {
-        return Ok(tags);
-    }
-    let rows: Vec<(i64, Uuid, String, DateTime<Utc>)> = sqlx::query_as(
-        "SELECT a.room_id, t.id, t.name, t.created_at
-         FROM room_tag_assignments a JOIN room_tags t ON t.id = a.tag_id
-         WHERE a.room_id = ANY($1)
-         ORDER BY lower(t.name), t.id",
-    )
-    .bind(space_pks)
-    .fetch_all(conn)
-    .await?;
-    for (pk, id, name, created_at) in rows {
-        tags.entry(pk).or_default().push(TagRow { id, name, created_at });
-    }
-    Ok(tags)
+    organization_id: i64,
+    id: Uuid,
+) -> Result<Option<TaggedSpaceRow>, sqlx::Error> {
+    sqlx::query_as(&format!(
+        "SELECT s.*, tags.* FROM (SELECT {SPACE_COLUMNS} FROM rooms WHERE org_id = $1 AND room_id = $2) s
+         {TAGS_OF_S}"
+    ))
+    .bind(organization_id)
+    .bind(id)
+    .fetch_optional(conn)
+    .await
 }
 
 /// Whether `layout`/`dimension`/`style` is one of the server-authored combinations.
@@ -192,14 +214,26 @@ const FILTER: &str = "org_id = $1
             WHERE t.org_id = $1 AND a.tag_id = ANY($3)
             GROUP BY a.room_id HAVING count(*) = cardinality($3::uuid[])))";
 
-/// One page of spaces and the number of spaces matching the filter.
+#[derive(sqlx::FromRow)]
+struct ListedRow {
+    #[sqlx(flatten)]
+    row: TaggedSpaceRow,
+    total: i64,
+}
+
+/// One page of spaces (with their tags) and the number of spaces matching the filter, in one
+/// query (a second one only for a page past the end).
 pub(crate) async fn list_spaces(
     conn: &mut PgConnection,
     filter: &SpaceFilter<'_>,
-) -> Result<(Vec<SpaceRow>, i64), sqlx::Error> {
-    let rows: Vec<SpaceRow> = sqlx::query_as(&format!(
-        "SELECT {SPACE_COLUMNS} FROM rooms WHERE {FILTER} ORDER BY {} LIMIT $4 OFFSET $5",
-        filter.order_by
+) -> Result<(Vec<TaggedSpaceRow>, i64), sqlx::Error> {
+    let order_by = filter.order_by;
+    let rows: Vec<ListedRow> = sqlx::query_as(&format!(
+        "SELECT s.*, tags.* FROM (
+            SELECT {SPACE_COLUMNS}, count(*) OVER () AS total FROM rooms WHERE {FILTER}
+            ORDER BY {order_by} LIMIT $4 OFFSET $5) s
+         {TAGS_OF_S}
+         ORDER BY {order_by}"
     ))
     .bind(filter.organization_id)
     .bind(filter.name_contains)
@@ -208,17 +242,17 @@ pub(crate) async fn list_spaces(
     .bind(filter.offset)
     .fetch_all(&mut *conn)
     .await?;
-    // The count is only needed when the page does not tell it.
-    let short_page = (rows.len() as i64) < filter.limit && (filter.offset == 0 || !rows.is_empty());
-    let total = if short_page {
-        filter.offset + rows.len() as i64
-    } else {
-        sqlx::query_scalar(&format!("SELECT count(*) FROM rooms WHERE {FILTER}"))
-            .bind(filter.organization_id)
-            .bind(filter.name_contains)
-            .bind(filter.tag_ids)
-            .fetch_one(&mut *conn)
-            .await?
+    let total = match rows.first() {
+        Some(first) => first.total,
+        None if filter.offset == 0 => 0,
+        None => {
+            sqlx::query_scalar(&format!("SELECT count(*) FROM rooms WHERE {FILTER}"))
+                .bind(filter.organization_id)
+                .bind(filter.name_contains)
+                .bind(filter.tag_ids)
+                .fetch_one(&mut *conn)
+                .await?
+        }
     };
-    Ok((rows, total))
+    Ok((rows.into_iter().map(|r| r.row).collect(), total))
 }
