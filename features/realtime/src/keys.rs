@@ -58,7 +58,8 @@ impl std::fmt::Debug for Keyring {
 }
 
 impl Keyring {
-    /// From the configured PEMs; `variable` names the setting in errors.
+    /// From the configured PEMs; errors name the setting (`JWT_PRIVATE_KEY`,
+    /// `JWT_PREVIOUS_KEY`).
     pub fn from_pem(current: &str, previous: Option<&str>) -> anyhow::Result<Self> {
         let signing = private_key(current).context("JWT_PRIVATE_KEY")?;
         let previous = previous

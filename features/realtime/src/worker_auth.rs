@@ -83,9 +83,8 @@ fn public_key(pem: &str) -> anyhow::Result<(DecodingKey, Algorithm)> {
         bail!("must be a public key, not a `{}` PEM", parsed.tag());
     }
     let der = parsed.contents();
-    if aws_lc_rs::rsa::PublicKey::from_der(der).is_ok() {
-        // jsonwebtoken wants the PKCS#1 `RSAPublicKey`; re-encode whatever form was given.
-        let key = aws_lc_rs::rsa::PublicKey::from_der(der).expect("parsed just above");
+    if let Ok(key) = aws_lc_rs::rsa::PublicKey::from_der(der) {
+        // jsonwebtoken wants the PKCS#1 `RSAPublicKey`; `as_ref` is that, whatever form was given.
         return Ok((DecodingKey::from_rsa_der(key.as_ref()), Algorithm::RS256));
     }
     if parsed.tag() == "PUBLIC KEY" {
