@@ -18,6 +18,9 @@ use livekit_api::access_token::{AccessToken, AccessTokenError, Claims, VideoGran
 
 /// Re-exported so callers (and tests) name the exact `livekit-api` types this client uses.
 pub use livekit_api;
+pub use livekit_protocol;
+
+pub mod egress;
 
 /// LiveKit settings, registered by the feature that owns the conference (so they appear in
 /// `qubital --help`). Other features reach the client through the app context.

@@ -1,0 +1,302 @@
+//! A local LiveKit server API for the recordings tests: the Twirp `livekit.Egress` service
+//! (start room-composite, stop, list) over protobuf or JSON bodies, which refuses any request
+//! whose Bearer token `livekit-api`'s own verifier rejects or that lacks the `roomRecord` grant,
+//! as LiveKit does. Plus signed-in clients.
+
+#![allow(dead_code)]
+
+use std::{
+    collections::BTreeMap,
+    sync::{Arc, Mutex},
+    time::Duration,
+};
+
+use platform_livekit::{livekit_api::access_token::TokenVerifier, livekit_protocol as proto};
+use poem::{
+    handler,
+    http::StatusCode,
+    listener::{Acceptor, Listener, TcpListener},
+    web::{Data, Path},
+    EndpointExt, Request, Response, Route, Server,
+};
+use prost::Message;
+use qubital_testkit::{TestApp, TestAppBuilder};
+use serde_json::{json, Value};
+
+pub const LIVEKIT_KEY: &str = "APIrecordings";
+pub const LIVEKIT_SECRET: &str = "recordings-test-secret-that-is-long-enough";
+
+#[derive(Default)]
+pub struct Egresses {
+    seq: u32,
+    /// Every egress, by id.
+    pub egresses: BTreeMap<String, proto::EgressInfo>,
+    /// Every accepted start request, in order.
+    pub starts: Vec<proto::RoomCompositeEgressRequest>,
+    /// Requests refused for their token.
+    pub unauthenticated: u32,
+    /// Pause before answering a start (widens race windows).
+    pub start_delay: Duration,
+}
+
+#[derive(Clone)]
+pub struct FakeLiveKit {
+    pub url: String,
+    pub state: Arc<Mutex<Egresses>>,
+}
+
+fn twirp_error(status: StatusCode, code: &str, msg: &str) -> Response {
+    Response::builder()
+        .status(status)
+        .content_type("application/json")
+        .body(json!({"code": code, "msg": msg}).to_string())
+}
+
+fn decode<M: Message + Default + serde::de::DeserializeOwned>(json_body: bool, body: &[u8]) -> Option<M> {
+    if json_body {
+        serde_json::from_slice(body).ok()
+    } else {
+        M::decode(body).ok()
+    }
+}
+
+fn encode<M: Message + serde::Serialize>(json_body: bool, message: &M) -> Response {
+    if json_body {
+        Response::builder()
+            .content_type("application/json")
+            .body(serde_json::to_vec(message).unwrap())
+    } else {
+        Response::builder()
+            .content_type("application/protobuf")
+            .body(message.encode_to_vec())
+    }
+}
+
+#[handler]
+async fn twirp(
+    Path(method): Path<String>,
+    req: &Request,
+    body: Vec<u8>,
+    Data(state): Data<&Arc<Mutex<Egresses>>>,
+) -> Response {
+    let token = req
+        .header("authorization")
+        .and_then(|h| h.strip_prefix("Bearer "))
+        .unwrap_or_default();
+    let authorized = TokenVerifier::with_api_key(LIVEKIT_KEY, LIVEKIT_SECRET)
+        .verify(token)
+        .map(|claims| claims.video.room_record)
+        .unwrap_or(false);
+    if !authorized {
+        state.lock().unwrap().unauthenticated += 1;
+        return twirp_error(StatusCode::UNAUTHORIZED, "unauthenticated", "invalid token");
+    }
+    let json_body = req
+        .content_type()
+        .is_some_and(|c| c.starts_with("application/json"));
+    match method.as_str() {
+        "StartRoomCompositeEgress" => {
+            let Some(request) = decode::<proto::RoomCompositeEgressRequest>(json_body, &body) else {
+                return twirp_error(StatusCode::BAD_REQUEST, "malformed", "bad body");
+            };
+            let delay = state.lock().unwrap().start_delay;
+            tokio::time::sleep(delay).await;
+            if request.room_name.is_empty() || request.file_outputs.is_empty() {
+                return twirp_error(
+                    StatusCode::BAD_REQUEST,
+                    "invalid_argument",
+                    "room and output required",
+                );
+            }
+            let mut state = state.lock().unwrap();
+            state.seq += 1;
+            let info = proto::EgressInfo {
+                egress_id: format!("EG_fake{:04}", state.seq),
+                room_name: request.room_name.clone(),
+                status: proto::EgressStatus::EgressStarting as i32,
+                started_at: now_ns(),
+                ..Default::default()
+            };
+            state.egresses.insert(info.egress_id.clone(), info.clone());
+            state.starts.push(request);
+            encode(json_body, &info)
+        }
+        "StopEgress" => {
+            let Some(request) = decode::<proto::StopEgressRequest>(json_body, &body) else {
+                return twirp_error(StatusCode::BAD_REQUEST, "malformed", "bad body");
+            };
+            let mut state = state.lock().unwrap();
+            let Some(info) = state.egresses.get_mut(&request.egress_id) else {
+                return twirp_error(StatusCode::NOT_FOUND, "not_found", "egress not found");
+            };
+            let status = info.status;
+            if status != proto::EgressStatus::EgressStarting as i32
+                && status != proto::EgressStatus::EgressActive as i32
+            {
+                return twirp_error(
+                    StatusCode::PRECONDITION_FAILED,
+                    "failed_precondition",
+                    "egress is not active",
+                );
+            }
+            info.status = proto::EgressStatus::EgressEnding as i32;
+            info.updated_at = now_ns();
+            let info = info.clone();
+            encode(json_body, &info)
+        }
+        "ListEgress" => {
+            let Some(request) = decode::<proto::ListEgressRequest>(json_body, &body) else {
+                return twirp_error(StatusCode::BAD_REQUEST, "malformed", "bad body");
+            };
+            let state = state.lock().unwrap();
+            let items = state
+                .egresses
+                .values()
+                .filter(|e| request.egress_id.is_empty() || e.egress_id == request.egress_id)
+                .filter(|e| request.room_name.is_empty() || e.room_name == request.room_name)
+                .cloned()
+                .collect();
+            encode(
+                json_body,
+                &proto::ListEgressResponse {
+                    items,
+                    ..Default::default()
+                },
+            )
+        }
+        _ => twirp_error(StatusCode::NOT_FOUND, "bad_route", "no such method"),
+    }
+}
+
+pub fn now_ns() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos() as i64
+}
+
+impl FakeLiveKit {
+    pub async fn start() -> Self {
+        let state = Arc::new(Mutex::new(Egresses::default()));
+        let app = Route::new()
+            .at("/twirp/livekit.Egress/:method", poem::post(twirp))
+            .data(state.clone());
+        let acceptor = TcpListener::bind("127.0.0.1:0").into_acceptor().await.unwrap();
+        let addr = acceptor.local_addr()[0].as_socket_addr().copied().unwrap();
+        tokio::spawn(Server::new_with_acceptor(acceptor).run(app));
+        Self {
+            url: format!("ws://{addr}"),
+            state,
+        }
+    }
+
+    /// What LiveKit reports for an egress from now on.
+    pub fn set(&self, egress_id: &str, change: impl FnOnce(&mut proto::EgressInfo)) {
+        let mut state = self.state.lock().unwrap();
+        change(state.egresses.get_mut(egress_id).expect("a known egress"));
+    }
+
+    /// An app talking to this server, with a bucket configured.
+    pub fn app(&self) -> TestAppBuilder {
+        self.app_with_secret(LIVEKIT_SECRET)
+    }
+
+    pub fn app_with_secret(&self, secret: &str) -> TestAppBuilder {
+        TestApp::builder()
+            .arg("--livekit-url")
+            .arg(self.url.clone())
+            .arg("--livekit-api-key")
+            .arg(LIVEKIT_KEY)
+            .arg("--livekit-api-secret")
+            .arg(secret)
+            .arg("--recordings-s3-bucket")
+            .arg("recordings-bucket")
+            .arg("--recordings-s3-endpoint")
+            .arg("https://account.r2.example")
+            .arg("--recordings-s3-access-key-id")
+            .arg("AKIDRECORDINGS")
+            .arg("--recordings-s3-secret-access-key")
+            .arg("recordings-s3-secret")
+    }
+}
+
+/// A browser-like client signed in through the development sign-in.
+pub struct Client {
+    pub http: reqwest::Client,
+    pub base: String,
+    pub user: Value,
+}
+
+pub async fn sign_in(app: &TestApp, email: &str, organization: &str, role: &str) -> Client {
+    let http = reqwest::Client::builder().cookie_store(true).build().unwrap();
+    let response = http
+        .post(app.url("/auth/dev/sign-in"))
+        .json(&json!({"email": email, "organizationName": organization, "role": role}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let user = response.json().await.unwrap();
+    Client {
+        http,
+        base: app.address.clone(),
+        user,
+    }
+}
+
+impl Client {
+    pub fn user_id(&self) -> &str {
+        self.user["id"].as_str().unwrap()
+    }
+
+    pub async fn post(&self, path: &str, body: Value) -> (u16, Value) {
+        let response = self
+            .http
+            .post(format!("{}{path}", self.base))
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        read(response).await
+    }
+
+    pub async fn ok(&self, path: &str, body: Value) -> Value {
+        let (status, body) = self.post(path, body).await;
+        assert_eq!(status, 200, "{path}: {body}");
+        body
+    }
+
+    pub async fn create_space(&self, name: &str) -> String {
+        self.ok(
+            "/spaces/create",
+            json!({"name": name, "layout": "office", "dimension": "medium", "style": "modern"}),
+        )
+        .await["id"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    }
+}
+
+/// Status and JSON body; error bodies are checked to be problems.
+pub async fn read(response: reqwest::Response) -> (u16, Value) {
+    let status = response.status().as_u16();
+    let content_type = response
+        .headers()
+        .get("content-type")
+        .map(|v| v.to_str().unwrap().to_owned())
+        .unwrap_or_default();
+    let body: Value = response.json().await.unwrap_or(Value::Null);
+    if status >= 400 {
+        assert_eq!(content_type, "application/problem+json", "{status} {body}");
+        assert_eq!(body["status"], status, "{body}");
+    }
+    (status, body)
+}
+
+pub fn problem_type(body: &Value) -> &str {
+    body["type"]
+        .as_str()
+        .unwrap_or_default()
+        .trim_start_matches("https://qubital.app/errors/")
+}
