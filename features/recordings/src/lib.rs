@@ -6,6 +6,7 @@
 
 mod api;
 mod store;
+mod webhook;
 
 use anyhow::Context;
 use platform_livekit::egress::S3Destination;
@@ -15,7 +16,7 @@ static MIGRATIONS: qubital_plugin::Migrator = qubital_plugin::sqlx::migrate!("..
 
 qubital_plugin::inventory::submit! {
     Feature::new("recordings")
-        .apis(&[Api::of::<api::RecordingsApi>()])
+        .apis(&[Api::of::<api::RecordingsApi>(), Api::of::<webhook::LiveKitWebhookApi>()])
         .migrations(&MIGRATIONS)
         .settings(&[Settings::of::<RecordingsSettings>()])
         .init(init)
