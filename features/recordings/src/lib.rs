@@ -5,6 +5,7 @@
 //! once, there). Decisions are written down in `docs/recordings.md`.
 
 mod api;
+pub mod reconcile;
 mod store;
 mod webhook;
 
@@ -19,6 +20,7 @@ qubital_plugin::inventory::submit! {
         .apis(&[Api::of::<api::RecordingsApi>(), Api::of::<webhook::LiveKitWebhookApi>()])
         .migrations(&MIGRATIONS)
         .settings(&[Settings::of::<RecordingsSettings>()])
+        .jobs(&[reconcile::RECONCILE])
         .init(init)
 }
 

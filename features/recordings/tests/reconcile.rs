@@ -1,0 +1,82 @@
+//! The reconcile pass: recordings stuck unfinished take LiveKit's state; running ones are left
+//! alone; ones LiveKit no longer knows fail.
+
+extern crate qubital_auth;
+extern crate qubital_realtime;
+extern crate qubital_recordings;
+extern crate qubital_spaces;
+
+mod support;
+
+use platform_livekit::livekit_protocol as proto;
+use qubital_recordings::reconcile::reconcile_once;
+use serde_json::json;
+use support::{sign_in, FakeLiveKit};
+
+#[tokio::test]
+async fn stuck_recordings_take_livekits_state() {
+    let livekit = FakeLiveKit::start().await;
+    let app = livekit.app().spawn().await;
+    let admin = sign_in(&app, "ada@acme.test", "Acme", "admin").await;
+    let space = admin.create_space("Main").await;
+    let mut ids = Vec::new();
+    for zone in ["done", "running", "lost", "fresh"] {
+        ids.push(
+            admin
+                .ok(
+                    "/recordings/start",
+                    json!({"spaceId": space, "topic": zone, "zone": zone}),
+                )
+                .await["recordingId"]
+                .as_str()
+                .unwrap()
+                .to_owned(),
+        );
+    }
+    livekit.set(&ids[0], |info| {
+        info.status = proto::EgressStatus::EgressComplete as i32;
+        info.ended_at = support::now_ns();
+        info.file_results = vec![proto::FileInfo {
+            duration: 30_000_000_000,
+            location: "s3://recordings-bucket/done.mp4".into(),
+            ..Default::default()
+        }];
+    });
+    livekit.state.lock().unwrap().egresses.remove(&ids[2]);
+    livekit.set(&ids[3], |info| {
+        info.status = proto::EgressStatus::EgressComplete as i32
+    });
+    // All but the last have had no news for ten minutes.
+    sqlx::query("UPDATE recordings SET updated_at = now() - interval '10 minutes' WHERE egress_id = ANY($1)")
+        .bind(&ids[..3])
+        .execute(app.db())
+        .await
+        .unwrap();
+
+    assert_eq!(reconcile_once(&app.ctx).await.unwrap(), 2);
+    let status = |id: String| {
+        let db = app.db().clone();
+        async move {
+            sqlx::query_as::<_, (String, Option<i64>, Option<String>)>(
+                "SELECT status, duration_ms, error FROM recordings WHERE egress_id = $1",
+            )
+            .bind(id)
+            .fetch_one(&db)
+            .await
+            .unwrap()
+        }
+    };
+    assert_eq!(
+        status(ids[0].clone()).await,
+        ("completed".into(), Some(30_000), None)
+    );
+    assert_eq!(status(ids[1].clone()).await.0, "active");
+    assert_eq!(
+        status(ids[2].clone()).await,
+        ("failed".into(), None, Some("unknown to LiveKit".into()))
+    );
+    // Not quiet long enough: not asked about.
+    assert_eq!(status(ids[3].clone()).await.0, "active");
+    // A second pass changes nothing.
+    assert_eq!(reconcile_once(&app.ctx).await.unwrap(), 0);
+}
