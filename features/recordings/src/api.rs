@@ -1,4 +1,5 @@
-//! The recording operations: start, stop, list.
+//! The recording operations: start, stop, list. Presence in the recorded zone and download
+//! links are in their own modules, under the same tag.
 
 use std::collections::BTreeMap;
 
@@ -16,16 +17,17 @@ use qubital_plugin::{
 use uuid::Uuid;
 
 use crate::{
+    metrics,
     store::{self, RecordingRow},
     RecordingsState,
 };
 
 const TOPIC_MAX: usize = 200;
-const ZONE_MAX: usize = 64;
-const PARTICIPANTS_MAX: usize = 100;
+pub(crate) const ZONE_MAX: usize = 64;
+pub(crate) const PARTICIPANTS_MAX: usize = 100;
 
 #[derive(Tags)]
-enum RecordingsTag {
+pub(crate) enum RecordingsTag {
     /// Recordings of a space's zone, stored as files and listed per organization.
     Recordings,
 }
@@ -73,7 +75,7 @@ pub struct Recording {
     pub ended_at: Option<DateTime<Utc>>,
     /// Length of the recorded file, whole seconds, once known.
     pub duration_seconds: Option<u64>,
-    /// Users present in the zone when the recording started (user ids).
+    /// Users who were in the recorded zone: at start, or reported since (user ids).
     pub participant_ids: Vec<String>,
 }
 
@@ -147,7 +149,7 @@ pub struct RecordingPage {
     pub page: RecordingPageInfo,
 }
 
-fn parse_user_ids(location: &str, ids: &[String], errors: &mut Vec<FieldError>) -> Vec<i64> {
+pub(crate) fn parse_user_ids(location: &str, ids: &[String], errors: &mut Vec<FieldError>) -> Vec<i64> {
     let mut parsed = Vec::with_capacity(ids.len());
     for (i, id) in ids.iter().enumerate() {
         match id.trim().parse::<i64>() {
@@ -162,7 +164,29 @@ fn parse_user_ids(location: &str, ids: &[String], errors: &mut Vec<FieldError>) 
     parsed
 }
 
-fn valid_zone(zone: &str) -> bool {
+/// A field error for each user of `users` who is not a member of organization `org_id`.
+pub(crate) async fn not_members(
+    conn: &mut sqlx::PgConnection,
+    org_id: i64,
+    location: &str,
+    users: &[i64],
+) -> Result<Vec<FieldError>, sqlx::Error> {
+    let mut errors = Vec::new();
+    for (i, user) in users.iter().enumerate() {
+        if qubital_auth::directory::membership_role(conn, *user, org_id)
+            .await?
+            .is_none()
+        {
+            errors.push(FieldError::new(
+                format!("{location}[{i}]"),
+                "not a member of the organization",
+            ));
+        }
+    }
+    Ok(errors)
+}
+
+pub(crate) fn valid_zone(zone: &str) -> bool {
     (1..=ZONE_MAX).contains(&zone.len())
         && zone
             .bytes()
@@ -183,7 +207,11 @@ fn unavailable(error: EgressError) -> Problem {
     }
 }
 
-async fn load(conn: &mut sqlx::PgConnection, org_id: i64, recording_id: &str) -> Result<Recording, Problem> {
+pub(crate) async fn load(
+    conn: &mut sqlx::PgConnection,
+    org_id: i64,
+    recording_id: &str,
+) -> Result<Recording, Problem> {
     let row = store::find(conn, org_id, recording_id, false)
         .await?
         .ok_or_else(Problem::not_found)?;
@@ -262,18 +290,13 @@ impl RecordingsApi {
             qubital_spaces::store::find_in_organization(&mut *tx, caller.organization_id, body.space_id)
                 .await?
                 .ok_or_else(Problem::not_found)?;
-        let mut errors = Vec::new();
-        for (i, user) in participants.iter().enumerate() {
-            if qubital_auth::directory::membership_role(&mut tx, *user, caller.organization_id)
-                .await?
-                .is_none()
-            {
-                errors.push(FieldError::new(
-                    format!("body.participantIds[{i}]"),
-                    "not a member of the organization",
-                ));
-            }
-        }
+        let errors = not_members(
+            &mut tx,
+            caller.organization_id,
+            "body.participantIds",
+            &participants,
+        )
+        .await?;
         if !errors.is_empty() {
             return Err(Problem::validation(errors));
         }
@@ -329,8 +352,8 @@ impl RecordingsApi {
 
         let saved = async {
             let id: i64 = sqlx::query_scalar(
-                "INSERT INTO recordings (egress_id, org_id, room_id, space_id, zone, topic, started_by)
-                 VALUES ($1, $2, (SELECT id FROM rooms WHERE room_id = $3 AND org_id = $2), $3, $4, $5, $6)
+                "INSERT INTO recordings (egress_id, org_id, room_id, space_id, zone, topic, started_by, file_key)
+                 VALUES ($1, $2, (SELECT id FROM rooms WHERE room_id = $3 AND org_id = $2), $3, $4, $5, $6, $7)
                  RETURNING id",
             )
             .bind(&egress.id)
@@ -339,6 +362,7 @@ impl RecordingsApi {
             .bind(&body.zone)
             .bind(topic)
             .bind(caller.user_id)
+            .bind(&filepath)
             .fetch_one(&mut *tx)
             .await?;
             sqlx::query(
@@ -349,7 +373,12 @@ impl RecordingsApi {
             .execute(&mut *tx)
             .await?;
             let recording = load(&mut tx, caller.organization_id, &egress.id).await?;
+            let org_public_id: String = sqlx::query_scalar("SELECT public_id FROM organizations WHERE id = $1")
+                .bind(caller.organization_id)
+                .fetch_one(&mut *tx)
+                .await?;
             tx.commit().await?;
+            metrics::recording_started(&org_public_id);
             Ok::<_, Problem>(recording)
         }
         .await;
@@ -405,22 +434,13 @@ impl RecordingsApi {
             }
             Err(other) => return Err(unavailable(other)),
         };
-        match egress {
-            Some(egress) => {
-                store::apply_egress(&mut tx, &egress).await?;
-            }
-            None => {
-                sqlx::query(
-                    "UPDATE recordings SET status = 'failed', ended_at = now(), updated_at = now(),
-                         error = 'unknown to LiveKit when stopped' WHERE id = $1",
-                )
-                .bind(row.id)
-                .execute(&mut *tx)
-                .await?;
-            }
-        }
+        let changed = match egress {
+            Some(egress) => store::apply_egress(&mut tx, &egress).await?,
+            None => store::fail_unknown(&mut tx, &row.egress_id, "unknown to LiveKit when stopped").await?,
+        };
         let recording = load(&mut tx, caller.organization_id, &row.egress_id).await?;
         tx.commit().await?;
+        store::count(&changed);
         tracing::info!(recording_id = %row.egress_id, "recording stopped");
         Ok(Json(recording))
     }

@@ -5,8 +5,13 @@
 //! once, there). Decisions are written down in `docs/recordings.md`.
 
 mod api;
+mod conference;
+pub mod housekeeping;
+pub mod metrics;
+mod presence;
 pub mod reconcile;
 mod store;
+pub mod usage;
 mod webhook;
 
 use anyhow::Context;
@@ -17,10 +22,15 @@ static MIGRATIONS: qubital_plugin::Migrator = qubital_plugin::sqlx::migrate!("..
 
 qubital_plugin::inventory::submit! {
     Feature::new("recordings")
-        .apis(&[Api::of::<api::RecordingsApi>(), Api::of::<webhook::LiveKitWebhookApi>()])
+        .apis(&[
+            Api::of::<api::RecordingsApi>(),
+            Api::of::<presence::RecordingPresenceApi>(),
+            Api::of::<webhook::LiveKitWebhookApi>(),
+            Api::of::<reconcile::ReconcileApi>(),
+        ])
         .migrations(&MIGRATIONS)
         .settings(&[Settings::of::<RecordingsSettings>()])
-        .jobs(&[reconcile::RECONCILE])
+        .jobs(&[reconcile::RECONCILE, usage::USAGE, housekeeping::HOUSEKEEPING])
         .init(init)
 }
 
@@ -65,6 +75,16 @@ pub struct RecordingsSettings {
         hide_env_values = true
     )]
     pub s3_secret_access_key: Option<String>,
+
+    /// Bearer token of the internal reconcile endpoint (`POST /internal/recordings/reconcile`),
+    /// for a scheduler or an operator. Unset: the endpoint answers 503 (the reconcile job
+    /// runs regardless).
+    #[arg(
+        long = "recordings-reconcile-token",
+        env = "RECORDINGS_RECONCILE_TOKEN",
+        hide_env_values = true
+    )]
+    pub reconcile_token: Option<String>,
 }
 
 fn present(value: &Option<String>) -> Option<&str> {
@@ -97,6 +117,8 @@ pub struct RecordingsState {
     /// `None`: recording is disabled in this (development) deployment.
     pub destination: Option<S3Destination>,
     pub monthly_quota: u32,
+    /// `None`: the internal reconcile endpoint is disabled.
+    pub reconcile_token: Option<String>,
 }
 
 /// The state a process provides, from its settings: production refuses a missing storage
@@ -122,9 +144,14 @@ pub fn state(
         }
         Err(variable) => anyhow::bail!("{variable} is required in production"),
     };
+    let reconcile_token = present(&settings.reconcile_token).map(str::to_owned);
+    if reconcile_token.as_ref().is_some_and(|token| token.len() < 32) {
+        anyhow::bail!("RECORDINGS_RECONCILE_TOKEN must be at least 32 characters");
+    }
     Ok(RecordingsState {
         destination,
         monthly_quota: settings.monthly_quota,
+        reconcile_token,
     })
 }
 
@@ -135,5 +162,8 @@ fn init(boot: &mut Boot) -> anyhow::Result<()> {
         .context("recordings settings are registered")?;
     let state = state(boot.environment, boot.serves_api(), &settings)?;
     boot.provide(state);
+    if boot.serves_api() {
+        metrics::register();
+    }
     Ok(())
 }

@@ -1,12 +1,16 @@
-//! The reconcile job: recordings LiveKit has not reported on for a while (a lost or rejected
-//! webhook, a crash between stop and its report) are checked against LiveKit's own state.
+//! Reconciliation: recordings LiveKit has not reported on for a while (a lost or rejected
+//! webhook, a crash between stop and its report) are checked against LiveKit's own state, by a
+//! singleton job every minute and on demand through an internal endpoint.
 
 use std::time::Duration;
 
+use aws_lc_rs::constant_time::verify_slices_are_equal;
 use platform_livekit::{egress::EgressError, LiveKit};
-use qubital_plugin::{AppContext, Job, JobContext, ProcessRole};
+use poem::{http::StatusCode, web::Data};
+use poem_openapi::{param::Header, payload::Json, Object, OpenApi, Tags};
+use qubital_plugin::{AppContext, Job, JobContext, Problem, ProcessRole};
 
-use crate::store;
+use crate::{store, RecordingsState};
 
 /// How long a recording may stay `active`/`ending` without news before it is checked.
 const QUIET_FOR_SECS: i64 = 120;
@@ -51,32 +55,93 @@ pub async fn reconcile_once(app: &AppContext) -> anyhow::Result<u64> {
     .await?;
     let mut fixed = 0;
     for egress_id in stale {
-        let changed = match livekit.egress(&egress_id).await {
-            Ok(Some(egress)) => store::apply_egress(&mut *app.db().acquire().await?, &egress).await?,
-            Ok(None) => {
-                sqlx::query(
-                    "UPDATE recordings SET status = 'failed', ended_at = COALESCE(ended_at, now()),
-                         error = COALESCE(error, 'unknown to LiveKit'), updated_at = now()
-                     WHERE egress_id = $1 AND status IN ('active', 'ending')",
-                )
-                .bind(&egress_id)
-                .execute(app.db())
-                .await?
-                .rows_affected()
-                    > 0
-            }
+        let answer = match livekit.egress(&egress_id).await {
             Err(EgressError::Disabled) => return Ok(fixed),
             Err(error) => anyhow::bail!("LiveKit could not be asked about {egress_id}: {error}"),
+            Ok(answer) => answer,
         };
-        if changed {
+        let mut conn = app.db().acquire().await?;
+        let changed = match answer {
+            Some(egress) => store::apply_egress(&mut conn, &egress).await?,
+            None => store::fail_unknown(&mut conn, &egress_id, "unknown to LiveKit").await?,
+        };
+        store::count(&changed);
+        if changed.is_some() {
             fixed += 1;
         } else {
             // Still running at LiveKit: note that we asked, so the next run looks at others.
             sqlx::query("UPDATE recordings SET updated_at = now() WHERE egress_id = $1")
                 .bind(&egress_id)
-                .execute(app.db())
+                .execute(&mut *conn)
                 .await?;
         }
     }
     Ok(fixed)
+}
+
+/// What one reconcile pass did.
+#[derive(Object)]
+struct Reconciled {
+    /// Recordings whose state changed to LiveKit's.
+    updated: u64,
+}
+
+#[derive(Tags)]
+enum InternalTag {
+    /// Operations for operators and schedulers, authenticated by a shared bearer token; not
+    /// for clients.
+    Internal,
+}
+
+#[derive(Default)]
+pub struct ReconcileApi;
+
+#[OpenApi(tag = "InternalTag::Internal")]
+impl ReconcileApi {
+    /// Reconcile recordings with LiveKit now.
+    ///
+    /// Runs one pass of the `recordings.reconcile` job: recordings unfinished and without news
+    /// for two minutes take LiveKit's state. Authenticated by `Authorization: Bearer
+    /// <RECORDINGS_RECONCILE_TOKEN>` (`401 invalid-token` otherwise); `503
+    /// integration-disabled` when no token is configured; `503 recording-unavailable` when
+    /// LiveKit cannot be asked.
+    #[oai(
+        path = "/internal/recordings/reconcile",
+        method = "post",
+        operation_id = "reconcile-recordings"
+    )]
+    async fn reconcile(
+        &self,
+        ctx: Data<&AppContext>,
+        #[oai(name = "Authorization")] authorization: Header<Option<String>>,
+    ) -> Result<Json<Reconciled>, Problem> {
+        let Some(expected) = ctx.get::<RecordingsState>().reconcile_token.as_deref() else {
+            return Err(Problem::integration_disabled("recording reconciliation"));
+        };
+        let given = authorization
+            .0
+            .as_deref()
+            .and_then(|value| value.strip_prefix("Bearer "))
+            .map(str::trim)
+            .unwrap_or_default();
+        // Constant time: the comparison must not tell how much of a guess was right.
+        if verify_slices_are_equal(given.as_bytes(), expected.as_bytes()).is_err() {
+            tracing::warn!("reconcile request with a wrong token");
+            return Err(Problem::new(
+                StatusCode::UNAUTHORIZED,
+                "invalid-token",
+                "The bearer token is not valid",
+            ));
+        }
+        let updated = reconcile_once(&ctx).await.map_err(|error| {
+            tracing::error!(error = %error, "reconcile pass failed");
+            Problem::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "recording-unavailable",
+                "The recording service is unavailable; try again",
+            )
+        })?;
+        tracing::info!(updated, "recordings reconciled on request");
+        Ok(Json(Reconciled { updated }))
+    }
 }

@@ -68,12 +68,21 @@ fn at(ns: Option<i64>) -> Option<DateTime<Utc>> {
     ns.map(DateTime::from_timestamp_nanos)
 }
 
+/// A recording row that changed.
+#[derive(Clone, Debug, sqlx::FromRow)]
+pub struct Changed {
+    /// The owning organization's public id (the metrics' `org_id`).
+    pub org_public_id: String,
+    /// The row's status now.
+    pub status: String,
+}
+
 /// Writes what LiveKit says about an egress onto its row. A finished row (`completed`,
 /// `failed`) never changes again, and an `ending` row never goes back to `active`, so late,
-/// reordered or repeated reports change nothing. Returns whether the row changed.
-pub async fn apply_egress(conn: &mut PgConnection, egress: &Egress) -> Result<bool, sqlx::Error> {
+/// reordered or repeated reports change nothing. Returns the row when it changed.
+pub async fn apply_egress(conn: &mut PgConnection, egress: &Egress) -> Result<Option<Changed>, sqlx::Error> {
     let status = status_of(egress.state);
-    let result = sqlx::query(
+    sqlx::query_as(
         "UPDATE recordings SET
              status = $2,
              ended_at = COALESCE($3, ended_at, CASE WHEN $2 IN ('completed', 'failed') THEN now() END),
@@ -86,7 +95,9 @@ pub async fn apply_egress(conn: &mut PgConnection, egress: &Egress) -> Result<bo
            AND NOT (status = 'ending' AND $2 = 'active')
            AND (status, ended_at, duration_ms, file_location, error)
                IS DISTINCT FROM ($2, COALESCE($3, ended_at), COALESCE($4, duration_ms),
-                                 COALESCE($5, file_location), COALESCE($6, error))",
+                                 COALESCE($5, file_location), COALESCE($6, error))
+         RETURNING status, (SELECT public_id FROM organizations o WHERE o.id = recordings.org_id)
+                   AS org_public_id",
     )
     .bind(&egress.id)
     .bind(status)
@@ -94,7 +105,33 @@ pub async fn apply_egress(conn: &mut PgConnection, egress: &Egress) -> Result<bo
     .bind(egress.duration_ns.map(|ns| ns / 1_000_000))
     .bind(&egress.location)
     .bind(&egress.error)
-    .execute(conn)
-    .await?;
-    Ok(result.rows_affected() > 0)
+    .fetch_optional(conn)
+    .await
+}
+
+/// Marks an unfinished recording `failed` because LiveKit does not know its egress. Returns
+/// the row when it changed.
+pub async fn fail_unknown(
+    conn: &mut PgConnection,
+    egress_id: &str,
+    error: &str,
+) -> Result<Option<Changed>, sqlx::Error> {
+    sqlx::query_as(
+        "UPDATE recordings SET status = 'failed', ended_at = COALESCE(ended_at, now()),
+             error = COALESCE(error, $2), updated_at = now()
+         WHERE egress_id = $1 AND status IN ('active', 'ending')
+         RETURNING status, (SELECT public_id FROM organizations o WHERE o.id = recordings.org_id)
+                   AS org_public_id",
+    )
+    .bind(egress_id)
+    .bind(error)
+    .fetch_optional(conn)
+    .await
+}
+
+/// Counts a change that made a recording fail (call after the change is committed).
+pub fn count(changed: &Option<Changed>) {
+    if let Some(changed) = changed.as_ref().filter(|c| c.status == "failed") {
+        crate::metrics::recording_failed(&changed.org_public_id);
+    }
 }

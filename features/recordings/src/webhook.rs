@@ -1,11 +1,13 @@
-//! `POST /webhooks/livekit`: LiveKit reports egress progress here. Verified with `livekit-api`'s
-//! `WebhookReceiver` (the `Authorization` JWT signed with `LIVEKIT_API_SECRET`, `iss` =
-//! `LIVEKIT_API_KEY`, whose `sha256` claim is the body's), deduplicated by event id in the same
-//! transaction as its effects.
+//! `POST /webhooks/livekit`: LiveKit reports egress progress, participants and tracks here.
+//! Verified with `livekit-api`'s `WebhookReceiver` (the `Authorization` JWT signed with
+//! `LIVEKIT_API_SECRET`, `iss` = `LIVEKIT_API_KEY`, whose `sha256` claim is the body's),
+//! deduplicated by event id in the same transaction as its effects; the usage counters move
+//! after that transaction commits, so a redelivery is never counted twice.
 
+use chrono::{DateTime, Utc};
 use platform_livekit::{
-    egress::{Egress, WebhookRejected},
-    LiveKit,
+    webhook::{ConferenceEvent, Delivery, WebhookRejected},
+    LiveKit, TrackSource,
 };
 use poem::{http::StatusCode, web::Data};
 use poem_openapi::{
@@ -15,7 +17,11 @@ use poem_openapi::{
 };
 use qubital_plugin::{AppContext, Problem};
 
-use crate::store;
+use crate::{
+    conference::{self, RoomOwner},
+    metrics,
+    store::{self, Changed},
+};
 
 #[derive(Tags)]
 enum WebhookTag {
@@ -26,8 +32,9 @@ enum WebhookTag {
 /// What the delivery did.
 #[derive(Object)]
 struct ConferenceDelivery {
-    /// `applied` (a recording changed), `ignored` (nothing to change: an event this backend
-    /// does not follow, an unknown recording, or news older than what is stored) or `duplicate`
+    /// `applied` (a recording changed, or a participant, track or room event of a space was
+    /// taken into account), `ignored` (nothing to change: an event this backend does not
+    /// follow, an unknown recording or room, or news older than what is stored) or `duplicate`
     /// (this event id was already processed).
     outcome: String,
 }
@@ -67,61 +74,121 @@ impl LiveKitWebhookApi {
         }
         let Some(authorization) = authorization.0.filter(|a| !a.trim().is_empty()) else {
             tracing::warn!("conference webhook without a signature");
+            metrics::webhook_rejected("signature");
             return Err(invalid_signature());
         };
         // A body that is not UTF-8 cannot be the signed JSON.
         let Ok(body) = std::str::from_utf8(&body.0) else {
+            metrics::webhook_rejected("signature");
             return Err(invalid_signature());
         };
-        let event = livekit
+        let delivery = livekit
             .verify_webhook(body, &authorization)
             .map_err(|rejected| match rejected {
                 WebhookRejected::Disabled => Problem::integration_disabled("conference webhooks"),
                 WebhookRejected::Signature(reason) => {
                     tracing::warn!(%reason, "conference webhook rejected");
+                    metrics::webhook_rejected("signature");
                     invalid_signature()
                 }
                 WebhookRejected::Malformed(reason) => {
                     tracing::warn!(%reason, "conference webhook body is not an event");
+                    metrics::webhook_rejected("malformed");
                     Problem::bad_request("malformed-event", "The webhook body is not a conference event")
                 }
             })?;
-        if event.id.is_empty() || event.event.is_empty() {
-            return Err(Problem::bad_request(
-                "malformed-event",
-                "The webhook body is not a conference event",
-            ));
-        }
 
         let mut tx = ctx.db().begin().await?;
+        let owner = match delivery.event.room() {
+            Some(room) => conference::room_owner(&mut tx, room).await?,
+            None => None,
+        };
         let first = sqlx::query(
             "INSERT INTO livekit_webhook_events (event_id, event) VALUES ($1, $2) ON CONFLICT DO NOTHING",
         )
-        .bind(&event.id)
-        .bind(&event.event)
+        .bind(&delivery.id)
+        .bind(&delivery.name)
         .execute(&mut *tx)
         .await?
         .rows_affected()
             == 1;
-        let outcome = if !first {
-            "duplicate"
+        let effect = if first {
+            apply(&mut tx, &delivery, owner.as_ref()).await?
         } else {
-            match (event.event.as_str(), event.egress_info) {
-                ("egress_started" | "egress_updated" | "egress_ended", Some(info)) => {
-                    let egress = Egress::from(info);
-                    if store::apply_egress(&mut tx, &egress).await? {
-                        tracing::info!(recording_id = %egress.id, event = %event.event, "recording updated");
-                        "applied"
-                    } else {
-                        "ignored"
-                    }
-                }
-                _ => "ignored",
-            }
+            Effect::Duplicate
         };
         tx.commit().await?;
+
+        let org_id = owner
+            .as_ref()
+            .map_or(metrics::UNKNOWN_ORG, |owner| owner.org_public_id.as_str());
+        metrics::webhook_received(org_id, &delivery.name);
+        let outcome = match effect {
+            Effect::Duplicate => "duplicate",
+            Effect::Ignored => "ignored",
+            Effect::Recording(changed) => {
+                tracing::info!(event = %delivery.name, status = %changed.status, "recording updated");
+                store::count(&Some(changed));
+                "applied"
+            }
+            Effect::Joined => {
+                metrics::participant_joined(org_id);
+                "applied"
+            }
+            Effect::Left { seconds } => {
+                metrics::participant_left(org_id, seconds);
+                "applied"
+            }
+            Effect::Published(source) => {
+                metrics::track_published(org_id, source);
+                "applied"
+            }
+            Effect::RoomClosed => "applied",
+        };
         Ok(Json(ConferenceDelivery {
             outcome: outcome.to_owned(),
         }))
     }
+}
+
+/// What a first delivery did (counted once its transaction has committed).
+enum Effect {
+    Duplicate,
+    Ignored,
+    Recording(Changed),
+    Joined,
+    Left { seconds: f64 },
+    Published(Option<TrackSource>),
+    RoomClosed,
+}
+
+/// Applies a first delivery inside its transaction. Participant and room events count only for
+/// rooms that are spaces of an organization.
+async fn apply(
+    conn: &mut sqlx::PgConnection,
+    delivery: &Delivery,
+    owner: Option<&RoomOwner>,
+) -> Result<Effect, sqlx::Error> {
+    let at = DateTime::from_timestamp(delivery.created_at, 0)
+        .filter(|_| delivery.created_at > 0)
+        .unwrap_or_else(Utc::now);
+    Ok(match (&delivery.event, owner) {
+        (ConferenceEvent::Egress(egress), _) => match store::apply_egress(conn, egress).await? {
+            Some(changed) => Effect::Recording(changed),
+            None => Effect::Ignored,
+        },
+        (ConferenceEvent::ParticipantJoined { room, participant }, Some(owner)) => {
+            conference::joined(conn, owner, room, participant, at).await?;
+            Effect::Joined
+        }
+        (ConferenceEvent::ParticipantLeft { room, participant }, Some(_)) => Effect::Left {
+            seconds: conference::left(conn, room, participant, at).await?,
+        },
+        (ConferenceEvent::TrackPublished { source, .. }, Some(_)) => Effect::Published(*source),
+        (ConferenceEvent::RoomFinished { room }, Some(_)) => {
+            conference::room_finished(conn, room, at).await?;
+            Effect::RoomClosed
+        }
+        _ => Effect::Ignored,
+    })
 }

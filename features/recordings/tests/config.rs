@@ -12,6 +12,7 @@ fn complete() -> RecordingsSettings {
         s3_region: "auto".into(),
         s3_access_key_id: Some("AKID".into()),
         s3_secret_access_key: Some("secret".into()),
+        reconcile_token: None,
     }
 }
 
@@ -70,4 +71,23 @@ fn production_needs_every_bucket_setting_and_names_the_missing_one() {
         .destination
         .unwrap();
     assert!(!destination.force_path_style && destination.endpoint.is_empty());
+}
+
+#[test]
+fn the_reconcile_token_is_optional_but_never_short() {
+    let mut settings = complete();
+    assert!(state(Environment::Production, true, &settings)
+        .unwrap()
+        .reconcile_token
+        .is_none());
+    settings.reconcile_token = Some("short".into());
+    assert!(refusal(&settings).contains("RECORDINGS_RECONCILE_TOKEN"));
+    settings.reconcile_token = Some("x".repeat(32));
+    assert_eq!(
+        state(Environment::Production, true, &settings)
+            .unwrap()
+            .reconcile_token
+            .as_deref(),
+        Some("x".repeat(32).as_str())
+    );
 }

@@ -1,17 +1,12 @@
-//! Egress (recordings) and webhook verification, on `livekit-api`'s `EgressClient` and
-//! `WebhookReceiver`. The client signs a short-lived token with the `roomRecord` grant per
+//! Egress (recordings), on `livekit-api`'s `EgressClient`. The client signs a short-lived token with the `roomRecord` grant per
 //! request, exactly as LiveKit's server expects; the base URL is the configured server-API URL,
 //! so tests point it at a local fake.
 
 use std::time::Duration;
 
-use livekit_api::{
-    access_token::TokenVerifier,
-    services::{
-        egress::{EgressClient, EgressListFilter, EgressListOptions, EgressOutput, RoomCompositeOptions},
-        ServerError, ServiceError,
-    },
-    webhooks::WebhookReceiver,
+use livekit_api::services::{
+    egress::{EgressClient, EgressListFilter, EgressListOptions, EgressOutput, RoomCompositeOptions},
+    ServerError, ServiceError,
 };
 use livekit_protocol as proto;
 
@@ -230,44 +225,6 @@ impl LiveKit {
             .find(|info| info.egress_id == egress_id)
             .map(Egress::from))
     }
-
-    /// Verifies a webhook delivery (the `Authorization` JWT signed with the API secret, `iss` =
-    /// the API key, whose `sha256` claim is the body's) and decodes its event.
-    pub fn verify_webhook(
-        &self,
-        body: &str,
-        authorization: &str,
-    ) -> Result<proto::WebhookEvent, WebhookRejected> {
-        let credentials = self.credentials().map_err(|_| WebhookRejected::Disabled)?;
-        let token = authorization
-            .strip_prefix("Bearer ")
-            .unwrap_or(authorization)
-            .trim();
-        WebhookReceiver::new(TokenVerifier::with_api_key(
-            &credentials.api_key,
-            &credentials.api_secret,
-        ))
-        .receive(body, token)
-        .map_err(|error| match error {
-            livekit_api::webhooks::WebhookError::InvalidData(error) => {
-                WebhookRejected::Malformed(error.to_string())
-            }
-            other => WebhookRejected::Signature(other.to_string()),
-        })
-    }
-}
-
-/// Why a webhook delivery was refused.
-#[derive(Debug, thiserror::Error)]
-pub enum WebhookRejected {
-    #[error("LiveKit is not configured")]
-    Disabled,
-    /// Missing, wrong or tampered signature.
-    #[error("invalid webhook signature: {0}")]
-    Signature(String),
-    /// Signed, but not a webhook event.
-    #[error("malformed webhook body: {0}")]
-    Malformed(String),
 }
 
 #[cfg(test)]

@@ -1,8 +1,8 @@
 //! The LiveKit client of the backend, built on the official `livekit-api` crate.
 //!
-//! Today it mints participant access tokens; the room service (kick), egress and webhook
-//! verification of the recordings work plug into the same [`LiveKit`] value, which already
-//! holds the credentials and derives the server-API base URL from the client URL.
+//! It mints participant access tokens, drives egress (recordings, [`egress`]) and verifies and
+//! decodes webhook deliveries ([`webhook`]), all from one [`LiveKit`] value that holds the
+//! credentials and derives the server-API base URL from the client URL.
 //!
 //! It knows nothing of HTTP routes or problems: callers map [`LiveKitError`] to their answers.
 //! A [`LiveKit`] may be *disabled* (development without credentials): every call then returns
@@ -21,6 +21,7 @@ pub use livekit_api;
 pub use livekit_protocol;
 
 pub mod egress;
+pub mod webhook;
 
 /// LiveKit settings, registered by the feature that owns the conference (so they appear in
 /// `qubital --help`). Other features reach the client through the app context.

@@ -1,0 +1,71 @@
+//! The `recordings.housekeeping` job: deletes what has outlived its use, in small batches so no
+//! statement holds locks for long. Idempotent; a singleton (one replica is enough).
+//!
+//! - `livekit_webhook_events` after 7 days: LiveKit redelivers within minutes, so an event id
+//!   older than that will not come back.
+//! - `conference_activity_days` after 35 days: the longest active-users window is 30 days.
+//! - `conference_participants` who left more than 7 days ago: nobody reads them any more.
+
+use std::time::Duration;
+
+use qubital_plugin::{AppContext, Job, JobContext, ProcessRole};
+
+/// Rows deleted per statement.
+const BATCH: i64 = 5_000;
+
+pub const HOUSEKEEPING: Job = Job::new(
+    "recordings.housekeeping",
+    ProcessRole::Serve,
+    Duration::from_secs(3_600),
+    |job| Box::pin(run(job)),
+)
+.singleton();
+
+/// What is pruned: a table, the condition of an expired row, in SQL.
+const RULES: &[(&str, &str)] = &[
+    (
+        "livekit_webhook_events",
+        "received_at < now() - interval '7 days'",
+    ),
+    (
+        "conference_activity_days",
+        "day < (now() AT TIME ZONE 'UTC')::date - 35",
+    ),
+    (
+        "conference_participants",
+        "NOT present AND changed_at < now() - interval '7 days'",
+    ),
+];
+
+async fn run(job: JobContext) -> anyhow::Result<()> {
+    let deleted = prune(&job.app, || job.stop.is_cancelled()).await?;
+    if deleted > 0 {
+        tracing::info!(deleted, "expired conference rows pruned");
+    }
+    Ok(())
+}
+
+/// Deletes every expired row, batch by batch, until none is left or `stop()` says so.
+/// Returns how many rows were deleted.
+pub async fn prune(app: &AppContext, stop: impl Fn() -> bool) -> Result<u64, sqlx::Error> {
+    let mut deleted = 0;
+    for (table, expired) in RULES {
+        loop {
+            if stop() {
+                return Ok(deleted);
+            }
+            let done = sqlx::query(&format!(
+                "DELETE FROM {table} WHERE ctid IN (SELECT ctid FROM {table} WHERE {expired} LIMIT $1)"
+            ))
+            .bind(BATCH)
+            .execute(app.db())
+            .await?
+            .rows_affected();
+            deleted += done;
+            if done < BATCH as u64 {
+                break;
+            }
+        }
+    }
+    Ok(deleted)
+}

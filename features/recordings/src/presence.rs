@@ -1,0 +1,118 @@
+//! `POST /recordings/presence/update`: who is in a zone that is being recorded. The client in
+//! the zone reports the people it sees there whenever that changes; everyone reported while the
+//! recording is active becomes one of its participants (a recording's participants are the
+//! people who were in it at some point, so nobody is ever removed).
+
+use poem::web::Data;
+use poem_openapi::{payload::Json, Object, OpenApi};
+use qubital_plugin::{
+    auth::{CookieAuth, Permission},
+    AppContext, FieldError, Problem,
+};
+use uuid::Uuid;
+
+use crate::api::{self, Recording, RecordingsTag};
+
+#[derive(Debug, Object)]
+#[oai(rename_all = "camelCase", deny_unknown_fields)]
+pub struct RecordingPresenceRequest {
+    /// The space whose zone is being recorded.
+    pub space_id: Uuid,
+    /// The recorded zone.
+    pub zone: String,
+    /// Users in the zone now (user ids of members of the organization, ≤ 100).
+    pub participant_ids: Vec<String>,
+}
+
+#[derive(Default)]
+pub struct RecordingPresenceApi;
+
+#[OpenApi(tag = "RecordingsTag::Recordings")]
+impl RecordingPresenceApi {
+    /// Report who is in a zone that is being recorded.
+    ///
+    /// Permission: `ViewRecordings`. The users become participants of the zone's active
+    /// recording (none is removed: participants are everyone who was there at some point). The
+    /// answer is that recording. `404 not-found` for a space of another organization;
+    /// `409 recording-not-active` when the zone is not being recorded; `422 validation` for a
+    /// user who is not a member of the organization.
+    #[oai(
+        path = "/recordings/presence/update",
+        method = "post",
+        operation_id = "update-recording-presence"
+    )]
+    async fn update(
+        &self,
+        ctx: Data<&AppContext>,
+        auth: CookieAuth,
+        body: Json<RecordingPresenceRequest>,
+    ) -> Result<Json<Recording>, Problem> {
+        let caller = &auth.0;
+        caller.require(Permission::ViewRecordings)?;
+        let body = body.0;
+        let mut errors = Vec::new();
+        if !api::valid_zone(&body.zone) {
+            errors.push(FieldError::new(
+                "body.zone",
+                format!("1..{} of A-Z a-z 0-9 _ - . :", api::ZONE_MAX),
+            ));
+        }
+        if body.participant_ids.len() > api::PARTICIPANTS_MAX {
+            errors.push(FieldError::new(
+                "body.participantIds",
+                format!("at most {}", api::PARTICIPANTS_MAX),
+            ));
+        }
+        let participants = api::parse_user_ids("body.participantIds", &body.participant_ids, &mut errors);
+        if !errors.is_empty() {
+            return Err(Problem::validation(errors));
+        }
+
+        let mut tx = ctx.db().begin().await?;
+        let space =
+            qubital_spaces::store::find_in_organization(&mut *tx, caller.organization_id, body.space_id)
+                .await?
+                .ok_or_else(Problem::not_found)?;
+        let errors = api::not_members(
+            &mut tx,
+            caller.organization_id,
+            "body.participantIds",
+            &participants,
+        )
+        .await?;
+        if !errors.is_empty() {
+            return Err(Problem::validation(errors));
+        }
+        // Locked so a concurrent stop cannot finish it between this check and the insert.
+        let active: Option<(i64, String)> = sqlx::query_as(
+            "SELECT id, egress_id FROM recordings
+             WHERE org_id = $1 AND space_id = $2 AND zone = $3 AND status = 'active' FOR UPDATE",
+        )
+        .bind(caller.organization_id)
+        .bind(space.id)
+        .bind(&body.zone)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some((id, recording_id)) = active else {
+            return Err(Problem::conflict(
+                "recording-not-active",
+                "This zone of the space is not being recorded",
+            ));
+        };
+        let added = sqlx::query(
+            "INSERT INTO recording_participants (recording_id, user_id)
+             SELECT $1, unnest($2::bigint[]) ON CONFLICT DO NOTHING",
+        )
+        .bind(id)
+        .bind(&participants)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        let recording = api::load(&mut tx, caller.organization_id, &recording_id).await?;
+        tx.commit().await?;
+        if added > 0 {
+            tracing::info!(%recording_id, added, "recording participants added");
+        }
+        Ok(Json(recording))
+    }
+}
