@@ -6,6 +6,7 @@
 
 mod api;
 mod conference;
+mod downloads;
 pub mod housekeeping;
 pub mod metrics;
 mod presence;
@@ -14,8 +15,11 @@ mod store;
 pub mod usage;
 mod webhook;
 
+use std::time::Duration;
+
 use anyhow::Context;
 use platform_livekit::egress::S3Destination;
+use platform_storage::{BucketConfig, ObjectStorage};
 use qubital_plugin::{Api, Boot, Environment, Feature, Settings};
 
 static MIGRATIONS: qubital_plugin::Migrator = qubital_plugin::sqlx::migrate!("../../migrations/recordings");
@@ -25,6 +29,7 @@ qubital_plugin::inventory::submit! {
         .apis(&[
             Api::of::<api::RecordingsApi>(),
             Api::of::<presence::RecordingPresenceApi>(),
+            Api::of::<downloads::RecordingDownloadsApi>(),
             Api::of::<webhook::LiveKitWebhookApi>(),
             Api::of::<reconcile::ReconcileApi>(),
         ])
@@ -76,6 +81,15 @@ pub struct RecordingsSettings {
     )]
     pub s3_secret_access_key: Option<String>,
 
+    /// How long a download link stays valid, seconds (1..604800: SigV4's limit is 7 days).
+    #[arg(
+        long = "recordings-download-link-ttl-secs",
+        env = "RECORDINGS_DOWNLOAD_LINK_TTL_SECS",
+        default_value_t = 300,
+        value_parser = clap::value_parser!(u64).range(1..=604_800)
+    )]
+    pub download_link_ttl_secs: u64,
+
     /// Bearer token of the internal reconcile endpoint (`POST /internal/recordings/reconcile`),
     /// for a scheduler or an operator. Unset: the endpoint answers 503 (the reconcile job
     /// runs regardless).
@@ -116,6 +130,9 @@ impl RecordingsSettings {
 pub struct RecordingsState {
     /// `None`: recording is disabled in this (development) deployment.
     pub destination: Option<S3Destination>,
+    /// Signs download links for the same bucket (`None` with `destination`).
+    pub storage: Option<ObjectStorage>,
+    pub download_link_ttl: Duration,
     pub monthly_quota: u32,
     /// `None`: the internal reconcile endpoint is disabled.
     pub reconcile_token: Option<String>,
@@ -144,12 +161,27 @@ pub fn state(
         }
         Err(variable) => anyhow::bail!("{variable} is required in production"),
     };
+    let storage = destination
+        .as_ref()
+        .map(|d| {
+            ObjectStorage::new(&BucketConfig {
+                endpoint: Some(d.endpoint.clone()).filter(|e| !e.is_empty()),
+                region: d.region.clone(),
+                bucket: d.bucket.clone(),
+                access_key_id: d.access_key.clone(),
+                secret_access_key: d.secret.clone(),
+            })
+        })
+        .transpose()
+        .context("the recordings bucket settings are not usable")?;
     let reconcile_token = present(&settings.reconcile_token).map(str::to_owned);
     if reconcile_token.as_ref().is_some_and(|token| token.len() < 32) {
         anyhow::bail!("RECORDINGS_RECONCILE_TOKEN must be at least 32 characters");
     }
     Ok(RecordingsState {
         destination,
+        storage,
+        download_link_ttl: Duration::from_secs(settings.download_link_ttl_secs),
         monthly_quota: settings.monthly_quota,
         reconcile_token,
     })

@@ -12,6 +12,7 @@ fn complete() -> RecordingsSettings {
         s3_region: "auto".into(),
         s3_access_key_id: Some("AKID".into()),
         s3_secret_access_key: Some("secret".into()),
+        download_link_ttl_secs: 300,
         reconcile_token: None,
     }
 }
@@ -31,6 +32,8 @@ fn production_needs_every_bucket_setting_and_names_the_missing_one() {
     let destination = provided.destination.unwrap();
     assert_eq!(destination.bucket, "bucket");
     assert!(destination.force_path_style);
+    // Download links are signed for the same bucket.
+    assert!(provided.storage.is_some());
 
     for (variable, clear) in [
         (

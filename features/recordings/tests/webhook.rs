@@ -9,23 +9,10 @@ extern crate qubital_spaces;
 
 mod support;
 
-use base64::Engine;
-use platform_livekit::{livekit_api::access_token::AccessToken, livekit_protocol as proto};
+use platform_livekit::livekit_protocol as proto;
 use qubital_testkit::TestApp;
-use serde_json::{json, Value};
-use sha2::{Digest, Sha256};
-use support::{problem_type, read, sign_in, FakeLiveKit, LIVEKIT_KEY, LIVEKIT_SECRET};
-
-/// The `Authorization` LiveKit sends: a JWT signed with the API secret, `iss` = the API key,
-/// `sha256` = base64 of the body's SHA-256.
-fn sign(body: &str, key: &str, secret: &str) -> String {
-    platform_livekit::install_jwt_crypto_provider();
-    let hash = base64::engine::general_purpose::STANDARD.encode(Sha256::digest(body.as_bytes()));
-    AccessToken::with_api_key(key, secret)
-        .with_sha256(&hash)
-        .to_jwt()
-        .unwrap()
-}
+use serde_json::json;
+use support::{deliver, problem_type, sign, sign_in, FakeLiveKit, LIVEKIT_KEY, LIVEKIT_SECRET};
 
 fn event(id: &str, kind: &str, info: proto::EgressInfo) -> String {
     serde_json::to_string(&proto::WebhookEvent {
@@ -36,17 +23,6 @@ fn event(id: &str, kind: &str, info: proto::EgressInfo) -> String {
         ..Default::default()
     })
     .unwrap()
-}
-
-async fn deliver(app: &TestApp, body: &str, authorization: Option<&str>) -> (u16, Value) {
-    let mut request = reqwest::Client::new()
-        .post(app.url("/webhooks/livekit"))
-        .header("content-type", "application/webhook+json")
-        .body(body.to_owned());
-    if let Some(authorization) = authorization {
-        request = request.header("authorization", authorization);
-    }
-    read(request.send().await.unwrap()).await
 }
 
 fn ended(egress_id: &str) -> proto::EgressInfo {

@@ -11,7 +11,12 @@ use std::{
     time::Duration,
 };
 
-use platform_livekit::{livekit_api::access_token::TokenVerifier, livekit_protocol as proto};
+use base64::Engine;
+use platform_livekit::{
+    livekit_api::access_token::{AccessToken, TokenVerifier},
+    livekit_protocol as proto,
+};
+use platform_storage::fake::LocalS3;
 use poem::{
     handler,
     http::StatusCode,
@@ -22,6 +27,7 @@ use poem::{
 use prost::Message;
 use qubital_testkit::{TestApp, TestAppBuilder};
 use serde_json::{json, Value};
+use sha2::{Digest, Sha256};
 
 pub const LIVEKIT_KEY: &str = "APIrecordings";
 pub const LIVEKIT_SECRET: &str = "recordings-test-secret-that-is-long-enough";
@@ -201,6 +207,28 @@ impl FakeLiveKit {
         self.app_with_secret(LIVEKIT_SECRET)
     }
 
+    /// An app talking to this server whose bucket is `s3` (the bucket `recordings`).
+    pub fn app_with_bucket(&self, s3: &LocalS3) -> TestAppBuilder {
+        let bucket = s3.bucket_config("recordings");
+        TestApp::builder()
+            .arg("--livekit-url")
+            .arg(self.url.clone())
+            .arg("--livekit-api-key")
+            .arg(LIVEKIT_KEY)
+            .arg("--livekit-api-secret")
+            .arg(LIVEKIT_SECRET)
+            .arg("--recordings-s3-bucket")
+            .arg(bucket.bucket)
+            .arg("--recordings-s3-endpoint")
+            .arg(s3.endpoint())
+            .arg("--recordings-s3-region")
+            .arg(bucket.region)
+            .arg("--recordings-s3-access-key-id")
+            .arg(bucket.access_key_id)
+            .arg("--recordings-s3-secret-access-key")
+            .arg(bucket.secret_access_key)
+    }
+
     pub fn app_with_secret(&self, secret: &str) -> TestAppBuilder {
         TestApp::builder()
             .arg("--livekit-url")
@@ -218,6 +246,37 @@ impl FakeLiveKit {
             .arg("--recordings-s3-secret-access-key")
             .arg("recordings-s3-secret")
     }
+}
+
+/// The `Authorization` LiveKit sends: a JWT signed with the API secret, `iss` = the API key,
+/// `sha256` = base64 of the body's SHA-256.
+pub fn sign(body: &str, key: &str, secret: &str) -> String {
+    platform_livekit::install_jwt_crypto_provider();
+    let hash = base64::engine::general_purpose::STANDARD.encode(Sha256::digest(body.as_bytes()));
+    AccessToken::with_api_key(key, secret)
+        .with_sha256(&hash)
+        .to_jwt()
+        .unwrap()
+}
+
+/// Posts a webhook delivery as LiveKit does.
+pub async fn deliver(app: &TestApp, body: &str, authorization: Option<&str>) -> (u16, Value) {
+    let mut request = reqwest::Client::new()
+        .post(app.url("/webhooks/livekit"))
+        .header("content-type", "application/webhook+json")
+        .body(body.to_owned());
+    if let Some(authorization) = authorization {
+        request = request.header("authorization", authorization);
+    }
+    read(request.send().await.unwrap()).await
+}
+
+/// Posts `event` signed with the right key; returns the answer's `outcome`.
+pub async fn deliver_signed(app: &TestApp, event: &proto::WebhookEvent) -> String {
+    let body = serde_json::to_string(event).unwrap();
+    let (status, answer) = deliver(app, &body, Some(&sign(&body, LIVEKIT_KEY, LIVEKIT_SECRET))).await;
+    assert_eq!(status, 200, "{answer}");
+    answer["outcome"].as_str().unwrap().to_owned()
 }
 
 /// A browser-like client signed in through the development sign-in.
