@@ -80,3 +80,88 @@ async fn stuck_recordings_take_livekits_state() {
     // A second pass changes nothing.
     assert_eq!(reconcile_once(&app.ctx).await.unwrap(), 0);
 }
+
+const RECONCILE_TOKEN: &str = "reconcile-token-for-the-scheduler-0123456789";
+
+async fn call(app: &qubital_testkit::TestApp, authorization: Option<&str>) -> (u16, serde_json::Value) {
+    let mut request = reqwest::Client::new().post(app.url("/internal/recordings/reconcile"));
+    if let Some(authorization) = authorization {
+        request = request.header("authorization", authorization);
+    }
+    support::read(request.send().await.unwrap()).await
+}
+
+#[tokio::test]
+async fn the_internal_endpoint_runs_a_pass_for_the_holder_of_the_token() {
+    let livekit = FakeLiveKit::start().await;
+    let app = livekit
+        .app()
+        .arg("--recordings-reconcile-token")
+        .arg(RECONCILE_TOKEN)
+        .spawn()
+        .await;
+    let admin = sign_in(&app, "ada@acme.test", "Acme", "admin").await;
+    let space = admin.create_space("Main").await;
+    let id = admin
+        .ok(
+            "/recordings/start",
+            json!({"spaceId": space, "topic": "T", "zone": "z"}),
+        )
+        .await["recordingId"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    livekit.set(&id, |info| {
+        info.status = proto::EgressStatus::EgressComplete as i32
+    });
+    sqlx::query("UPDATE recordings SET updated_at = now() - interval '10 minutes'")
+        .execute(app.db())
+        .await
+        .unwrap();
+
+    let wrong = format!("Bearer {}x", RECONCILE_TOKEN);
+    for authorization in [None, Some(RECONCILE_TOKEN), Some("Bearer "), Some(wrong.as_str())] {
+        let (status, problem) = call(&app, authorization).await;
+        assert_eq!(
+            (status, support::problem_type(&problem)),
+            (401, "invalid-token"),
+            "{authorization:?}"
+        );
+    }
+    // A session cookie is not the token either.
+    let (status, _) = support::read(
+        admin
+            .http
+            .post(app.url("/internal/recordings/reconcile"))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, 401);
+    let status_of = || async {
+        sqlx::query_scalar::<_, String>("SELECT status FROM recordings")
+            .fetch_one(app.db())
+            .await
+            .unwrap()
+    };
+    assert_eq!(status_of().await, "active");
+
+    let bearer = format!("Bearer {RECONCILE_TOKEN}");
+    let (status, answer) = call(&app, Some(&bearer)).await;
+    assert_eq!((status, answer), (200, json!({"updated": 1})));
+    assert_eq!(status_of().await, "completed");
+    let (_, answer) = call(&app, Some(&bearer)).await;
+    assert_eq!(answer, json!({"updated": 0}));
+}
+
+#[tokio::test]
+async fn without_a_token_the_internal_endpoint_is_disabled() {
+    let livekit = FakeLiveKit::start().await;
+    let app = livekit.app().spawn().await;
+    let (status, problem) = call(&app, Some("Bearer anything-at-all-anything-at-all")).await;
+    assert_eq!(
+        (status, support::problem_type(&problem)),
+        (503, "integration-disabled")
+    );
+}
