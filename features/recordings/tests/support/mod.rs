@@ -359,3 +359,51 @@ pub fn problem_type(body: &Value) -> &str {
         .unwrap_or_default()
         .trim_start_matches("https://qubital.app/errors/")
 }
+
+/// A participant event about `room` (a space id) as LiveKit sends it; `created_at` in Unix
+/// seconds.
+pub fn participant_event(
+    id: &str,
+    event: &str,
+    room: &str,
+    identity: &str,
+    joined_at: i64,
+    created_at: i64,
+) -> proto::WebhookEvent {
+    proto::WebhookEvent {
+        id: id.into(),
+        event: event.into(),
+        room: Some(proto::Room {
+            name: room.into(),
+            ..Default::default()
+        }),
+        participant: Some(proto::ParticipantInfo {
+            identity: identity.into(),
+            joined_at,
+            ..Default::default()
+        }),
+        created_at,
+        ..Default::default()
+    }
+}
+
+/// The value of the `/metrics` series `name` whose labels include every `labels` pair.
+pub async fn metric(app: &TestApp, name: &str, labels: &[(&str, &str)]) -> Option<f64> {
+    let text = app.get("/metrics").await.text().await.unwrap();
+    text.lines()
+        .filter(|line| line.starts_with(&format!("{name}{{")))
+        .find(|line| {
+            labels
+                .iter()
+                .all(|(key, value)| line.contains(&format!("{key}=\"{value}\"")))
+        })
+        .and_then(|line| line.rsplit(' ').next())
+        .map(|value| value.parse().unwrap())
+}
+
+impl Client {
+    /// The public id of the organization the client acts in (the metrics' `org_id`).
+    pub fn organization_id(&self) -> &str {
+        self.user["currentOrganizationId"].as_str().unwrap()
+    }
+}
