@@ -7,11 +7,14 @@
 //! - **webhooks** ([`webhook`]) on the API, a fast path verified by signature and deduplicated
 //!   by event id.
 //!
+//! `event_inbox` is kept for 35 days by a singleton of the API ([`housekeeping`]).
+//!
 //! Effects on the rest of the system: a deleted user or removed membership ends that user's
 //! sessions (through the identity feature), a renamed organization has its new name everywhere.
 
 pub mod apply;
 pub mod follower;
+pub mod housekeeping;
 pub mod metrics;
 pub mod objects;
 mod webhook;
@@ -28,7 +31,7 @@ qubital_plugin::inventory::submit! {
         .apis(&[Api::of::<webhook::WebhookApi>()])
         .migrations(&MIGRATIONS)
         .settings(&[Settings::of::<EventsyncSettings>()])
-        .jobs(&[FOLLOW])
+        .jobs(&[FOLLOW, housekeeping::HOUSEKEEPING])
         .init(init)
 }
 

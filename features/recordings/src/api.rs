@@ -4,10 +4,7 @@
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
-use platform_livekit::{
-    egress::{EgressError, RoomRecording},
-    LiveKit,
-};
+use platform_livekit::{egress::RoomRecording, LiveKit, ServerApiError};
 use poem::{http::StatusCode, web::Data};
 use poem_openapi::{param::Path, payload::Json, Enum, Object, OpenApi, Tags};
 use qubital_plugin::{
@@ -193,9 +190,9 @@ pub(crate) fn valid_zone(zone: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.' | b':'))
 }
 
-fn unavailable(error: EgressError) -> Problem {
+fn unavailable(error: ServerApiError) -> Problem {
     match error {
-        EgressError::Disabled => Problem::integration_disabled("recording"),
+        ServerApiError::Disabled => Problem::integration_disabled("recording"),
         other => {
             tracing::error!(error = %other, "the recording service failed");
             Problem::new(
@@ -340,7 +337,7 @@ impl RecordingsApi {
             })
             .await
             .map_err(|error| match error {
-                EgressError::Refused(reason) => {
+                ServerApiError::Refused(reason) => {
                     tracing::warn!(%reason, "the recording was refused");
                     Problem::conflict(
                         "recording-refused",
@@ -429,7 +426,7 @@ impl RecordingsApi {
         let egress = match livekit.stop_egress(&row.egress_id).await {
             Ok(egress) => Some(egress),
             // Already over at LiveKit (or unknown there): take its word for the state.
-            Err(EgressError::Refused(_)) | Err(EgressError::NotFound) => {
+            Err(ServerApiError::Refused(_)) | Err(ServerApiError::NotFound) => {
                 livekit.egress(&row.egress_id).await.map_err(unavailable)?
             }
             Err(other) => return Err(unavailable(other)),

@@ -5,12 +5,13 @@
 use std::time::Duration;
 
 use aws_lc_rs::constant_time::verify_slices_are_equal;
-use platform_livekit::{egress::EgressError, LiveKit};
+use chrono::Utc;
+use platform_livekit::{LiveKit, ServerApiError};
 use poem::{http::StatusCode, web::Data};
 use poem_openapi::{param::Header, payload::Json, Object, OpenApi, Tags};
 use qubital_plugin::{AppContext, Job, JobContext, Problem, ProcessRole};
 
-use crate::{store, RecordingsState};
+use crate::{conference, store, RecordingsState};
 
 /// How long a recording may stay `active`/`ending` without news before it is checked.
 const QUIET_FOR_SECS: i64 = 120;
@@ -34,6 +35,13 @@ async fn run(job: JobContext) -> anyhow::Result<()> {
     if fixed > 0 {
         tracing::info!(fixed, "recordings reconciled with LiveKit");
     }
+    if job.stop.is_cancelled() {
+        return Ok(());
+    }
+    let corrected = reconcile_occupancy_once(&job.app).await?;
+    if corrected > 0 {
+        tracing::info!(corrected, "conference occupancy reconciled with LiveKit");
+    }
     Ok(())
 }
 
@@ -56,7 +64,7 @@ pub async fn reconcile_once(app: &AppContext) -> anyhow::Result<u64> {
     let mut fixed = 0;
     for egress_id in stale {
         let answer = match livekit.egress(&egress_id).await {
-            Err(EgressError::Disabled) => return Ok(fixed),
+            Err(ServerApiError::Disabled) => return Ok(fixed),
             Err(error) => anyhow::bail!("LiveKit could not be asked about {egress_id}: {error}"),
             Ok(answer) => answer,
         };
@@ -77,6 +85,68 @@ pub async fn reconcile_once(app: &AppContext) -> anyhow::Result<u64> {
         }
     }
     Ok(fixed)
+}
+
+/// Rooms whose occupancy one pass compares with LiveKit.
+const ROOMS_PER_PASS: i64 = 20;
+
+/// One pass over conference occupancy (a lost `participant_left` would leave someone "in" a
+/// conference forever): rooms with someone present and no participant news for two minutes
+/// are compared with LiveKit's room service. People LiveKit no longer lists are marked gone;
+/// people it lists that were never seen joining are marked present (and active today). No
+/// usage counter moves: only events are counted. Idempotent. Returns how many rows changed.
+///
+/// A leave that arrives while a room is being compared may be overwritten by the comparison;
+/// the next pass (LiveKit no longer lists that person) corrects it.
+pub async fn reconcile_occupancy_once(app: &AppContext) -> anyhow::Result<u64> {
+    let livekit = app.get::<LiveKit>();
+    if !livekit.is_enabled() {
+        return Ok(0);
+    }
+    let rooms: Vec<String> = sqlx::query_scalar(
+        "SELECT room_name FROM conference_participants GROUP BY room_name
+         HAVING bool_or(present) AND max(changed_at) < now() - make_interval(secs => $1)
+         ORDER BY max(changed_at) LIMIT $2",
+    )
+    .bind(QUIET_FOR_SECS as f64)
+    .bind(ROOMS_PER_PASS)
+    .fetch_all(app.db())
+    .await?;
+    let mut changed = 0;
+    for room in rooms {
+        let people = match livekit.people_in_room(&room).await {
+            Ok(people) => people,
+            Err(ServerApiError::Disabled) => return Ok(changed),
+            Err(error) => anyhow::bail!("LiveKit could not be asked who is in {room}: {error}"),
+        };
+        let listed: Vec<&str> = people.iter().map(|p| p.identity.as_str()).collect();
+        let mut tx = app.db().begin().await?;
+        let gone: Vec<String> = sqlx::query_scalar(
+            "UPDATE conference_participants SET present = false, changed_at = now()
+             WHERE room_name = $1 AND present AND NOT (identity = ANY($2))
+             RETURNING identity",
+        )
+        .bind(&room)
+        .bind(&listed)
+        .fetch_all(&mut *tx)
+        .await?;
+        changed += gone.len() as u64;
+        if let Some(owner) = conference::room_owner(&mut tx, &room).await? {
+            let known: Vec<String> = sqlx::query_scalar(
+                "SELECT identity FROM conference_participants WHERE room_name = $1 AND present",
+            )
+            .bind(&room)
+            .fetch_all(&mut *tx)
+            .await?;
+            for person in people.iter().filter(|p| !known.contains(&p.identity)) {
+                if conference::joined(&mut tx, &owner, &room, person, Utc::now()).await? {
+                    changed += 1;
+                }
+            }
+        }
+        tx.commit().await?;
+    }
+    Ok(changed)
 }
 
 /// What one reconcile pass did.

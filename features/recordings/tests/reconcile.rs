@@ -165,3 +165,94 @@ async fn without_a_token_the_internal_endpoint_is_disabled() {
         (503, "integration-disabled")
     );
 }
+
+async fn occupancy(app: &qubital_testkit::TestApp, room: &str) -> Vec<(String, bool)> {
+    sqlx::query_as(
+        "SELECT identity, present FROM conference_participants WHERE room_name = $1 ORDER BY identity",
+    )
+    .bind(room)
+    .fetch_all(app.db())
+    .await
+    .unwrap()
+}
+
+#[tokio::test]
+async fn occupancy_lost_to_missing_webhooks_is_corrected_from_the_room_service() {
+    use platform_livekit::livekit_protocol::participant_info::Kind;
+    use qubital_recordings::reconcile::reconcile_occupancy_once;
+
+    let livekit = FakeLiveKit::start().await;
+    let app = livekit.app().spawn().await;
+    let ada = sign_in(&app, "ada@acme.test", "Acme", "admin").await;
+    let bob = sign_in(&app, "bob@acme.test", "Acme", "member").await;
+    let cy = sign_in(&app, "cy@acme.test", "Acme", "member").await;
+    let main = ada.create_space("Main").await;
+    let closed = ada.create_space("Closed").await;
+    let recent = ada.create_space("Recent").await;
+    let at = chrono::Utc::now().timestamp() - 600;
+    // Ada and Bob joined Main; Ada joined Closed and Recent. Their leaves never arrived.
+    for (i, (room, who)) in [
+        (&main, ada.user_id()),
+        (&main, bob.user_id()),
+        (&closed, ada.user_id()),
+        (&recent, ada.user_id()),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let event = support::participant_event(&format!("EV_{i}"), "participant_joined", room, who, at, at);
+        assert_eq!(support::deliver_signed(&app, &event).await, "applied");
+    }
+    // Recent had news a moment ago: not asked about.
+    sqlx::query("UPDATE conference_participants SET changed_at = now() WHERE room_name = $1")
+        .bind(&recent)
+        .execute(app.db())
+        .await
+        .unwrap();
+    // LiveKit: Bob left Main, Cy is in it (her join was lost), and so is the recorder;
+    // Closed is gone altogether.
+    livekit.set_room(
+        &main,
+        Some(&[
+            (ada.user_id(), Kind::Standard),
+            (cy.user_id(), Kind::Standard),
+            ("EG_recorder", Kind::Egress),
+        ]),
+    );
+    livekit.set_room(&closed, None);
+    livekit.set_room(&recent, Some(&[(ada.user_id(), Kind::Standard)]));
+
+    assert_eq!(reconcile_occupancy_once(&app.ctx).await.unwrap(), 3);
+    let mut expected = vec![
+        (ada.user_id().to_owned(), true),
+        (bob.user_id().to_owned(), false),
+        (cy.user_id().to_owned(), true),
+    ];
+    expected.sort();
+    assert_eq!(occupancy(&app, &main).await, expected);
+    assert_eq!(
+        occupancy(&app, &closed).await,
+        vec![(ada.user_id().to_owned(), false)]
+    );
+    assert_eq!(
+        occupancy(&app, &recent).await,
+        vec![(ada.user_id().to_owned(), true)]
+    );
+    // Cy counts as active today although her join was never reported.
+    let cy_active: bool =
+        sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM conference_activity_days WHERE user_id = $1)")
+            .bind(cy.user_id().parse::<i64>().unwrap())
+            .fetch_one(app.db())
+            .await
+            .unwrap();
+    assert!(cy_active);
+    // Every room-service request carried a valid roomAdmin token for its room.
+    assert_eq!(livekit.state.lock().unwrap().room_unauthenticated, 0);
+
+    // Asked again later (Recent included), nothing is left to correct.
+    sqlx::query("UPDATE conference_participants SET changed_at = changed_at - interval '10 minutes'")
+        .execute(app.db())
+        .await
+        .unwrap();
+    assert_eq!(reconcile_occupancy_once(&app.ctx).await.unwrap(), 0);
+}

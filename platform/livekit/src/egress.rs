@@ -2,63 +2,12 @@
 //! request, exactly as LiveKit's server expects; the base URL is the configured server-API URL,
 //! so tests point it at a local fake.
 
-use std::time::Duration;
-
-use livekit_api::services::{
-    egress::{EgressClient, EgressListFilter, EgressListOptions, EgressOutput, RoomCompositeOptions},
-    ServerError, ServiceError,
+use livekit_api::services::egress::{
+    EgressClient, EgressListFilter, EgressListOptions, EgressOutput, RoomCompositeOptions,
 };
 use livekit_protocol as proto;
 
-use crate::{LiveKit, LiveKitError};
-
-/// How long one egress call may take.
-const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
-
-/// Why an egress call failed.
-#[derive(Debug, thiserror::Error)]
-pub enum EgressError {
-    /// LiveKit is not configured in this (development) deployment.
-    #[error("LiveKit is not configured")]
-    Disabled,
-    /// LiveKit does not know the egress.
-    #[error("no such egress")]
-    NotFound,
-    /// LiveKit refused the request (a 4xx Twirp error: bad argument, failed precondition…).
-    #[error("LiveKit refused the request: {0}")]
-    Refused(String),
-    /// LiveKit could not be reached or failed (network, 5xx, undecodable answer, token).
-    #[error("LiveKit is unavailable: {0}")]
-    Unavailable(String),
-}
-
-impl From<LiveKitError> for EgressError {
-    fn from(error: LiveKitError) -> Self {
-        match error {
-            LiveKitError::Disabled => EgressError::Disabled,
-            other => EgressError::Unavailable(other.to_string()),
-        }
-    }
-}
-
-impl From<ServiceError> for EgressError {
-    fn from(error: ServiceError) -> Self {
-        match error {
-            ServiceError::Twirp(ServerError::Twirp(code)) => match code.code.as_str() {
-                "not_found" => EgressError::NotFound,
-                "invalid_argument"
-                | "malformed"
-                | "failed_precondition"
-                | "already_exists"
-                | "out_of_range"
-                | "resource_exhausted"
-                | "permission_denied" => EgressError::Refused(code.to_string()),
-                _ => EgressError::Unavailable(code.to_string()),
-            },
-            other => EgressError::Unavailable(other.to_string()),
-        }
-    }
-}
+use crate::{LiveKit, ServerApiError};
 
 /// An S3-compatible bucket (R2) the egress uploads the file to.
 #[derive(Clone, Debug, Default)]
@@ -157,7 +106,7 @@ impl From<proto::EgressInfo> for Egress {
 }
 
 impl LiveKit {
-    fn egress_client(&self) -> Result<EgressClient, LiveKitError> {
+    fn egress_client(&self) -> Result<EgressClient, ServerApiError> {
         let credentials = self.credentials()?;
         Ok(EgressClient::with_api_key(
             &credentials.api_url,
@@ -165,11 +114,11 @@ impl LiveKit {
             &credentials.api_secret,
         )
         .with_failover(false)
-        .with_request_timeout(REQUEST_TIMEOUT))
+        .with_request_timeout(crate::REQUEST_TIMEOUT))
     }
 
     /// Starts a room-composite recording of `room` into an MP4 file in the bucket.
-    pub async fn start_room_recording(&self, request: &RoomRecording<'_>) -> Result<Egress, EgressError> {
+    pub async fn start_room_recording(&self, request: &RoomRecording<'_>) -> Result<Egress, ServerApiError> {
         let destination = request.destination;
         let output = proto::EncodedFileOutput {
             file_type: proto::EncodedFileType::Mp4 as i32,
@@ -200,12 +149,12 @@ impl LiveKit {
     }
 
     /// Stops an egress; LiveKit answers with its state (normally `Ending`).
-    pub async fn stop_egress(&self, egress_id: &str) -> Result<Egress, EgressError> {
+    pub async fn stop_egress(&self, egress_id: &str) -> Result<Egress, ServerApiError> {
         Ok(self.egress_client()?.stop_egress(egress_id).await?.into())
     }
 
     /// The state of one egress, `None` when LiveKit no longer knows it.
-    pub async fn egress(&self, egress_id: &str) -> Result<Option<Egress>, EgressError> {
+    pub async fn egress(&self, egress_id: &str) -> Result<Option<Egress>, ServerApiError> {
         let items = match self
             .egress_client()?
             .list_egress(EgressListOptions {
@@ -215,8 +164,8 @@ impl LiveKit {
             .await
         {
             Ok(items) => items,
-            Err(error) => match EgressError::from(error) {
-                EgressError::NotFound => return Ok(None),
+            Err(error) => match ServerApiError::from(error) {
+                ServerApiError::NotFound => return Ok(None),
                 other => return Err(other),
             },
         };

@@ -14,14 +14,21 @@ use std::{
 };
 
 use anyhow::bail;
-use livekit_api::access_token::{AccessToken, AccessTokenError, Claims, VideoGrants};
+use livekit_api::{
+    access_token::{AccessToken, AccessTokenError, Claims, VideoGrants},
+    services::{ServerError, ServiceError},
+};
 
 /// Re-exported so callers (and tests) name the exact `livekit-api` types this client uses.
 pub use livekit_api;
 pub use livekit_protocol;
 
 pub mod egress;
+pub mod room;
 pub mod webhook;
+
+/// How long one call to LiveKit's server API may take.
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// LiveKit settings, registered by the feature that owns the conference (so they appear in
 /// `qubital --help`). Other features reach the client through the app context.
@@ -72,6 +79,51 @@ pub enum LiveKitError {
     /// The token could not be built (invalid claims or keys).
     #[error("cannot build a LiveKit token: {0}")]
     Token(#[from] AccessTokenError),
+}
+
+/// Why a call to LiveKit's server API (egress, room service) failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ServerApiError {
+    /// LiveKit is not configured in this (development) deployment.
+    #[error("LiveKit is not configured")]
+    Disabled,
+    /// LiveKit does not know the egress or room.
+    #[error("not found at LiveKit")]
+    NotFound,
+    /// LiveKit refused the request (a 4xx Twirp error: bad argument, failed precondition…).
+    #[error("LiveKit refused the request: {0}")]
+    Refused(String),
+    /// LiveKit could not be reached or failed (network, 5xx, undecodable answer, token).
+    #[error("LiveKit is unavailable: {0}")]
+    Unavailable(String),
+}
+
+impl From<LiveKitError> for ServerApiError {
+    fn from(error: LiveKitError) -> Self {
+        match error {
+            LiveKitError::Disabled => ServerApiError::Disabled,
+            other => ServerApiError::Unavailable(other.to_string()),
+        }
+    }
+}
+
+impl From<ServiceError> for ServerApiError {
+    fn from(error: ServiceError) -> Self {
+        match error {
+            ServiceError::Twirp(ServerError::Twirp(code)) => match code.code.as_str() {
+                "not_found" => ServerApiError::NotFound,
+                "invalid_argument"
+                | "malformed"
+                | "failed_precondition"
+                | "already_exists"
+                | "out_of_range"
+                | "resource_exhausted"
+                | "permission_denied" => ServerApiError::Refused(code.to_string()),
+                _ => ServerApiError::Unavailable(code.to_string()),
+            },
+            other => ServerApiError::Unavailable(other.to_string()),
+        }
+    }
 }
 
 /// A media source a participant may publish.

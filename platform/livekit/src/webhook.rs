@@ -93,16 +93,22 @@ fn room_name(event: &proto::WebhookEvent) -> Option<String> {
 }
 
 fn person(event: &proto::WebhookEvent) -> Option<Participant> {
-    let participant = event.participant.as_ref()?;
-    let standard = participant.kind == proto::participant_info::Kind::Standard as i32;
-    (standard && !participant.identity.is_empty()).then(|| Participant {
-        identity: participant.identity.clone(),
-        joined_at: if participant.joined_at > 0 {
-            participant.joined_at
-        } else {
-            participant.joined_at_ms / 1000
-        },
-    })
+    event.participant.as_ref().and_then(Participant::from_info)
+}
+
+impl Participant {
+    /// The participant, if it is a person with an identity.
+    pub(crate) fn from_info(participant: &proto::ParticipantInfo) -> Option<Participant> {
+        let standard = participant.kind == proto::participant_info::Kind::Standard as i32;
+        (standard && !participant.identity.is_empty()).then(|| Participant {
+            identity: participant.identity.clone(),
+            joined_at: if participant.joined_at > 0 {
+                participant.joined_at
+            } else {
+                participant.joined_at_ms / 1000
+            },
+        })
+    }
 }
 
 fn track_source(source: i32) -> Option<TrackSource> {

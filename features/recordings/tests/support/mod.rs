@@ -43,6 +43,10 @@ pub struct Egresses {
     pub unauthenticated: u32,
     /// Pause before answering a start (widens race windows).
     pub start_delay: Duration,
+    /// The participants of each room the room service knows.
+    pub rooms: BTreeMap<String, Vec<proto::ParticipantInfo>>,
+    /// Room-service requests refused for their token.
+    pub room_unauthenticated: u32,
 }
 
 #[derive(Clone)]
@@ -174,6 +178,48 @@ async fn twirp(
     }
 }
 
+/// The Twirp `livekit.RoomService` (ListParticipants): like LiveKit, it wants a token with the
+/// `roomAdmin` grant for the very room asked about.
+#[handler]
+async fn room_service(
+    Path(method): Path<String>,
+    req: &Request,
+    body: Vec<u8>,
+    Data(state): Data<&Arc<Mutex<Egresses>>>,
+) -> Response {
+    let json_body = req
+        .content_type()
+        .is_some_and(|c| c.starts_with("application/json"));
+    if method != "ListParticipants" {
+        return twirp_error(StatusCode::NOT_FOUND, "bad_route", "no such method");
+    }
+    let Some(request) = decode::<proto::ListParticipantsRequest>(json_body, &body) else {
+        return twirp_error(StatusCode::BAD_REQUEST, "malformed", "bad body");
+    };
+    let token = req
+        .header("authorization")
+        .and_then(|h| h.strip_prefix("Bearer "))
+        .unwrap_or_default();
+    let authorized = TokenVerifier::with_api_key(LIVEKIT_KEY, LIVEKIT_SECRET)
+        .verify(token)
+        .map(|claims| claims.video.room_admin && claims.video.room == request.room)
+        .unwrap_or(false);
+    let mut state = state.lock().unwrap();
+    if !authorized {
+        state.room_unauthenticated += 1;
+        return twirp_error(StatusCode::UNAUTHORIZED, "unauthenticated", "invalid token");
+    }
+    match state.rooms.get(&request.room) {
+        Some(participants) => encode(
+            json_body,
+            &proto::ListParticipantsResponse {
+                participants: participants.clone(),
+            },
+        ),
+        None => twirp_error(StatusCode::NOT_FOUND, "not_found", "room not found"),
+    }
+}
+
 pub fn now_ns() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -186,6 +232,7 @@ impl FakeLiveKit {
         let state = Arc::new(Mutex::new(Egresses::default()));
         let app = Route::new()
             .at("/twirp/livekit.Egress/:method", poem::post(twirp))
+            .at("/twirp/livekit.RoomService/:method", poem::post(room_service))
             .data(state.clone());
         let acceptor = TcpListener::bind("127.0.0.1:0").into_acceptor().await.unwrap();
         let addr = acceptor.local_addr()[0].as_socket_addr().copied().unwrap();
@@ -200,6 +247,28 @@ impl FakeLiveKit {
     pub fn set(&self, egress_id: &str, change: impl FnOnce(&mut proto::EgressInfo)) {
         let mut state = self.state.lock().unwrap();
         change(state.egresses.get_mut(egress_id).expect("a known egress"));
+    }
+
+    /// Who the room service says is in `room` from now on (`None`: LiveKit has no such room).
+    pub fn set_room(&self, room: &str, people: Option<&[(&str, proto::participant_info::Kind)]>) {
+        let mut state = self.state.lock().unwrap();
+        match people {
+            None => {
+                state.rooms.remove(room);
+            }
+            Some(people) => {
+                let participants = people
+                    .iter()
+                    .map(|(identity, kind)| proto::ParticipantInfo {
+                        identity: (*identity).into(),
+                        kind: *kind as i32,
+                        joined_at: now_ns() / 1_000_000_000 - 60,
+                        ..Default::default()
+                    })
+                    .collect();
+                state.rooms.insert(room.to_owned(), participants);
+            }
+        }
     }
 
     /// An app talking to this server, with a bucket configured.
