@@ -20,8 +20,8 @@ use crate::{
 };
 
 const TOPIC_MAX: usize = 200;
-pub(crate) const ZONE_MAX: usize = 64;
-pub(crate) const PARTICIPANTS_MAX: usize = 100;
+const ZONE_MAX: usize = 64;
+const PARTICIPANTS_MAX: usize = 100;
 
 #[derive(Tags)]
 pub(crate) enum RecordingsTag {
@@ -146,7 +146,7 @@ pub struct RecordingPage {
     pub page: RecordingPageInfo,
 }
 
-pub(crate) fn parse_user_ids(location: &str, ids: &[String], errors: &mut Vec<FieldError>) -> Vec<i64> {
+fn parse_user_ids(location: &str, ids: &[String], errors: &mut Vec<FieldError>) -> Vec<i64> {
     let mut parsed = Vec::with_capacity(ids.len());
     for (i, id) in ids.iter().enumerate() {
         match id.trim().parse::<i64>() {
@@ -183,7 +183,29 @@ pub(crate) async fn not_members(
     Ok(errors)
 }
 
-pub(crate) fn valid_zone(zone: &str) -> bool {
+/// Checks a request's `zone` and `participantIds` (adding to `errors`); returns the distinct
+/// participant user ids.
+pub(crate) fn zone_and_participants(
+    zone: &str,
+    participant_ids: &[String],
+    errors: &mut Vec<FieldError>,
+) -> Vec<i64> {
+    if !valid_zone(zone) {
+        errors.push(FieldError::new(
+            "body.zone",
+            format!("1..{ZONE_MAX} of A-Z a-z 0-9 _ - . :"),
+        ));
+    }
+    if participant_ids.len() > PARTICIPANTS_MAX {
+        errors.push(FieldError::new(
+            "body.participantIds",
+            format!("at most {PARTICIPANTS_MAX}"),
+        ));
+    }
+    parse_user_ids("body.participantIds", participant_ids, errors)
+}
+
+fn valid_zone(zone: &str) -> bool {
     (1..=ZONE_MAX).contains(&zone.len())
         && zone
             .bytes()
@@ -252,19 +274,7 @@ impl RecordingsApi {
                 format!("1..{TOPIC_MAX} characters, no control characters"),
             ));
         }
-        if !valid_zone(&body.zone) {
-            errors.push(FieldError::new(
-                "body.zone",
-                format!("1..{ZONE_MAX} of A-Z a-z 0-9 _ - . :"),
-            ));
-        }
-        if body.participant_ids.len() > PARTICIPANTS_MAX {
-            errors.push(FieldError::new(
-                "body.participantIds",
-                format!("at most {PARTICIPANTS_MAX}"),
-            ));
-        }
-        let participants = parse_user_ids("body.participantIds", &body.participant_ids, &mut errors);
+        let participants = zone_and_participants(&body.zone, &body.participant_ids, &mut errors);
         if !errors.is_empty() {
             return Err(Problem::validation(errors));
         }

@@ -7,7 +7,7 @@ use poem::web::Data;
 use poem_openapi::{payload::Json, Object, OpenApi};
 use qubital_plugin::{
     auth::{CookieAuth, Permission},
-    AppContext, FieldError, Problem,
+    AppContext, Problem,
 };
 use uuid::Uuid;
 
@@ -51,19 +51,7 @@ impl RecordingPresenceApi {
         caller.require(Permission::ViewRecordings)?;
         let body = body.0;
         let mut errors = Vec::new();
-        if !api::valid_zone(&body.zone) {
-            errors.push(FieldError::new(
-                "body.zone",
-                format!("1..{} of A-Z a-z 0-9 _ - . :", api::ZONE_MAX),
-            ));
-        }
-        if body.participant_ids.len() > api::PARTICIPANTS_MAX {
-            errors.push(FieldError::new(
-                "body.participantIds",
-                format!("at most {}", api::PARTICIPANTS_MAX),
-            ));
-        }
-        let participants = api::parse_user_ids("body.participantIds", &body.participant_ids, &mut errors);
+        let participants = api::zone_and_participants(&body.zone, &body.participant_ids, &mut errors);
         if !errors.is_empty() {
             return Err(Problem::validation(errors));
         }

@@ -11,7 +11,6 @@ mod support;
 
 use platform_livekit::livekit_protocol as proto;
 use qubital_testkit::TestApp;
-use serde_json::json;
 use support::{deliver, deliver_signed, metric, participant_event, sign, sign_in, FakeLiveKit, LIVEKIT_KEY};
 
 async fn present(app: &TestApp, identity: &str) -> Option<bool> {
@@ -201,15 +200,7 @@ async fn recordings_started_and_failed_are_counted_by_organization_once() {
     let ada = sign_in(&app, "ada@acme.test", "Acme", "admin").await;
     let org = ada.organization_id().to_owned();
     let space = ada.create_space("Main").await;
-    let id = ada
-        .ok(
-            "/recordings/start",
-            json!({"spaceId": space, "topic": "T", "zone": "z"}),
-        )
-        .await["recordingId"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let id = ada.start_recording(&space, "z").await;
     assert_eq!(
         metric(&app, "qubital_recordings_started_total", &[("org_id", &org)]).await,
         Some(1.0)

@@ -108,15 +108,7 @@ async fn a_failed_recording_has_no_download_link() {
     let app = livekit.app_with_bucket(&s3).spawn().await;
     let admin = sign_in(&app, "ada@acme.test", "Acme", "admin").await;
     let space = admin.create_space("Main").await;
-    let id = admin
-        .ok(
-            "/recordings/start",
-            json!({"spaceId": space, "topic": "T", "zone": "z"}),
-        )
-        .await["recordingId"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let id = admin.start_recording(&space, "z").await;
     let mut failed = completed(&id, &space);
     let info = failed.egress_info.as_mut().unwrap();
     info.status = proto::EgressStatus::EgressFailed as i32;

@@ -102,15 +102,7 @@ async fn the_internal_endpoint_runs_a_pass_for_the_holder_of_the_token() {
         .await;
     let admin = sign_in(&app, "ada@acme.test", "Acme", "admin").await;
     let space = admin.create_space("Main").await;
-    let id = admin
-        .ok(
-            "/recordings/start",
-            json!({"spaceId": space, "topic": "T", "zone": "z"}),
-        )
-        .await["recordingId"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let id = admin.start_recording(&space, "z").await;
     livekit.set(&id, |info| {
         info.status = proto::EgressStatus::EgressComplete as i32
     });

@@ -101,15 +101,7 @@ async fn a_stop_of_an_egress_livekit_already_ended_takes_livekits_state() {
     let app = livekit.app().spawn().await;
     let admin = sign_in(&app, "ada@acme.test", "Acme", "admin").await;
     let space = admin.create_space("Main").await;
-    let id = admin
-        .ok(
-            "/recordings/start",
-            json!({"spaceId": space, "topic": "T", "zone": "z"}),
-        )
-        .await["recordingId"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let id = admin.start_recording(&space, "z").await;
     livekit.set(&id, |info| {
         info.status = proto::EgressStatus::EgressComplete as i32;
         info.ended_at = support::now_ns();
@@ -202,15 +194,7 @@ async fn permissions_follow_the_role_table() {
     let member = sign_in(&app, "mel@acme.test", "Acme", "member").await;
     let guest = sign_in(&app, "gus@acme.test", "Acme", "guest").await;
     let space = admin.create_space("Main").await;
-    let id = admin
-        .ok(
-            "/recordings/start",
-            json!({"spaceId": space, "topic": "T", "zone": "z"}),
-        )
-        .await["recordingId"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let id = admin.start_recording(&space, "z").await;
 
     let (status, body) = member
         .post(

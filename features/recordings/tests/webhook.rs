@@ -44,15 +44,7 @@ fn ended(egress_id: &str) -> proto::EgressInfo {
 async fn started_recording(app: &TestApp) -> (support::Client, String) {
     let admin = sign_in(app, "ada@acme.test", "Acme", "admin").await;
     let space = admin.create_space("Main").await;
-    let id = admin
-        .ok(
-            "/recordings/start",
-            json!({"spaceId": space, "topic": "T", "zone": "z"}),
-        )
-        .await["recordingId"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let id = admin.start_recording(&space, "z").await;
     (admin, id)
 }
 

@@ -13,7 +13,7 @@ use std::{
 
 use base64::Engine;
 use platform_livekit::{
-    livekit_api::access_token::{AccessToken, TokenVerifier},
+    livekit_api::access_token::{AccessToken, TokenVerifier, VideoGrants},
     livekit_protocol as proto,
 };
 use platform_storage::fake::LocalS3;
@@ -82,6 +82,18 @@ fn encode<M: Message + serde::Serialize>(json_body: bool, message: &M) -> Respon
     }
 }
 
+/// Whether the request's Bearer token is one LiveKit accepts (`livekit-api`'s own verifier, our
+/// key and secret) and its video grant passes `check`.
+fn granted(req: &Request, check: impl FnOnce(&VideoGrants) -> bool) -> bool {
+    let token = req
+        .header("authorization")
+        .and_then(|h| h.strip_prefix("Bearer "))
+        .unwrap_or_default();
+    TokenVerifier::with_api_key(LIVEKIT_KEY, LIVEKIT_SECRET)
+        .verify(token)
+        .is_ok_and(|claims| check(&claims.video))
+}
+
 #[handler]
 async fn twirp(
     Path(method): Path<String>,
@@ -89,15 +101,7 @@ async fn twirp(
     body: Vec<u8>,
     Data(state): Data<&Arc<Mutex<Egresses>>>,
 ) -> Response {
-    let token = req
-        .header("authorization")
-        .and_then(|h| h.strip_prefix("Bearer "))
-        .unwrap_or_default();
-    let authorized = TokenVerifier::with_api_key(LIVEKIT_KEY, LIVEKIT_SECRET)
-        .verify(token)
-        .map(|claims| claims.video.room_record)
-        .unwrap_or(false);
-    if !authorized {
+    if !granted(req, |video| video.room_record) {
         state.lock().unwrap().unauthenticated += 1;
         return twirp_error(StatusCode::UNAUTHORIZED, "unauthenticated", "invalid token");
     }
@@ -196,14 +200,7 @@ async fn room_service(
     let Some(request) = decode::<proto::ListParticipantsRequest>(json_body, &body) else {
         return twirp_error(StatusCode::BAD_REQUEST, "malformed", "bad body");
     };
-    let token = req
-        .header("authorization")
-        .and_then(|h| h.strip_prefix("Bearer "))
-        .unwrap_or_default();
-    let authorized = TokenVerifier::with_api_key(LIVEKIT_KEY, LIVEKIT_SECRET)
-        .verify(token)
-        .map(|claims| claims.video.room_admin && claims.video.room == request.room)
-        .unwrap_or(false);
+    let authorized = granted(req, |video| video.room_admin && video.room == request.room);
     let mut state = state.lock().unwrap();
     if !authorized {
         state.room_unauthenticated += 1;
@@ -392,6 +389,18 @@ impl Client {
         let (status, body) = self.post(path, body).await;
         assert_eq!(status, 200, "{path}: {body}");
         body
+    }
+
+    /// Starts recording `zone` of `space`; returns the recording id.
+    pub async fn start_recording(&self, space: &str, zone: &str) -> String {
+        self.ok(
+            "/recordings/start",
+            json!({"spaceId": space, "topic": "T", "zone": zone}),
+        )
+        .await["recordingId"]
+            .as_str()
+            .unwrap()
+            .to_owned()
     }
 
     pub async fn create_space(&self, name: &str) -> String {
