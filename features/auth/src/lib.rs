@@ -15,6 +15,8 @@ pub mod ratelimit;
 pub mod sessions;
 pub mod settings;
 pub mod state;
+#[cfg(feature = "test-support")]
+pub mod test_support;
 pub mod tokens;
 pub mod validate;
 

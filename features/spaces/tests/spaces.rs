@@ -5,58 +5,26 @@
 extern crate qubital_auth;
 extern crate qubital_spaces;
 
+use qubital_auth::test_support::{self, problem_type};
 use qubital_testkit::{spawn_app, TestApp};
 use serde_json::{json, Value};
 
-/// A browser-like client signed in through the development sign-in.
-async fn sign_in(app: &TestApp, email: &str, organization: &str, role: &str) -> Client {
-    let http = reqwest::Client::builder().cookie_store(true).build().unwrap();
-    let response = http
-        .post(app.url("/auth/dev/sign-in"))
-        .json(&json!({"email": email, "organizationName": organization, "role": role}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 200, "{}", response.text().await.unwrap());
-    Client {
-        http,
-        base: app.address.clone(),
+/// A browser-like client signed in through the development sign-in, with the spaces steps.
+struct Client(test_support::Client);
+
+impl std::ops::Deref for Client {
+    type Target = test_support::Client;
+
+    fn deref(&self) -> &Self::Target {
+        &self.0
     }
 }
 
-struct Client {
-    http: reqwest::Client,
-    base: String,
+async fn sign_in(app: &TestApp, email: &str, organization: &str, role: &str) -> Client {
+    Client(test_support::sign_in(&app.address, email, organization, role).await)
 }
 
 impl Client {
-    async fn post(&self, path: &str, body: Value) -> (u16, Value) {
-        let response = self
-            .http
-            .post(format!("{}{path}", self.base))
-            .json(&body)
-            .send()
-            .await
-            .unwrap();
-        let status = response.status().as_u16();
-        if status == 204 {
-            return (status, Value::Null);
-        }
-        let content_type = response.headers()["content-type"].to_str().unwrap().to_owned();
-        let body: Value = response.json().await.unwrap();
-        if status >= 400 {
-            assert_eq!(content_type, "application/problem+json", "{body}");
-            assert_eq!(body["status"], status, "{body}");
-        }
-        (status, body)
-    }
-
-    async fn ok(&self, path: &str, body: Value) -> Value {
-        let (status, body) = self.post(path, body).await;
-        assert_eq!(status, 200, "{path}: {body}");
-        body
-    }
-
     async fn create_space(&self, name: &str) -> Value {
         self.ok(
             "/spaces/create",
@@ -71,13 +39,6 @@ impl Client {
             .unwrap()
             .to_owned()
     }
-}
-
-fn problem_type(body: &Value) -> &str {
-    body["type"]
-        .as_str()
-        .unwrap_or_default()
-        .trim_start_matches("https://qubital.app/errors/")
 }
 
 fn names(list: &Value) -> Vec<&str> {

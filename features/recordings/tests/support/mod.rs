@@ -3,7 +3,7 @@
 //! whose Bearer token `livekit-api`'s own verifier rejects or that lacks the `roomRecord` grant,
 //! as LiveKit does. Plus signed-in clients.
 
-#![allow(dead_code)]
+#![allow(dead_code, unused_imports)] // each test binary uses part of it
 
 use std::{
     collections::BTreeMap,
@@ -25,6 +25,7 @@ use poem::{
     EndpointExt, Request, Response, Route, Server,
 };
 use prost::Message;
+pub use qubital_auth::test_support::{self, problem_type, read};
 use qubital_testkit::{TestApp, TestAppBuilder};
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
@@ -345,52 +346,22 @@ pub async fn deliver_signed(app: &TestApp, event: &proto::WebhookEvent) -> Strin
     answer["outcome"].as_str().unwrap().to_owned()
 }
 
-/// A browser-like client signed in through the development sign-in.
-pub struct Client {
-    pub http: reqwest::Client,
-    pub base: String,
-    pub user: Value,
+/// A browser-like client signed in through the development sign-in, with this feature's steps.
+pub struct Client(pub test_support::Client);
+
+impl std::ops::Deref for Client {
+    type Target = test_support::Client;
+
+    fn deref(&self) -> &Self::Target {
+        &self.0
+    }
 }
 
 pub async fn sign_in(app: &TestApp, email: &str, organization: &str, role: &str) -> Client {
-    let http = reqwest::Client::builder().cookie_store(true).build().unwrap();
-    let response = http
-        .post(app.url("/auth/dev/sign-in"))
-        .json(&json!({"email": email, "organizationName": organization, "role": role}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 200);
-    let user = response.json().await.unwrap();
-    Client {
-        http,
-        base: app.address.clone(),
-        user,
-    }
+    Client(test_support::sign_in(&app.address, email, organization, role).await)
 }
 
 impl Client {
-    pub fn user_id(&self) -> &str {
-        self.user["id"].as_str().unwrap()
-    }
-
-    pub async fn post(&self, path: &str, body: Value) -> (u16, Value) {
-        let response = self
-            .http
-            .post(format!("{}{path}", self.base))
-            .json(&body)
-            .send()
-            .await
-            .unwrap();
-        read(response).await
-    }
-
-    pub async fn ok(&self, path: &str, body: Value) -> Value {
-        let (status, body) = self.post(path, body).await;
-        assert_eq!(status, 200, "{path}: {body}");
-        body
-    }
-
     /// Starts recording `zone` of `space`; returns the recording id.
     pub async fn start_recording(&self, space: &str, zone: &str) -> String {
         self.ok(
@@ -413,29 +384,6 @@ impl Client {
             .unwrap()
             .to_owned()
     }
-}
-
-/// Status and JSON body; error bodies are checked to be problems.
-pub async fn read(response: reqwest::Response) -> (u16, Value) {
-    let status = response.status().as_u16();
-    let content_type = response
-        .headers()
-        .get("content-type")
-        .map(|v| v.to_str().unwrap().to_owned())
-        .unwrap_or_default();
-    let body: Value = response.json().await.unwrap_or(Value::Null);
-    if status >= 400 {
-        assert_eq!(content_type, "application/problem+json", "{status} {body}");
-        assert_eq!(body["status"], status, "{body}");
-    }
-    (status, body)
-}
-
-pub fn problem_type(body: &Value) -> &str {
-    body["type"]
-        .as_str()
-        .unwrap_or_default()
-        .trim_start_matches("https://qubital.app/errors/")
 }
 
 /// A participant event about `room` (a space id) as LiveKit sends it; `created_at` in Unix
@@ -477,11 +425,4 @@ pub async fn metric(app: &TestApp, name: &str, labels: &[(&str, &str)]) -> Optio
         })
         .and_then(|line| line.rsplit(' ').next())
         .map(|value| value.parse().unwrap())
-}
-
-impl Client {
-    /// The public id of the organization the client acts in (the metrics' `org_id`).
-    pub fn organization_id(&self) -> &str {
-        self.user["currentOrganizationId"].as_str().unwrap()
-    }
 }
