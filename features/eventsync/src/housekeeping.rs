@@ -1,12 +1,13 @@
 //! The `eventsync.housekeeping` job: keeps `event_inbox` bounded by deleting the rows of events
-//! received more than [`INBOX_RETENTION_DAYS`] ago, in small batches so no statement holds locks for
-//! long. Idempotent; a singleton (one replica is enough).
+//! received more than [`INBOX_RETENTION_DAYS`] ago, in small batches so no statement holds
+//! locks for long. Idempotent; a singleton (one replica is enough).
 //!
 //! Why deleting them is safe: the inbox only answers "was this event id seen before?". Nothing
 //! reads it to order events or to judge staleness (that is `workos_updated_at` on the mirrored
 //! rows and `workos_tombstones`), and the stream's position is `event_cursors`. An event older
-//! than WorkOS's retention can no longer come back by either path, and if one somehow did, the
-//! newer-wins rule and the tombstones would make it `stale`: it would change nothing.
+//! than WorkOS's retention can no longer come back by either path. (Were an expired upsert to
+//! come back anyway, newer-wins and the tombstones would make it `stale`; a membership delete
+//! is not time-guarded, so for it the retention is the whole argument.)
 
 use std::time::Duration;
 
