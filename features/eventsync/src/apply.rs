@@ -50,8 +50,11 @@ impl Source {
     }
 }
 
-/// Applies `event` once: `Ok(None)` when this event id was already seen (by either source).
-/// Run it inside the caller's transaction.
+/// Applies `event` once: `Ok(None)` when this event id was already applied or found stale (by
+/// either source). An event that was *skipped* is tried again when it comes back: a webhook
+/// can deliver a membership before its user or organization exist, and the ordered stream
+/// then brings the same event id after them. Run it inside the caller's transaction (the
+/// inbox row is locked until it commits, so the two sources never apply one event at once).
 pub async fn apply_event(
     conn: &mut PgConnection,
     event: &Event,
@@ -59,7 +62,9 @@ pub async fn apply_event(
 ) -> anyhow::Result<Option<Outcome>> {
     let first_time = sqlx::query(
         "INSERT INTO event_inbox (event_id, event_type, source, outcome, occurred_at)
-         VALUES ($1, $2, $3, 'skipped', $4) ON CONFLICT (event_id) DO NOTHING",
+         VALUES ($1, $2, $3, 'skipped', $4)
+         ON CONFLICT (event_id) DO UPDATE SET source = EXCLUDED.source
+             WHERE event_inbox.outcome = 'skipped'",
     )
     .bind(&event.id)
     .bind(&event.event)
@@ -123,15 +128,22 @@ pub async fn apply_change(
                 at.max(membership.updated_at),
             )
             .await?;
+            // The membership by its id; or, for a membership made here without a WorkOS id, the
+            // same user and organization if nothing newer was written since. Never a row that
+            // carries another WorkOS membership: that is a newer membership a late delete of
+            // an older one must not remove.
             let removed: Option<(i64, i64)> = sqlx::query_as(
                 "DELETE FROM user_organizations m USING users u, organizations o
                  WHERE m.user_id = u.id AND m.org_id = o.id
-                   AND (m.workos_membership_id = $1 OR (u.workos_id = $2 AND o.workos_org_id = $3))
+                   AND (m.workos_membership_id = $1
+                        OR (m.workos_membership_id IS NULL AND u.workos_id = $2 AND o.workos_org_id = $3
+                            AND (m.workos_updated_at IS NULL OR m.workos_updated_at <= $4)))
                  RETURNING m.user_id, m.org_id",
             )
             .bind(&membership.id)
             .bind(&membership.user_id)
             .bind(&membership.organization_id)
+            .bind(at.max(membership.updated_at))
             .fetch_optional(&mut *conn)
             .await?;
             match removed {

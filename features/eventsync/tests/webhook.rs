@@ -313,3 +313,101 @@ async fn without_a_secret_the_endpoint_is_disabled_in_development() {
         "https://qubital.app/errors/integration-disabled"
     );
 }
+
+#[tokio::test]
+async fn a_membership_that_outran_its_user_and_organization_is_applied_when_it_comes_back() {
+    let app = app().await;
+    let t = "2026-11-03T10:00:00.000Z";
+    let membership = event(
+        "event_m1",
+        "organization_membership.created",
+        json!({"object": "organization_membership", "id": "om_early", "user_id": "user_e", "organization_id": "org_e", "status": "active", "role": {"slug": "admin"}, "created_at": t, "updated_at": t}),
+        t,
+    );
+    // The webhook delivers the membership first: nothing to attach it to yet.
+    assert_eq!(outcome(deliver(&app, &membership).await).await, "skipped");
+    for e in [
+        event(
+            "event_m2",
+            "organization.created",
+            organization("org_e", "Early", t),
+            t,
+        ),
+        event(
+            "event_m3",
+            "user.created",
+            json!({"object": "user", "id": "user_e", "email": "e@early.test", "email_verified": true, "created_at": t, "updated_at": t}),
+            t,
+        ),
+    ] {
+        assert_eq!(outcome(deliver(&app, &e).await).await, "applied");
+    }
+    // The same event again (the ordered stream, or WorkOS retrying): now it applies, once.
+    assert_eq!(outcome(deliver(&app, &membership).await).await, "applied");
+    assert_eq!(outcome(deliver(&app, &membership).await).await, "duplicate");
+    let role: Option<String> = sqlx::query_scalar(
+        "SELECT m.role FROM user_organizations m JOIN users u ON u.id = m.user_id
+         WHERE u.workos_id = 'user_e' AND m.workos_membership_id = 'om_early'",
+    )
+    .fetch_optional(app.db())
+    .await
+    .unwrap();
+    assert_eq!(role.as_deref(), Some("admin"));
+}
+
+#[tokio::test]
+async fn a_late_delete_of_an_older_membership_leaves_the_newer_one() {
+    let app = app().await;
+    let t = "2026-11-04T10:00:00.000Z";
+    let later = "2026-11-04T12:00:00.000Z";
+    let membership = |id: &str, at: &str| json!({"object": "organization_membership", "id": id, "user_id": "user_l", "organization_id": "org_l", "status": "active", "role": {"slug": "member"}, "created_at": at, "updated_at": at});
+    for e in [
+        event(
+            "event_l1",
+            "organization.created",
+            organization("org_l", "Late", t),
+            t,
+        ),
+        event(
+            "event_l2",
+            "user.created",
+            json!({"object": "user", "id": "user_l", "email": "l@late.test", "email_verified": true, "created_at": t, "updated_at": t}),
+            t,
+        ),
+        // The user was removed (om_old) and added again (om_new); WorkOS delivers the new
+        // membership first and retries the old removal afterwards.
+        event(
+            "event_l3",
+            "organization_membership.created",
+            membership("om_new", later),
+            later,
+        ),
+    ] {
+        assert_eq!(outcome(deliver(&app, &e).await).await, "applied");
+    }
+    sqlx::query(
+        "INSERT INTO user_sessions (session_id, user_id, org_id, kind, expires_at)
+         SELECT gen_random_uuid(), u.id, o.id, 'workos', now() + interval '1 day'
+         FROM users u, organizations o WHERE u.workos_id = 'user_l' AND o.workos_org_id = 'org_l'",
+    )
+    .execute(app.db())
+    .await
+    .unwrap();
+    let late_delete = event(
+        "event_l4",
+        "organization_membership.deleted",
+        membership("om_old", "2026-11-04T11:00:00.000Z"),
+        "2026-11-04T11:00:00.000Z",
+    );
+    assert_eq!(outcome(deliver(&app, &late_delete).await).await, "stale");
+    let kept: Vec<String> = sqlx::query_scalar("SELECT workos_membership_id FROM user_organizations")
+        .fetch_all(app.db())
+        .await
+        .unwrap();
+    assert_eq!(kept, ["om_new"]);
+    assert_eq!(
+        live_sessions(&app, "user_l").await,
+        1,
+        "the member stays signed in"
+    );
+}
