@@ -9,7 +9,7 @@ port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); pr
 log=$(mktemp)
 cargo build --quiet --package qubital
 env -u DATABASE_URL QUBITAL_DATA_DIR="$data_dir" RUST_LOG=info \
-  target/debug/qubital serve --dev --port "$port" >"$log" 2>&1 &
+  "${CARGO_TARGET_DIR:-target}/debug/qubital" serve --dev --port "$port" >"$log" 2>&1 &
 pid=$!
 cleanup() { kill "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; rm -rf "$data_dir"; }
 trap cleanup EXIT

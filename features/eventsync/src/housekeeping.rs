@@ -1,26 +1,23 @@
 //! The `eventsync.housekeeping` job: keeps `event_inbox` bounded by deleting the rows of events
-//! received more than [`INBOX_RETENTION_DAYS`] ago, in small batches so no statement holds
-//! locks for long. Idempotent; a singleton (one replica is enough).
+//! received more than [`INBOX_RETENTION_DAYS`] ago, in small batches ([`prune_expired`]).
+//! Idempotent; a singleton (one replica is enough).
 //!
 //! Why deleting them is safe: the inbox only answers "was this event id seen before?". Nothing
 //! reads it to order events or to judge staleness (that is `workos_updated_at` on the mirrored
 //! rows and `workos_tombstones`), and the stream's position is `event_cursors`. An event older
-//! than WorkOS's retention can no longer come back by either path. (Were an expired upsert to
-//! come back anyway, newer-wins and the tombstones would make it `stale`; a membership delete
-//! is not time-guarded, so for it the retention is the whole argument.)
+//! than WorkOS's retention can no longer come back by either path. (Were an expired event to
+//! come back anyway, newer-wins and the tombstones would make an upsert `stale`, and a
+//! membership delete removes only the membership it names.)
 
 use std::time::Duration;
 
-use qubital_plugin::{AppContext, Job, JobContext, ProcessRole};
+use qubital_plugin::{prune_expired, AppContext, Job, JobContext, ProcessRole};
 
 /// How long an inbox row is kept after it was received. WorkOS serves events up to 30 days old
 /// on the Events API and retries a webhook delivery for at most 3 days, so an event id older
 /// than 30 days cannot be delivered again by either path; 5 more days absorb clock skew and a
 /// job that was down for a while.
 pub const INBOX_RETENTION_DAYS: i32 = 35;
-
-/// Rows deleted per statement.
-const BATCH: i64 = 5_000;
 
 /// Runs in `qubital serve`, not in `qubital eventsync`, although both write the inbox: the API
 /// is the process every deployment runs (the webhook writes the inbox even where no follower
@@ -51,27 +48,8 @@ async fn run(job: JobContext) -> anyhow::Result<()> {
 /// event is received after it occurred, so this never deletes a row earlier than its event's
 /// age would allow.
 pub async fn prune(app: &AppContext, stop: impl Fn() -> bool) -> Result<u64, sqlx::Error> {
-    let mut deleted = 0;
-    loop {
-        if stop() {
-            break;
-        }
-        let done = sqlx::query(
-            "DELETE FROM event_inbox WHERE ctid IN (
-                 SELECT ctid FROM event_inbox
-                 WHERE received_at < now() - make_interval(days => $2)
-                 LIMIT $1)",
-        )
-        .bind(BATCH)
-        .bind(INBOX_RETENTION_DAYS)
-        .execute(app.db())
-        .await?
-        .rows_affected();
-        deleted += done;
-        crate::metrics::metrics().inbox_pruned.inc_by(done);
-        if done < BATCH as u64 {
-            break;
-        }
-    }
+    let expired = format!("received_at < now() - interval '{INBOX_RETENTION_DAYS} days'");
+    let deleted = prune_expired(app.db(), "event_inbox", &expired, stop).await?;
+    crate::metrics::metrics().inbox_pruned.inc_by(deleted);
     Ok(deleted)
 }

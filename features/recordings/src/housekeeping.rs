@@ -1,5 +1,5 @@
-//! The `recordings.housekeeping` job: deletes what has outlived its use, in small batches so no
-//! statement holds locks for long. Idempotent; a singleton (one replica is enough).
+//! The `recordings.housekeeping` job: deletes what has outlived its use, in small batches
+//! ([`prune_expired`]). Idempotent; a singleton (one replica is enough).
 //!
 //! - `livekit_webhook_events` after 7 days: LiveKit redelivers within minutes, so an event id
 //!   older than that will not come back.
@@ -8,10 +8,7 @@
 
 use std::time::Duration;
 
-use qubital_plugin::{AppContext, Job, JobContext, ProcessRole};
-
-/// Rows deleted per statement.
-const BATCH: i64 = 5_000;
+use qubital_plugin::{prune_expired, AppContext, Job, JobContext, ProcessRole};
 
 pub const HOUSEKEEPING: Job = Job::new(
     "recordings.housekeeping",
@@ -50,22 +47,7 @@ async fn run(job: JobContext) -> anyhow::Result<()> {
 pub async fn prune(app: &AppContext, stop: impl Fn() -> bool) -> Result<u64, sqlx::Error> {
     let mut deleted = 0;
     for (table, expired) in RULES {
-        loop {
-            if stop() {
-                return Ok(deleted);
-            }
-            let done = sqlx::query(&format!(
-                "DELETE FROM {table} WHERE ctid IN (SELECT ctid FROM {table} WHERE {expired} LIMIT $1)"
-            ))
-            .bind(BATCH)
-            .execute(app.db())
-            .await?
-            .rows_affected();
-            deleted += done;
-            if done < BATCH as u64 {
-                break;
-            }
-        }
+        deleted += prune_expired(app.db(), table, expired, &stop).await?;
     }
     Ok(deleted)
 }

@@ -62,3 +62,33 @@ pub struct JobContext {
     /// next safe point. Work committed so far stays committed; the next run picks up from there.
     pub stop: CancellationToken,
 }
+
+/// Rows one [`prune_expired`] statement deletes at most.
+pub const PRUNE_BATCH: i64 = 5_000;
+
+/// For housekeeping jobs: deletes the rows of `table` for which `expired` holds (SQL written by
+/// the feature, never input), [`PRUNE_BATCH`] at a time so that no statement holds locks or
+/// writes a burst of WAL for long, until none is left or `stop()` says so. Idempotent. Returns
+/// how many rows were deleted.
+pub async fn prune_expired(
+    db: &sqlx::PgPool,
+    table: &str,
+    expired: &str,
+    stop: impl Fn() -> bool,
+) -> Result<u64, sqlx::Error> {
+    let statement =
+        format!("DELETE FROM {table} WHERE ctid IN (SELECT ctid FROM {table} WHERE {expired} LIMIT $1)");
+    let mut deleted = 0;
+    while !stop() {
+        let done = sqlx::query(&statement)
+            .bind(PRUNE_BATCH)
+            .execute(db)
+            .await?
+            .rows_affected();
+        deleted += done;
+        if done < PRUNE_BATCH as u64 {
+            break;
+        }
+    }
+    Ok(deleted)
+}

@@ -27,7 +27,7 @@ pub mod request;
 
 pub use context::{AppContext, Boot, Environment};
 pub use feature::{Api, Feature, InitFn, Settings};
-pub use jobs::{Job, JobContext, ProcessRole};
+pub use jobs::{prune_expired, Job, JobContext, ProcessRole};
 pub use problem::{FieldError, Problem};
 
 // Re-exported so that feature crates name the exact versions the host was built with.
