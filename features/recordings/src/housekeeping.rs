@@ -4,7 +4,6 @@
 //! - `livekit_webhook_events` after 7 days: LiveKit redelivers within minutes, so an event id
 //!   older than that will not come back.
 //! - `conference_activity_days` after 35 days: the longest active-users window is 30 days.
-//! - `conference_participants` who left more than 7 days ago: nobody reads them any more.
 
 use std::time::Duration;
 
@@ -27,10 +26,6 @@ const RULES: &[(&str, &str)] = &[
     (
         "conference_activity_days",
         "day < (now() AT TIME ZONE 'UTC')::date - 35",
-    ),
-    (
-        "conference_participants",
-        "NOT present AND changed_at < now() - interval '7 days'",
     ),
 ];
 

@@ -10,6 +10,7 @@ use platform_livekit::{LiveKit, ServerApiError};
 use poem::{http::StatusCode, web::Data};
 use poem_openapi::{param::Header, payload::Json, Object, OpenApi, Tags};
 use qubital_plugin::{AppContext, Job, JobContext, Problem, ProcessRole};
+use qubital_spaces::occupancy;
 
 use crate::{conference, store, RecordingsState};
 
@@ -103,45 +104,26 @@ pub async fn reconcile_occupancy_once(app: &AppContext) -> anyhow::Result<u64> {
     if !livekit.is_enabled() {
         return Ok(0);
     }
-    let rooms: Vec<String> = sqlx::query_scalar(
-        "SELECT room_name FROM conference_participants GROUP BY room_name
-         HAVING bool_or(present) AND max(changed_at) < now() - make_interval(secs => $1)
-         ORDER BY max(changed_at) LIMIT $2",
+    let rooms = occupancy::quiet_rooms(
+        app.db(),
+        Duration::from_secs(QUIET_FOR_SECS as u64),
+        ROOMS_PER_PASS,
     )
-    .bind(QUIET_FOR_SECS as f64)
-    .bind(ROOMS_PER_PASS)
-    .fetch_all(app.db())
     .await?;
     let mut changed = 0;
     for room in rooms {
-        let people = match livekit.people_in_room(&room).await {
+        let people = match livekit.people_in_room(&room.space_id.to_string()).await {
             Ok(people) => people,
             Err(ServerApiError::Disabled) => return Ok(changed),
-            Err(error) => anyhow::bail!("LiveKit could not be asked who is in {room}: {error}"),
+            Err(error) => anyhow::bail!("LiveKit could not be asked who is in {}: {error}", room.space_id),
         };
         let listed: Vec<&str> = people.iter().map(|p| p.identity.as_str()).collect();
         let mut tx = app.db().begin().await?;
-        let gone: Vec<String> = sqlx::query_scalar(
-            "UPDATE conference_participants SET present = false, changed_at = now()
-             WHERE room_name = $1 AND present AND NOT (identity = ANY($2))
-             RETURNING identity",
-        )
-        .bind(&room)
-        .bind(&listed)
-        .fetch_all(&mut *tx)
-        .await?;
-        changed += gone.len() as u64;
-        if let Some(owner) = conference::room_owner(&mut tx, &room).await? {
-            let known: Vec<String> = sqlx::query_scalar(
-                "SELECT identity FROM conference_participants WHERE room_name = $1 AND present",
-            )
-            .bind(&room)
-            .fetch_all(&mut *tx)
-            .await?;
-            for person in people.iter().filter(|p| !known.contains(&p.identity)) {
-                if conference::joined(&mut tx, &owner, &room, person, Utc::now()).await? {
-                    changed += 1;
-                }
+        changed += occupancy::keep_only(&mut tx, &room, &listed).await?.len() as u64;
+        let known = occupancy::present(&mut tx, &room).await?;
+        for person in people.iter().filter(|p| !known.contains(&p.identity)) {
+            if conference::joined(&mut tx, &room, person, Utc::now()).await? {
+                changed += 1;
             }
         }
         tx.commit().await?;

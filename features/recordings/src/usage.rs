@@ -2,9 +2,10 @@
 //! in conferences now) from the database. It runs on every API replica (each serves its own
 //! `/metrics`); the answer is the same on all of them.
 
-use std::time::Duration;
+use std::{collections::BTreeMap, time::Duration};
 
 use qubital_plugin::{AppContext, Job, JobContext, ProcessRole};
+use qubital_spaces::occupancy;
 
 use crate::metrics::{self, OrgUsage};
 
@@ -25,34 +26,44 @@ async fn run(job: JobContext) -> anyhow::Result<()> {
 /// Per organization with any activity in the last 30 UTC days or anyone in a conference now:
 /// distinct users active in the last 7 and 30 days (today included) and people present now.
 pub async fn measure(app: &AppContext) -> Result<Vec<OrgUsage>, sqlx::Error> {
-    let rows: Vec<(String, i64, i64, i64)> = sqlx::query_as(
-        "WITH today AS (SELECT (now() AT TIME ZONE 'UTC')::date AS day),
-         active AS (
-             SELECT a.org_id,
-                    count(DISTINCT a.user_id) FILTER (WHERE a.day > today.day - 7) AS weekly,
-                    count(DISTINCT a.user_id) AS monthly
-             FROM conference_activity_days a, today
-             WHERE a.day > today.day - 30
-             GROUP BY a.org_id),
-         present AS (
-             SELECT org_id, count(*) AS now FROM conference_participants WHERE present GROUP BY org_id)
-         SELECT o.public_id, COALESCE(active.weekly, 0), COALESCE(active.monthly, 0),
-                COALESCE(present.now, 0)
-         FROM active FULL JOIN present ON present.org_id = active.org_id
-         JOIN organizations o ON o.id = COALESCE(active.org_id, present.org_id)
-         ORDER BY o.public_id",
+    let active: Vec<(i64, i64, i64)> = sqlx::query_as(
+        "WITH today AS (SELECT (now() AT TIME ZONE 'UTC')::date AS day)
+         SELECT a.org_id,
+                count(DISTINCT a.user_id) FILTER (WHERE a.day > today.day - 7),
+                count(DISTINCT a.user_id)
+         FROM conference_activity_days a, today
+         WHERE a.day > today.day - 30
+         GROUP BY a.org_id",
     )
     .fetch_all(app.db())
     .await?;
-    Ok(rows
+    let present = occupancy::present_by_organization(app.db()).await?;
+    let mut by_org: BTreeMap<i64, OrgUsage> = BTreeMap::new();
+    for (org, weekly, monthly) in active {
+        let usage = by_org.entry(org).or_default();
+        usage.weekly_active_users = weekly;
+        usage.monthly_active_users = monthly;
+    }
+    for (org, now) in present {
+        by_org.entry(org).or_default().participants_now = now;
+    }
+    let ids: Vec<i64> = by_org.keys().copied().collect();
+    let public_ids: Vec<(i64, String)> =
+        sqlx::query_as("SELECT id, public_id FROM organizations WHERE id = ANY($1)")
+            .bind(&ids)
+            .fetch_all(app.db())
+            .await?;
+    let mut usage: Vec<OrgUsage> = public_ids
         .into_iter()
-        .map(|(org_id, weekly, monthly, now)| OrgUsage {
-            org_id,
-            weekly_active_users: weekly,
-            monthly_active_users: monthly,
-            participants_now: now,
+        .filter_map(|(id, public_id)| {
+            by_org.remove(&id).map(|usage| OrgUsage {
+                org_id: public_id,
+                ..usage
+            })
         })
-        .collect())
+        .collect();
+    usage.sort_by(|a, b| a.org_id.cmp(&b.org_id));
+    Ok(usage)
 }
 
 /// Measures and publishes the gauges.

@@ -16,10 +16,10 @@ use poem_openapi::{
     Object, OpenApi, Tags,
 };
 use qubital_plugin::{AppContext, Problem};
+use qubital_spaces::occupancy::{self, ConferenceRoom};
 
 use crate::{
-    conference::{self, RoomOwner},
-    metrics,
+    conference, metrics,
     store::{self, Changed},
 };
 
@@ -99,8 +99,8 @@ impl LiveKitWebhookApi {
             })?;
 
         let mut tx = ctx.db().begin().await?;
-        let owner = match delivery.event.room() {
-            Some(room) => conference::room_owner(&mut tx, room).await?,
+        let room = match delivery.event.room() {
+            Some(room) => occupancy::room(&mut *tx, room).await?,
             None => None,
         };
         let first = sqlx::query(
@@ -113,15 +113,15 @@ impl LiveKitWebhookApi {
         .rows_affected()
             == 1;
         let effect = if first {
-            apply(&mut tx, &delivery, owner.as_ref()).await?
+            apply(&mut tx, &delivery, room.as_ref()).await?
         } else {
             Effect::Duplicate
         };
         tx.commit().await?;
 
-        let org_id = owner
+        let org_id = room
             .as_ref()
-            .map_or(metrics::UNKNOWN_ORG, |owner| owner.org_public_id.as_str());
+            .map_or(metrics::UNKNOWN_ORG, |room| room.org_public_id.as_str());
         metrics::webhook_received(org_id, &delivery.name);
         let outcome = match effect {
             Effect::Duplicate => "duplicate",
@@ -163,30 +163,30 @@ enum Effect {
 }
 
 /// Applies a first delivery inside its transaction. Participant and room events count only for
-/// rooms that are spaces of an organization.
+/// rooms that are spaces of an organization (`room`).
 async fn apply(
     conn: &mut sqlx::PgConnection,
     delivery: &Delivery,
-    owner: Option<&RoomOwner>,
+    room: Option<&ConferenceRoom>,
 ) -> Result<Effect, sqlx::Error> {
     let at = DateTime::from_timestamp(delivery.created_at, 0)
         .filter(|_| delivery.created_at > 0)
         .unwrap_or_else(Utc::now);
-    Ok(match (&delivery.event, owner) {
+    Ok(match (&delivery.event, room) {
         (ConferenceEvent::Egress(egress), _) => match store::apply_egress(conn, egress).await? {
             Some(changed) => Effect::Recording(changed),
             None => Effect::Ignored,
         },
-        (ConferenceEvent::ParticipantJoined { room, participant }, Some(owner)) => {
-            conference::joined(conn, owner, room, participant, at).await?;
+        (ConferenceEvent::ParticipantJoined { participant, .. }, Some(room)) => {
+            conference::joined(conn, room, participant, at).await?;
             Effect::Joined
         }
-        (ConferenceEvent::ParticipantLeft { room, participant }, Some(_)) => Effect::Left {
+        (ConferenceEvent::ParticipantLeft { participant, .. }, Some(room)) => Effect::Left {
             seconds: conference::left(conn, room, participant, at).await?,
         },
         (ConferenceEvent::TrackPublished { source, .. }, Some(_)) => Effect::Published(*source),
-        (ConferenceEvent::RoomFinished { room }, Some(_)) => {
-            conference::room_finished(conn, room, at).await?;
+        (ConferenceEvent::RoomFinished { .. }, Some(room)) => {
+            occupancy::emptied(conn, room, at).await?;
             Effect::RoomClosed
         }
         _ => Effect::Ignored,

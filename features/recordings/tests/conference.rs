@@ -11,10 +11,11 @@ mod support;
 
 use platform_livekit::livekit_protocol as proto;
 use qubital_testkit::TestApp;
+use serde_json::json;
 use support::{deliver, deliver_signed, metric, participant_event, sign, sign_in, FakeLiveKit, LIVEKIT_KEY};
 
 async fn present(app: &TestApp, identity: &str) -> Option<bool> {
-    sqlx::query_scalar("SELECT present FROM conference_participants WHERE identity = $1")
+    sqlx::query_scalar("SELECT present FROM space_occupants WHERE identity = $1")
         .bind(identity)
         .fetch_optional(app.db())
         .await
@@ -47,6 +48,11 @@ async fn participant_and_track_events_feed_occupancy_activity_and_counters_once(
     assert_eq!(deliver_signed(&app, &joined).await, "duplicate");
     assert_eq!(metric(&app, joins, &[("org_id", &org)]).await, Some(1.0));
     assert_eq!(present(&app, bob.user_id()).await, Some(true));
+    // The space shows him in it, to the members of its organization.
+    let shown = ada.ok(&format!("/spaces/{space}/get"), json!({})).await;
+    assert_eq!(shown["occupantUserIds"], json!([bob.user_id()]));
+    let listed = ada.ok("/spaces/list", json!({})).await;
+    assert_eq!(listed["data"][0]["occupantUserIds"], json!([bob.user_id()]));
     let received = "qubital_livekit_webhook_events_received_total";
     assert_eq!(
         metric(
@@ -92,6 +98,8 @@ async fn participant_and_track_events_feed_occupancy_activity_and_counters_once(
     assert_eq!(deliver_signed(&app, &left).await, "applied");
     assert_eq!(deliver_signed(&app, &left).await, "duplicate");
     assert_eq!(present(&app, bob.user_id()).await, Some(false));
+    let shown = ada.ok(&format!("/spaces/{space}/get"), json!({})).await;
+    assert_eq!(shown["occupantUserIds"], json!([]));
     assert_eq!(
         metric(
             &app,
@@ -265,13 +273,15 @@ async fn housekeeping_prunes_only_what_has_expired() {
     .await
     .unwrap();
     sqlx::query(
-        "INSERT INTO conference_participants (room_name, identity, org_id, present, joined_at, changed_at) VALUES
-             ($1, 'gone', $2, false, now() - interval '9 days', now() - interval '8 days'),
-             ($1, 'recent', $2, false, now() - interval '2 days', now() - interval '1 day'),
-             ($1, 'still-here', $2, true, now() - interval '9 days', now() - interval '9 days')",
+        "INSERT INTO space_occupants (room_id, identity, present, joined_at, changed_at)
+         SELECT r.id, v.identity, v.present, now() - v.joined, now() - v.changed
+         FROM rooms r, (VALUES ('gone', false, interval '9 days', interval '8 days'),
+                               ('recent', false, interval '2 days', interval '1 day'),
+                               ('still-here', true, interval '9 days', interval '9 days'))
+                       AS v (identity, present, joined, changed)
+         WHERE r.room_id = $1::uuid",
     )
     .bind(&space)
-    .bind(org_id)
     .execute(db)
     .await
     .unwrap();
@@ -279,11 +289,16 @@ async fn housekeeping_prunes_only_what_has_expired() {
     let deleted = qubital_recordings::housekeeping::prune(&app.ctx, || false)
         .await
         .unwrap();
-    assert_eq!(deleted, 3);
+    assert_eq!(deleted, 2);
+    // The spaces feature prunes its departed occupants.
+    let departed = qubital_spaces::occupancy::prune(&app.ctx, || false)
+        .await
+        .unwrap();
+    assert_eq!(departed, 1);
     let left: Vec<String> = sqlx::query_scalar(
         "SELECT event_id FROM livekit_webhook_events
          UNION ALL SELECT (current_date - day)::text FROM conference_activity_days
-         UNION ALL SELECT identity FROM conference_participants ORDER BY 1",
+         UNION ALL SELECT identity FROM space_occupants ORDER BY 1",
     )
     .fetch_all(db)
     .await
@@ -292,6 +307,12 @@ async fn housekeeping_prunes_only_what_has_expired() {
     // Idempotent.
     assert_eq!(
         qubital_recordings::housekeeping::prune(&app.ctx, || false)
+            .await
+            .unwrap(),
+        0
+    );
+    assert_eq!(
+        qubital_spaces::occupancy::prune(&app.ctx, || false)
             .await
             .unwrap(),
         0

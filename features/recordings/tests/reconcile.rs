@@ -160,7 +160,8 @@ async fn without_a_token_the_internal_endpoint_is_disabled() {
 
 async fn occupancy(app: &qubital_testkit::TestApp, room: &str) -> Vec<(String, bool)> {
     sqlx::query_as(
-        "SELECT identity, present FROM conference_participants WHERE room_name = $1 ORDER BY identity",
+        "SELECT o.identity, o.present FROM space_occupants o JOIN rooms r ON r.id = o.room_id
+         WHERE r.room_id = $1::uuid ORDER BY o.identity",
     )
     .bind(room)
     .fetch_all(app.db())
@@ -196,11 +197,14 @@ async fn occupancy_lost_to_missing_webhooks_is_corrected_from_the_room_service()
         assert_eq!(support::deliver_signed(&app, &event).await, "applied");
     }
     // Recent had news a moment ago: not asked about.
-    sqlx::query("UPDATE conference_participants SET changed_at = now() WHERE room_name = $1")
-        .bind(&recent)
-        .execute(app.db())
-        .await
-        .unwrap();
+    sqlx::query(
+        "UPDATE space_occupants SET changed_at = now()
+         WHERE room_id = (SELECT id FROM rooms WHERE room_id = $1::uuid)",
+    )
+    .bind(&recent)
+    .execute(app.db())
+    .await
+    .unwrap();
     // LiveKit: Bob left Main, Cy is in it (her join was lost), and so is the recorder;
     // Closed is gone altogether.
     livekit.set_room(
@@ -242,7 +246,7 @@ async fn occupancy_lost_to_missing_webhooks_is_corrected_from_the_room_service()
     assert_eq!(livekit.state.lock().unwrap().room_unauthenticated, 0);
 
     // Asked again later (Recent included), nothing is left to correct.
-    sqlx::query("UPDATE conference_participants SET changed_at = changed_at - interval '10 minutes'")
+    sqlx::query("UPDATE space_occupants SET changed_at = changed_at - interval '10 minutes'")
         .execute(app.db())
         .await
         .unwrap();

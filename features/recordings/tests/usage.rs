@@ -81,7 +81,7 @@ async fn active_users_and_present_participants_are_measured_per_organization() {
         .execute(app.db())
         .await
         .unwrap();
-    sqlx::query("DELETE FROM conference_participants")
+    sqlx::query("DELETE FROM space_occupants")
         .execute(app.db())
         .await
         .unwrap();

@@ -1,5 +1,7 @@
 //! The Spaces operations (tag `Spaces`): spaces, the layout set, tags.
 
+use std::collections::HashMap;
+
 use chrono::{DateTime, Utc};
 use poem::web::Data;
 use poem_openapi::{
@@ -15,6 +17,7 @@ use qubital_plugin::{
 use uuid::Uuid;
 
 use crate::{
+    occupancy,
     store::{self, SpaceFilter, SpaceRow, TagRow},
     validate::{self, Errors},
 };
@@ -65,12 +68,15 @@ pub struct Space {
     pub style: String,
     /// Ordered by name.
     pub tags: Vec<SpaceTag>,
+    /// Users in the space's conference now (user ids, in joining order), as the conference
+    /// service reports them.
+    pub occupant_user_ids: Vec<String>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
 
 impl Space {
-    fn from_row(row: SpaceRow, tags: Vec<TagRow>) -> Self {
+    fn from_row(row: SpaceRow, tags: Vec<TagRow>, occupants: Vec<String>) -> Self {
         Self {
             id: row.room_id,
             name: row.name,
@@ -79,6 +85,7 @@ impl Space {
             dimension: row.dimension,
             style: row.style,
             tags: tags.into_iter().map(SpaceTag::from).collect(),
+            occupant_user_ids: occupants,
             created_at: row.created_at,
             updated_at: row.updated_at,
         }
@@ -340,11 +347,14 @@ impl SpacesApi {
             },
         )
         .await?;
+        let pks: Vec<i64> = rows.iter().map(|row| row.space.pk).collect();
+        let mut occupants = occupants_by_space(&mut conn, &pks).await?;
         let data = rows
             .into_iter()
             .map(|row| {
                 let (space, tags) = row.into_parts();
-                Space::from_row(space, tags)
+                let here = occupants.remove(&space.pk).unwrap_or_default();
+                Space::from_row(space, tags, here)
             })
             .collect();
         Ok(Json(page(data, body.limit, body.offset, total)))
@@ -659,11 +669,27 @@ async fn check_tags(
     Ok(())
 }
 
-/// The space `id` of `organization_id` with its tags, or `404`.
+/// The space `id` of `organization_id` with its tags and occupants, or `404`.
 async fn load(conn: &mut sqlx::PgConnection, organization_id: i64, id: Uuid) -> Result<Space, Problem> {
     let (space, tags) = store::tagged_space(conn, organization_id, id)
         .await?
         .ok_or_else(Problem::not_found)?
         .into_parts();
-    Ok(Space::from_row(space, tags))
+    let here = occupants_by_space(conn, &[space.pk])
+        .await?
+        .remove(&space.pk)
+        .unwrap_or_default();
+    Ok(Space::from_row(space, tags, here))
+}
+
+/// The users in each space's conference now, by internal space id.
+async fn occupants_by_space(
+    conn: &mut sqlx::PgConnection,
+    pks: &[i64],
+) -> Result<HashMap<i64, Vec<String>>, sqlx::Error> {
+    let mut by_space: HashMap<i64, Vec<String>> = HashMap::new();
+    for (pk, user) in occupancy::occupant_user_ids(conn, pks).await? {
+        by_space.entry(pk).or_default().push(user.to_string());
+    }
+    Ok(by_space)
 }

@@ -5,10 +5,11 @@
 //! organization is `404` (or an unknown tag, `422`), never visible. Decisions are written down
 //! in `docs/spaces-and-realtime.md`.
 //!
-//! Other features reach spaces through [`store`] (declared Cargo dependency), never through
-//! the tables.
+//! Other features reach spaces through [`store`] and [`occupancy`] (declared Cargo dependency),
+//! never through the tables.
 
 pub mod api;
+pub mod occupancy;
 pub mod store;
 mod validate;
 
@@ -20,4 +21,5 @@ qubital_plugin::inventory::submit! {
     qubital_plugin::Feature::new("spaces")
         .apis(&[qubital_plugin::Api::of::<api::SpacesApi>()])
         .migrations(&MIGRATIONS)
+        .jobs(&[occupancy::HOUSEKEEPING])
 }
