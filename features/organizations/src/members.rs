@@ -1,5 +1,6 @@
 //! Members of the current organization: list, change role, remove (tag `Members`).
 
+use platform_livekit::LiveKit;
 use platform_workos::Workos;
 use poem::web::Data;
 use poem_openapi::{param::Path, payload::Json, ApiResponse, Enum, Object, OpenApi, Tags};
@@ -8,6 +9,7 @@ use qubital_plugin::{
     auth::{CookieAuth, Permission, Role},
     AppContext, Problem,
 };
+use qubital_spaces::occupancy;
 use sqlx::{PgConnection, Row};
 
 use crate::page::{contains_pattern, default_limit, Page, PageInfo};
@@ -264,8 +266,9 @@ impl MembersApi {
         Ok(Json(member_of(&row)))
     }
 
-    /// Remove a member from the organization (WorkOS first, then here) and end their sessions in
-    /// it. The last admin cannot be removed.
+    /// Remove a member from the organization (WorkOS first, then here), end their sessions in
+    /// it and disconnect them from its conferences they are in. The last admin cannot be
+    /// removed.
     ///
     /// Permission: BanUser.
     #[oai(path = "/members/:id/remove", method = "post", operation_id = "remove-member")]
@@ -319,6 +322,41 @@ impl MembersApi {
         .await?;
         tx.commit().await?;
         sessions::revoke_with_workos(workos, ended);
+        disconnect_from_conferences(&ctx, caller.organization_id, target).await;
         Ok(Removed::Done)
     }
+}
+
+/// Disconnects a removed member from the organization's conferences they are in now. Their
+/// sessions have ended, so they cannot get a new conference token; this ends the connection they
+/// hold. Best effort, in the background: LiveKit being slow or down must not fail or delay the
+/// removal (it is logged). Nothing to do when the conference is not configured.
+async fn disconnect_from_conferences(ctx: &AppContext, org_id: i64, user_id: i64) {
+    let Some(livekit) = ctx.try_get::<LiveKit>().filter(|l| l.is_enabled()).cloned() else {
+        return;
+    };
+    let spaces = match occupancy::spaces_occupied_by(ctx.db(), org_id, user_id).await {
+        Ok(spaces) => spaces,
+        Err(error) => {
+            tracing::warn!(%error, user_id, "could not read where a removed member is");
+            return;
+        }
+    };
+    if spaces.is_empty() {
+        return;
+    }
+    tokio::spawn(async move {
+        let identity = user_id.to_string();
+        for space in spaces {
+            match livekit.remove_participant(&space.to_string(), &identity).await {
+                Ok(true) => {
+                    tracing::info!(user_id, space_id = %space, "removed member disconnected from the conference")
+                }
+                Ok(false) => {}
+                Err(error) => {
+                    tracing::warn!(%error, user_id, space_id = %space, "could not disconnect a removed member")
+                }
+            }
+        }
+    });
 }

@@ -118,6 +118,22 @@ pub async fn present(conn: &mut PgConnection, room: &ConferenceRoom) -> Result<V
     .await
 }
 
+/// The spaces of organization `org_id` whose conference `user_id` is in now.
+pub async fn spaces_occupied_by<'e>(
+    db: impl PgExecutor<'e>,
+    org_id: i64,
+    user_id: i64,
+) -> Result<Vec<Uuid>, sqlx::Error> {
+    sqlx::query_scalar(
+        "SELECT r.room_id FROM space_occupants p JOIN rooms r ON r.id = p.room_id
+         WHERE r.org_id = $1 AND p.user_id = $2 AND p.present ORDER BY r.room_id",
+    )
+    .bind(org_id)
+    .bind(user_id)
+    .fetch_all(db)
+    .await
+}
+
 /// Marks gone, now, everyone present in the room but `still_there`. Returns who was marked.
 pub async fn keep_only(
     conn: &mut PgConnection,

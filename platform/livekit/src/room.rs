@@ -1,5 +1,6 @@
-//! The room service, on `livekit-api`'s `RoomClient`: who is in a room now. The client signs a
-//! per-request token with the `roomAdmin` grant for that room, as LiveKit's server expects.
+//! The room service, on `livekit-api`'s `RoomClient`: who is in a room now, and disconnecting
+//! someone from it. The client signs a per-request token with the `roomAdmin` grant for that
+//! room, as LiveKit's server expects.
 
 use livekit_api::services::room::RoomClient;
 
@@ -28,5 +29,17 @@ impl LiveKit {
             },
         };
         Ok(participants.iter().filter_map(Participant::from_info).collect())
+    }
+
+    /// Disconnects `identity` from `room` now (RemoveParticipant). `Ok(false)` when it is not
+    /// there (or the room is gone): nothing to do.
+    pub async fn remove_participant(&self, room: &str, identity: &str) -> Result<bool, ServerApiError> {
+        match self.room_client()?.remove_participant(room, identity).await {
+            Ok(()) => Ok(true),
+            Err(error) => match ServerApiError::from(error) {
+                ServerApiError::NotFound => Ok(false),
+                other => Err(other),
+            },
+        }
     }
 }
