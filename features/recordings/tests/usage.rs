@@ -16,6 +16,16 @@ use support::{deliver_signed, metric, participant_event, sign_in, FakeLiveKit};
 async fn active_users_and_present_participants_are_measured_per_organization() {
     let livekit = FakeLiveKit::start().await;
     let app = livekit.app().spawn().await;
+    // The app's own `recordings.usage` job runs at boot and then every minute: let its first
+    // run finish, so it cannot overwrite the gauges this test refreshes.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while metric(&app, "qubital_job_runs_total", &[("job", "recordings.usage")])
+        .await
+        .is_none()
+    {
+        assert!(std::time::Instant::now() < deadline, "the usage job never ran");
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
     let ada = sign_in(&app, "ada@acme.test", "Acme", "admin").await;
     let bob = sign_in(&app, "bob@acme.test", "Acme", "member").await;
     let cy = sign_in(&app, "cy@acme.test", "Acme", "member").await;
