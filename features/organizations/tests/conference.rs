@@ -1,6 +1,6 @@
 //! Removing a member disconnects them from the organization's conferences they are in, through
-//! LiveKit's room service (a local Twirp fake that checks the `roomAdmin` grant for the room,
-//! as LiveKit does); members elsewhere and other organizations' rooms are left alone.
+//! LiveKit's room service (`platform-livekit`'s fake, which checks the `roomAdmin` grant for the
+//! room as LiveKit does); members elsewhere and other organizations' rooms are left alone.
 
 extern crate qubital_organizations;
 extern crate qubital_realtime;
@@ -10,77 +10,12 @@ extern crate qubital_users;
 #[path = "../../auth/tests/support/mod.rs"]
 mod support;
 
-use std::{
-    sync::{Arc, Mutex},
-    time::Duration,
-};
+use std::time::Duration;
 
-use platform_livekit::{livekit_api::access_token::TokenVerifier, livekit_protocol as proto};
-use poem::{
-    handler,
-    http::StatusCode,
-    listener::{Acceptor, Listener, TcpListener},
-    web::Data,
-    EndpointExt, Request, Response, Route, Server,
-};
-use prost::Message;
+use platform_livekit::{fake::FakeLiveKit, livekit_protocol::participant_info::Kind};
 use qubital_testkit::TestApp;
 use serde_json::json;
 use support::*;
-
-const KEY: &str = "APIorganizations";
-const SECRET: &str = "organizations-test-secret-long-enough";
-
-#[derive(Default)]
-struct Removals {
-    /// `(room, identity)` of every accepted RemoveParticipant.
-    removed: Vec<(String, String)>,
-    unauthenticated: u32,
-}
-
-#[handler]
-async fn remove_participant(
-    req: &Request,
-    body: Vec<u8>,
-    Data(state): Data<&Arc<Mutex<Removals>>>,
-) -> Response {
-    let Ok(request) = proto::RoomParticipantIdentity::decode(body.as_slice()) else {
-        return Response::builder().status(StatusCode::BAD_REQUEST).finish();
-    };
-    let token = req
-        .header("authorization")
-        .and_then(|h| h.strip_prefix("Bearer "))
-        .unwrap_or_default();
-    let granted = TokenVerifier::with_api_key(KEY, SECRET)
-        .verify(token)
-        .is_ok_and(|claims| claims.video.room_admin && claims.video.room == request.room);
-    let mut state = state.lock().unwrap();
-    if !granted {
-        state.unauthenticated += 1;
-        return Response::builder()
-            .status(StatusCode::UNAUTHORIZED)
-            .content_type("application/json")
-            .body(json!({"code": "unauthenticated", "msg": "invalid token"}).to_string());
-    }
-    state.removed.push((request.room, request.identity));
-    Response::builder()
-        .content_type("application/protobuf")
-        .body(proto::RemoveParticipantResponse::default().encode_to_vec())
-}
-
-async fn fake_livekit() -> (String, Arc<Mutex<Removals>>) {
-    let state = Arc::new(Mutex::new(Removals::default()));
-    let app = Route::new()
-        .at(
-            "/twirp/livekit.RoomService/RemoveParticipant",
-            poem::post(remove_participant),
-        )
-        .data(state.clone());
-    let acceptor = TcpListener::bind("127.0.0.1:0").into_acceptor().await.unwrap();
-    let addr = acceptor.local_addr()[0].as_socket_addr().copied().unwrap();
-    tokio::spawn(Server::new_with_acceptor(acceptor).run(app));
-    (format!("ws://{addr}"), state)
-}
 
 async fn in_conference(app: &TestApp, space: &str, user_id: &str) {
     sqlx::query(
@@ -96,17 +31,13 @@ async fn in_conference(app: &TestApp, space: &str, user_id: &str) {
 
 #[tokio::test]
 async fn a_removed_member_is_disconnected_from_the_organizations_conferences() {
-    let (livekit_url, removals) = fake_livekit().await;
+    let livekit = FakeLiveKit::start().await;
     let fake = platform_workos::fake::FakeWorkos::start().await;
-    let app = with_workos(TestApp::builder(), &fake)
-        .arg("--livekit-url")
-        .arg(livekit_url)
-        .arg("--livekit-api-key")
-        .arg(KEY)
-        .arg("--livekit-api-secret")
-        .arg(SECRET)
-        .spawn()
-        .await;
+    let mut builder = with_workos(TestApp::builder(), &fake);
+    for arg in livekit.args() {
+        builder = builder.arg(arg);
+    }
+    let app = builder.spawn().await;
     let create_space = |client| {
         let app = &app;
         async move {
@@ -145,14 +76,16 @@ async fn a_removed_member_is_disconnected_from_the_organizations_conferences() {
     in_conference(&app, &acme_room, &bob_id).await;
     in_conference(&app, &acme_room, &ada_id).await;
     in_conference(&app, &bobs_own_room, &bob_id).await;
+    let standard = |id: &str| (id.to_owned(), Kind::Standard);
+    let people = [standard(&bob_id), standard(&ada_id)];
+    let people: Vec<(&str, Kind)> = people.iter().map(|(id, kind)| (id.as_str(), *kind)).collect();
+    livekit.set_room(&acme_room, Some(&people));
+    livekit.set_room(&bobs_own_room, Some(&people[..1]));
 
     let response = post(&app, &ada, &format!("/members/{bob_id}/remove"), &json!({})).await;
     assert_eq!(response.status(), 204);
     let deadline = std::time::Instant::now() + Duration::from_secs(10);
-    loop {
-        if !removals.lock().unwrap().removed.is_empty() {
-            break;
-        }
+    while livekit.state.lock().unwrap().removed.is_empty() {
         assert!(
             std::time::Instant::now() < deadline,
             "no RemoveParticipant within 10 s"
@@ -161,8 +94,14 @@ async fn a_removed_member_is_disconnected_from_the_organizations_conferences() {
     }
     // Give a wrong second call the time to show up.
     tokio::time::sleep(Duration::from_millis(300)).await;
-    let removals = removals.lock().unwrap();
-    // Only Bob, only from Acme's room.
-    assert_eq!(removals.removed, vec![(acme_room.clone(), bob_id.clone())]);
-    assert_eq!(removals.unauthenticated, 0);
+    let state = livekit.state.lock().unwrap();
+    // Only Bob, only from Acme's room; every call carried a `roomAdmin` token for its room.
+    assert_eq!(state.removed, vec![(acme_room.clone(), bob_id.clone())]);
+    assert_eq!(state.room_unauthenticated, 0);
+    // LiveKit no longer lists him there; Ada stays.
+    let left: Vec<&str> = state.rooms[&acme_room]
+        .iter()
+        .map(|p| p.identity.as_str())
+        .collect();
+    assert_eq!(left, [ada_id.as_str()]);
 }

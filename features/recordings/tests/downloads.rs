@@ -9,6 +9,8 @@ extern crate qubital_spaces;
 
 mod support;
 
+use support::LiveKitApps as _;
+
 use chrono::{DateTime, Utc};
 use platform_livekit::livekit_protocol as proto;
 use platform_storage::fake::LocalS3;

@@ -9,6 +9,8 @@ extern crate qubital_spaces;
 
 mod support;
 
+use support::LiveKitApps as _;
+
 use serde_json::{json, Value};
 use support::{problem_type, sign_in, FakeLiveKit};
 

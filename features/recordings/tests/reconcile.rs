@@ -8,6 +8,8 @@ extern crate qubital_spaces;
 
 mod support;
 
+use support::LiveKitApps as _;
+
 use platform_livekit::livekit_protocol as proto;
 use qubital_recordings::reconcile::reconcile_once;
 use serde_json::json;

@@ -9,6 +9,8 @@ extern crate qubital_spaces;
 
 mod support;
 
+use support::LiveKitApps as _;
+
 use std::time::Duration;
 
 use platform_livekit::livekit_protocol as proto;

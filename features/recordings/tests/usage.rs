@@ -9,6 +9,8 @@ extern crate qubital_spaces;
 
 mod support;
 
+use support::LiveKitApps as _;
+
 use qubital_recordings::{metrics::OrgUsage, usage};
 use support::{deliver_signed, metric, participant_event, sign_in, FakeLiveKit};
 

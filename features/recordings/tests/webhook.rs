@@ -9,6 +9,8 @@ extern crate qubital_spaces;
 
 mod support;
 
+use support::LiveKitApps as _;
+
 use platform_livekit::livekit_protocol as proto;
 use qubital_testkit::TestApp;
 use serde_json::json;

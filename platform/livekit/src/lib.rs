@@ -24,6 +24,8 @@ pub use livekit_api;
 pub use livekit_protocol;
 
 pub mod egress;
+#[cfg(feature = "fake")]
+pub mod fake;
 pub mod room;
 pub mod webhook;
 
