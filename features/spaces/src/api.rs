@@ -1,7 +1,5 @@
 //! The Spaces operations (tag `Spaces`): spaces, the layout set, tags.
 
-use std::collections::HashMap;
-
 use chrono::{DateTime, Utc};
 use poem::web::Data;
 use poem_openapi::{
@@ -17,7 +15,6 @@ use qubital_plugin::{
 use uuid::Uuid;
 
 use crate::{
-    occupancy,
     store::{self, SpaceFilter, SpaceRow, TagRow},
     validate::{self, Errors},
 };
@@ -76,7 +73,7 @@ pub struct Space {
 }
 
 impl Space {
-    fn from_row(row: SpaceRow, tags: Vec<TagRow>, occupants: Vec<String>) -> Self {
+    fn from_row(row: SpaceRow, tags: Vec<TagRow>, occupants: Vec<i64>) -> Self {
         Self {
             id: row.room_id,
             name: row.name,
@@ -85,7 +82,7 @@ impl Space {
             dimension: row.dimension,
             style: row.style,
             tags: tags.into_iter().map(SpaceTag::from).collect(),
-            occupant_user_ids: occupants,
+            occupant_user_ids: occupants.iter().map(i64::to_string).collect(),
             created_at: row.created_at,
             updated_at: row.updated_at,
         }
@@ -347,14 +344,11 @@ impl SpacesApi {
             },
         )
         .await?;
-        let pks: Vec<i64> = rows.iter().map(|row| row.space.pk).collect();
-        let mut occupants = occupants_by_space(&mut conn, &pks).await?;
         let data = rows
             .into_iter()
             .map(|row| {
-                let (space, tags) = row.into_parts();
-                let here = occupants.remove(&space.pk).unwrap_or_default();
-                Space::from_row(space, tags, here)
+                let (space, tags, occupants) = row.into_parts();
+                Space::from_row(space, tags, occupants)
             })
             .collect();
         Ok(Json(page(data, body.limit, body.offset, total)))
@@ -671,25 +665,9 @@ async fn check_tags(
 
 /// The space `id` of `organization_id` with its tags and occupants, or `404`.
 async fn load(conn: &mut sqlx::PgConnection, organization_id: i64, id: Uuid) -> Result<Space, Problem> {
-    let (space, tags) = store::tagged_space(conn, organization_id, id)
+    let (space, tags, occupants) = store::tagged_space(conn, organization_id, id)
         .await?
         .ok_or_else(Problem::not_found)?
         .into_parts();
-    let here = occupants_by_space(conn, &[space.pk])
-        .await?
-        .remove(&space.pk)
-        .unwrap_or_default();
-    Ok(Space::from_row(space, tags, here))
-}
-
-/// The users in each space's conference now, by internal space id.
-async fn occupants_by_space(
-    conn: &mut sqlx::PgConnection,
-    pks: &[i64],
-) -> Result<HashMap<i64, Vec<String>>, sqlx::Error> {
-    let mut by_space: HashMap<i64, Vec<String>> = HashMap::new();
-    for (pk, user) in occupancy::occupant_user_ids(conn, pks).await? {
-        by_space.entry(pk).or_default().push(user.to_string());
-    }
-    Ok(by_space)
+    Ok(Space::from_row(space, tags, occupants))
 }

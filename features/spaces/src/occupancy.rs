@@ -1,6 +1,6 @@
 //! Who is in each space's conference now (`space_occupants`). The conference service reports
 //! joins and leaves to the recordings feature (LiveKit webhooks), which writes them here;
-//! spaces read them into `Space.occupantUserIds`.
+//! spaces read them into `Space.occupantUserIds` (in `store`, with the space itself).
 //!
 //! LiveKit does not promise the order of its reports, so every write carries the time of the
 //! event and changes nothing when the row already holds newer news. At the same second a leave
@@ -170,29 +170,15 @@ pub async fn quiet_rooms<'e>(
     .await
 }
 
-/// People present in each organization's conferences now: `(organization id, count)` for
-/// every organization with anyone present.
-pub async fn present_by_organization<'e>(db: impl PgExecutor<'e>) -> Result<Vec<(i64, i64)>, sqlx::Error> {
+/// People present in each organization's conferences now: `(organization public id, count)`
+/// for every organization with anyone present.
+pub async fn present_by_organization<'e>(db: impl PgExecutor<'e>) -> Result<Vec<(String, i64)>, sqlx::Error> {
     sqlx::query_as(
-        "SELECT r.org_id, count(*) FROM space_occupants p JOIN rooms r ON r.id = p.room_id
-         WHERE p.present GROUP BY r.org_id",
+        "SELECT o.public_id, count(*) FROM space_occupants p
+         JOIN rooms r ON r.id = p.room_id JOIN organizations o ON o.id = r.org_id
+         WHERE p.present GROUP BY o.public_id",
     )
     .fetch_all(db)
-    .await
-}
-
-/// The users present in each of the spaces `room_pks` (internal ids), in joining order.
-pub(crate) async fn occupant_user_ids(
-    conn: &mut PgConnection,
-    room_pks: &[i64],
-) -> Result<Vec<(i64, i64)>, sqlx::Error> {
-    sqlx::query_as(
-        "SELECT room_id, user_id FROM space_occupants
-         WHERE room_id = ANY($1) AND present AND user_id IS NOT NULL
-         ORDER BY room_id, joined_at, user_id",
-    )
-    .bind(room_pks)
-    .fetch_all(conn)
     .await
 }
 

@@ -88,7 +88,8 @@ pub(crate) struct TagRow {
     pub created_at: DateTime<Utc>,
 }
 
-/// A space with its tags (ordered by name), read in one query.
+/// A space with its tags (ordered by name) and the users in its conference now (in joining
+/// order), read in one query.
 #[derive(Clone, Debug, sqlx::FromRow)]
 pub(crate) struct TaggedSpaceRow {
     #[sqlx(flatten)]
@@ -96,10 +97,11 @@ pub(crate) struct TaggedSpaceRow {
     pub tag_ids: Option<Vec<Uuid>>,
     pub tag_names: Option<Vec<String>>,
     pub tag_created: Option<Vec<DateTime<Utc>>>,
+    pub occupant_ids: Option<Vec<i64>>,
 }
 
 impl TaggedSpaceRow {
-    pub fn into_parts(self) -> (SpaceRow, Vec<TagRow>) {
+    pub fn into_parts(self) -> (SpaceRow, Vec<TagRow>, Vec<i64>) {
         let tags = self
             .tag_ids
             .unwrap_or_default()
@@ -108,7 +110,7 @@ impl TaggedSpaceRow {
             .zip(self.tag_created.unwrap_or_default())
             .map(|((id, name), created_at)| TagRow { id, name, created_at })
             .collect();
-        (self.space, tags)
+        (self.space, tags, self.occupant_ids.unwrap_or_default())
     }
 }
 
@@ -120,15 +122,22 @@ const TAGS_OF_S: &str = "LEFT JOIN LATERAL (
         FROM room_tag_assignments a JOIN room_tags t ON t.id = a.tag_id
         WHERE a.room_id = s.pk) tags ON true";
 
-/// The space `id` of `organization_id` with its tags.
+/// The users present in the conference of the space `s.pk` (the occupancy the conference
+/// service reports, see [`crate::occupancy`]), in joining order.
+const OCCUPANTS_OF_S: &str = "LEFT JOIN LATERAL (
+        SELECT array_agg(o.user_id ORDER BY o.joined_at, o.user_id) AS occupant_ids
+        FROM space_occupants o
+        WHERE o.room_id = s.pk AND o.present AND o.user_id IS NOT NULL) occupants ON true";
+
+/// The space `id` of `organization_id` with its tags and occupants.
 pub(crate) async fn tagged_space(
     conn: &mut PgConnection,
     organization_id: i64,
     id: Uuid,
 ) -> Result<Option<TaggedSpaceRow>, sqlx::Error> {
     sqlx::query_as(&format!(
-        "SELECT s.*, tags.* FROM (SELECT {SPACE_COLUMNS} FROM rooms WHERE org_id = $1 AND room_id = $2) s
-         {TAGS_OF_S}"
+        "SELECT s.*, tags.*, occupants.* FROM (SELECT {SPACE_COLUMNS} FROM rooms WHERE org_id = $1 AND room_id = $2) s
+         {TAGS_OF_S} {OCCUPANTS_OF_S}"
     ))
     .bind(organization_id)
     .bind(id)
@@ -229,10 +238,10 @@ pub(crate) async fn list_spaces(
 ) -> Result<(Vec<TaggedSpaceRow>, i64), sqlx::Error> {
     let order_by = filter.order_by;
     let rows: Vec<ListedRow> = sqlx::query_as(&format!(
-        "SELECT s.*, tags.* FROM (
+        "SELECT s.*, tags.*, occupants.* FROM (
             SELECT {SPACE_COLUMNS}, count(*) OVER () AS total FROM rooms WHERE {FILTER}
             ORDER BY {order_by} LIMIT $4 OFFSET $5) s
-         {TAGS_OF_S}
+         {TAGS_OF_S} {OCCUPANTS_OF_S}
          ORDER BY {order_by}"
     ))
     .bind(filter.organization_id)
