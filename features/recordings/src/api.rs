@@ -212,16 +212,21 @@ fn valid_zone(zone: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.' | b':'))
 }
 
+/// `503 recording-unavailable`: LiveKit failed (the detail is in the logs only).
+pub(crate) fn recording_unavailable() -> Problem {
+    Problem::new(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "recording-unavailable",
+        "The recording service is unavailable; try again",
+    )
+}
+
 fn unavailable(error: ServerApiError) -> Problem {
     match error {
         ServerApiError::Disabled => Problem::integration_disabled("recording"),
         other => {
             tracing::error!(error = %other, "the recording service failed");
-            Problem::new(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "recording-unavailable",
-                "The recording service is unavailable; try again",
-            )
+            recording_unavailable()
         }
     }
 }
@@ -358,10 +363,10 @@ impl RecordingsApi {
             })?;
 
         let saved = async {
-            let id: i64 = sqlx::query_scalar(
+            let (id, org_public_id): (i64, String) = sqlx::query_as(
                 "INSERT INTO recordings (egress_id, org_id, room_id, space_id, zone, topic, started_by, file_key)
                  VALUES ($1, $2, (SELECT id FROM rooms WHERE room_id = $3 AND org_id = $2), $3, $4, $5, $6, $7)
-                 RETURNING id",
+                 RETURNING id, (SELECT public_id FROM organizations WHERE id = $2)",
             )
             .bind(&egress.id)
             .bind(caller.organization_id)
@@ -380,10 +385,6 @@ impl RecordingsApi {
             .execute(&mut *tx)
             .await?;
             let recording = load(&mut tx, caller.organization_id, &egress.id).await?;
-            let org_public_id: String = sqlx::query_scalar("SELECT public_id FROM organizations WHERE id = $1")
-                .bind(caller.organization_id)
-                .fetch_one(&mut *tx)
-                .await?;
             tx.commit().await?;
             metrics::recording_started(&org_public_id);
             Ok::<_, Problem>(recording)
@@ -447,7 +448,7 @@ impl RecordingsApi {
         };
         let recording = load(&mut tx, caller.organization_id, &row.egress_id).await?;
         tx.commit().await?;
-        store::count(&changed);
+        changed.iter().for_each(store::Changed::count);
         tracing::info!(recording_id = %row.egress_id, "recording stopped");
         Ok(Json(recording))
     }

@@ -74,7 +74,7 @@ pub async fn reconcile_once(app: &AppContext) -> anyhow::Result<u64> {
             Some(egress) => store::apply_egress(&mut conn, &egress).await?,
             None => store::fail_unknown(&mut conn, &egress_id, "unknown to LiveKit").await?,
         };
-        store::count(&changed);
+        changed.iter().for_each(store::Changed::count);
         if changed.is_some() {
             fixed += 1;
         } else {
@@ -187,11 +187,7 @@ impl ReconcileApi {
         }
         let updated = reconcile_once(&ctx).await.map_err(|error| {
             tracing::error!(error = %error, "reconcile pass failed");
-            Problem::new(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "recording-unavailable",
-                "The recording service is unavailable; try again",
-            )
+            crate::api::recording_unavailable()
         })?;
         tracing::info!(updated, "recordings reconciled on request");
         Ok(Json(Reconciled { updated }))

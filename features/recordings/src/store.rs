@@ -129,9 +129,11 @@ pub async fn fail_unknown(
     .await
 }
 
-/// Counts a change that made a recording fail (call after the change is committed).
-pub fn count(changed: &Option<Changed>) {
-    if let Some(changed) = changed.as_ref().filter(|c| c.status == "failed") {
-        crate::metrics::recording_failed(&changed.org_public_id);
+impl Changed {
+    /// Counts the change if it made the recording fail (call after it is committed).
+    pub fn count(&self) {
+        if self.status == "failed" {
+            crate::metrics::recording_failed(&self.org_public_id);
+        }
     }
 }

@@ -26,19 +26,20 @@ async fn run(job: JobContext) -> anyhow::Result<()> {
 /// Per organization with any activity in the last 30 UTC days or anyone in a conference now:
 /// distinct users active in the last 7 and 30 days (today included) and people present now.
 pub async fn measure(app: &AppContext) -> Result<Vec<OrgUsage>, sqlx::Error> {
-    let active: Vec<(i64, i64, i64)> = sqlx::query_as(
+    let active: Vec<(String, i64, i64)> = sqlx::query_as(
         "WITH today AS (SELECT (now() AT TIME ZONE 'UTC')::date AS day)
-         SELECT a.org_id,
+         SELECT o.public_id,
                 count(DISTINCT a.user_id) FILTER (WHERE a.day > today.day - 7),
                 count(DISTINCT a.user_id)
-         FROM conference_activity_days a, today
+         FROM conference_activity_days a JOIN organizations o ON o.id = a.org_id, today
          WHERE a.day > today.day - 30
-         GROUP BY a.org_id",
+         GROUP BY o.public_id",
     )
     .fetch_all(app.db())
     .await?;
     let present = occupancy::present_by_organization(app.db()).await?;
-    let mut by_org: BTreeMap<i64, OrgUsage> = BTreeMap::new();
+    // By public id, so the answer comes out in that order.
+    let mut by_org: BTreeMap<String, OrgUsage> = BTreeMap::new();
     for (org, weekly, monthly) in active {
         let usage = by_org.entry(org).or_default();
         usage.weekly_active_users = weekly;
@@ -47,23 +48,10 @@ pub async fn measure(app: &AppContext) -> Result<Vec<OrgUsage>, sqlx::Error> {
     for (org, now) in present {
         by_org.entry(org).or_default().participants_now = now;
     }
-    let ids: Vec<i64> = by_org.keys().copied().collect();
-    let public_ids: Vec<(i64, String)> =
-        sqlx::query_as("SELECT id, public_id FROM organizations WHERE id = ANY($1)")
-            .bind(&ids)
-            .fetch_all(app.db())
-            .await?;
-    let mut usage: Vec<OrgUsage> = public_ids
+    Ok(by_org
         .into_iter()
-        .filter_map(|(id, public_id)| {
-            by_org.remove(&id).map(|usage| OrgUsage {
-                org_id: public_id,
-                ..usage
-            })
-        })
-        .collect();
-    usage.sort_by(|a, b| a.org_id.cmp(&b.org_id));
-    Ok(usage)
+        .map(|(org_id, usage)| OrgUsage { org_id, ..usage })
+        .collect())
 }
 
 /// Measures and publishes the gauges.

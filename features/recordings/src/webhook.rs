@@ -39,7 +39,9 @@ struct ConferenceDelivery {
     outcome: String,
 }
 
+/// `401 invalid-signature`, counted as a rejected delivery.
 fn invalid_signature() -> Problem {
+    metrics::webhook_rejected("signature");
     Problem::new(
         StatusCode::UNAUTHORIZED,
         "invalid-signature",
@@ -74,12 +76,10 @@ impl LiveKitWebhookApi {
         }
         let Some(authorization) = authorization.0.filter(|a| !a.trim().is_empty()) else {
             tracing::warn!("conference webhook without a signature");
-            metrics::webhook_rejected("signature");
             return Err(invalid_signature());
         };
         // A body that is not UTF-8 cannot be the signed JSON.
         let Ok(body) = std::str::from_utf8(&body.0) else {
-            metrics::webhook_rejected("signature");
             return Err(invalid_signature());
         };
         let delivery = livekit
@@ -88,7 +88,6 @@ impl LiveKitWebhookApi {
                 WebhookRejected::Disabled => Problem::integration_disabled("conference webhooks"),
                 WebhookRejected::Signature(reason) => {
                     tracing::warn!(%reason, "conference webhook rejected");
-                    metrics::webhook_rejected("signature");
                     invalid_signature()
                 }
                 WebhookRejected::Malformed(reason) => {
@@ -128,7 +127,7 @@ impl LiveKitWebhookApi {
             Effect::Ignored => "ignored",
             Effect::Recording(changed) => {
                 tracing::info!(event = %delivery.name, status = %changed.status, "recording updated");
-                store::count(&Some(changed));
+                changed.count();
                 "applied"
             }
             Effect::Joined => {
