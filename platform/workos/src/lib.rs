@@ -156,6 +156,15 @@ pub struct Organization {
     pub name: String,
 }
 
+impl From<workos::Organization> for Organization {
+    fn from(org: workos::Organization) -> Self {
+        Self {
+            id: org.id,
+            name: org.name,
+        }
+    }
+}
+
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Membership {
     pub id: String,
@@ -175,6 +184,19 @@ pub struct Invitation {
     pub organization_id: Option<String>,
     pub role_slug: Option<String>,
     pub expires_at: String,
+}
+
+impl From<workos::UserInvite> for Invitation {
+    fn from(invite: workos::UserInvite) -> Self {
+        Self {
+            id: invite.id,
+            email: invite.email,
+            state: invite.state.to_string(),
+            organization_id: invite.organization_id,
+            role_slug: invite.role_slug,
+            expires_at: invite.expires_at,
+        }
+    }
 }
 
 /// A successful authentication: who signed in, into which organization, and the refresh token
@@ -400,10 +422,7 @@ impl Workos {
 
     pub async fn get_organization(&self, id: &str) -> Result<Organization> {
         let org = self.client()?.organizations().get_organization(id).await?;
-        Ok(Organization {
-            id: org.id,
-            name: org.name,
-        })
+        Ok(org.into())
     }
 
     pub async fn create_organization(&self, name: &str) -> Result<Organization> {
@@ -421,10 +440,7 @@ impl Workos {
             .organizations()
             .create_organization(CreateOrganizationParams::new(body))
             .await?;
-        Ok(Organization {
-            id: org.id,
-            name: org.name,
-        })
+        Ok(org.into())
     }
 
     pub async fn rename_organization(&self, id: &str, name: &str) -> Result<Organization> {
@@ -443,10 +459,7 @@ impl Workos {
             .organizations()
             .update_organization(id, UpdateOrganizationParams::new(body))
             .await?;
-        Ok(Organization {
-            id: org.id,
-            name: org.name,
-        })
+        Ok(org.into())
     }
 
     /// The membership of `user_id` in `organization_id`, if any.
@@ -545,14 +558,7 @@ impl Workos {
             .user_management()
             .send_invitation(SendInvitationParams::new(body))
             .await?;
-        Ok(Invitation {
-            id: invite.id,
-            email: invite.email,
-            state: invite.state.to_string(),
-            organization_id: invite.organization_id,
-            role_slug: invite.role_slug,
-            expires_at: invite.expires_at,
-        })
+        Ok(invite.into())
     }
 
     pub async fn revoke_invitation(&self, id: &str) -> Result<()> {
@@ -566,14 +572,7 @@ impl Workos {
             .user_management()
             .find_invitation_by_token(token)
             .await?;
-        Ok(Invitation {
-            id: invite.id,
-            email: invite.email,
-            state: invite.state.to_string(),
-            organization_id: invite.organization_id,
-            role_slug: invite.role_slug,
-            expires_at: invite.expires_at,
-        })
+        Ok(invite.into())
     }
 
     pub async fn accept_invitation(&self, id: &str) -> Result<()> {
