@@ -312,14 +312,12 @@ impl AuthApi {
         .await?;
         let Some((client, sealed_verifier, challenge, sealed_invitation, live)) = row else {
             return Err(
-                Problem::bad_request("oauth-state-invalid", "Unknown or already used sign-in state")
-                    .with_detail("Start the sign-in again."),
+                Problem::new(&crate::problems::OAUTH_STATE_INVALID).with_detail("Start the sign-in again.")
             );
         };
         if !live {
             return Err(
-                Problem::bad_request("oauth-state-expired", "The sign-in took too long")
-                    .with_detail("Start the sign-in again."),
+                Problem::new(&crate::problems::OAUTH_STATE_EXPIRED).with_detail("Start the sign-in again.")
             );
         }
         let verifier = if client == "desktop" {
@@ -327,11 +325,9 @@ impl AuthApi {
                 Problem::invalid_field("body.codeVerifier", "is required for desktop sign-in")
             })?;
             if Some(s256(&verifier)) != challenge {
-                return Err(Problem::bad_request(
-                    "pkce-mismatch",
-                    "The code verifier does not match the challenge",
-                )
-                .with_detail("Start the sign-in again."));
+                return Err(
+                    Problem::new(&crate::problems::PKCE_MISMATCH).with_detail("Start the sign-in again.")
+                );
             }
             verifier
         } else {

@@ -68,11 +68,7 @@ fn state_of(ctx: &AppContext) -> (&AuthState, &Workos) {
 }
 
 pub(crate) fn pending_invalid() -> Problem {
-    Problem::bad_request(
-        "sign-in-step-invalid",
-        "This sign-in step is unknown, used or expired",
-    )
-    .with_detail("Start the sign-in again.")
+    Problem::new(&crate::problems::SIGN_IN_STEP_INVALID).with_detail("Start the sign-in again.")
 }
 
 /// Finishes a WorkOS authentication (code, magic code, organization selection).
@@ -352,15 +348,12 @@ async fn load(conn: &mut PgConnection, state: &AuthState, entrant: &Entrant) -> 
 }
 
 fn not_in_workos() -> Problem {
-    Problem::conflict(
-        "organization-not-in-workos",
-        "This organization exists only on this server",
-    )
-    .with_detail("It was created by the development sign-in and cannot hold a WorkOS session.")
+    Problem::new(&crate::problems::ORGANIZATION_NOT_IN_WORKOS)
+        .with_detail("It was created by the development sign-in and cannot hold a WorkOS session.")
 }
 
 fn workos_account_required() -> Problem {
-    Problem::conflict("workos-account-required", "This needs a WorkOS sign-in")
+    Problem::new(&crate::problems::WORKOS_ACCOUNT_REQUIRED)
         .with_detail("Development sessions cannot use WorkOS invitations.")
 }
 
@@ -530,10 +523,7 @@ pub async fn create_organization(
 }
 
 fn invitation_not_pending() -> Problem {
-    Problem::conflict(
-        "invitation-not-pending",
-        "This invitation was already used, revoked or has expired",
-    )
+    Problem::new(&crate::problems::INVITATION_NOT_PENDING)
 }
 
 /// Accepts a WorkOS invitation (the token from the invitation email) addressed to the entrant's

@@ -11,6 +11,8 @@ pub mod crypto;
 pub mod dev;
 pub mod directory;
 pub mod flows;
+pub mod permissions;
+pub mod problems;
 pub mod ratelimit;
 pub mod sessions;
 pub mod settings;
@@ -20,13 +22,11 @@ pub mod test_support;
 pub mod tokens;
 pub mod validate;
 
-use std::{sync::Arc, time::Duration};
+use std::sync::Arc;
 
-use anyhow::{bail, Context};
 use base64::Engine;
-use futures::FutureExt;
 use platform_workos::{Workos, WorkosSettings};
-use qubital_plugin::{auth::SharedAuthenticator, Api, Boot, Feature, Job, JobContext, ProcessRole, Settings};
+use qubital_plugin::{auth::SharedAuthenticator, Api, Boot, ExposeSecret, Feature, Settings, Table};
 
 pub use directory::User;
 pub use settings::AuthSettings;
@@ -38,73 +38,98 @@ qubital_plugin::inventory::submit! {
     Feature::new("auth")
         .apis(&[Api::of::<api::AuthApi>(), Api::of::<dev::DevApi>().development_only()])
         .migrations(&MIGRATIONS)
+        .tables(&TABLES)
         .settings(&[Settings::of::<WorkosSettings>(), Settings::of::<AuthSettings>()])
-        .jobs(&[Job::new("auth.cleanup", ProcessRole::Serve, Duration::from_secs(60), cleanup).singleton()])
         .init(init)
 }
+
+/// The identity tables. Other features reach them only through this crate's API
+/// ([`directory`], [`sessions`], [`flows`]).
+const TABLES: [Table; 8] = [
+    Table::kept("organizations", "one row per organization, deleted with it"),
+    Table::kept("users", "one row per person, deleted with their account"),
+    Table::kept(
+        "user_organizations",
+        "one row per membership, deleted when it ends",
+    ),
+    Table::pruned(
+        "user_sessions",
+        "COALESCE(ended_at, expires_at) < now() - interval '30 days'",
+        "a session ended or expired a month ago is kept only for support questions",
+    ),
+    Table::pruned(
+        "oauth_states",
+        "expires_at < now() - interval '1 hour'",
+        "an OAuth sign-in lives ten minutes",
+    ),
+    Table::pruned(
+        "pending_sign_ins",
+        "expires_at < now() - interval '1 hour'",
+        "an organization selection or sign-up step lives ten minutes",
+    ),
+    Table::pruned(
+        "auth_rate_limits",
+        "window_start < now() - interval '5 minutes'",
+        "a rate-limit window counts one minute",
+    ),
+    Table::pruned(
+        "invitations",
+        "state <> 'pending' AND updated_at < now() - interval '90 days'",
+        "an accepted or revoked invitation is history after a quarter; pending ones expire into it",
+    ),
+];
 
 /// Smallest accepted `JWT_SECRET`, in bytes.
 const MIN_JWT_SECRET_BYTES: usize = 32;
 
 fn init(boot: &mut Boot) -> anyhow::Result<()> {
     let development = boot.environment.is_development();
-    let workos_settings = boot
-        .get::<WorkosSettings>()
-        .cloned()
-        .context("WorkOS settings are registered")?;
-    let settings = boot
-        .get::<AuthSettings>()
-        .cloned()
-        .context("auth settings are registered")?;
+    let workos_settings = boot.get::<WorkosSettings>().cloned().expect("registered above");
+    let settings = boot.get::<AuthSettings>().cloned().expect("registered above");
 
     let workos = match workos_settings.missing() {
         None => Workos::from_settings(&workos_settings)?,
-        Some(variable) if development => {
-            tracing::warn!("{variable} is unset: WorkOS is disabled (its operations answer 503); use POST /auth/dev/sign-in");
+        Some(variable) => {
+            boot.environment.required(
+                variable,
+                &None,
+                "WorkOS is disabled (its operations answer 503); use POST /auth/dev/sign-in",
+            )?;
             Workos::disabled()
         }
-        Some(variable) => bail!("{variable} is required in production"),
     };
     if !boot.serves_api() {
-        // `qubital eventsync` needs WorkOS (to follow its events) but serves no session: no
-        // session keys are required, and nothing here can authenticate a request.
+        // A worker needs WorkOS (to follow its events) but serves no session: no session keys
+        // are required, and nothing here can authenticate a request.
         boot.provide(workos);
         return Ok(());
     }
 
-    let jwt_secret = match settings.jwt_secret.as_deref().filter(|s| !s.is_empty()) {
-        Some(secret) if secret.len() < MIN_JWT_SECRET_BYTES => {
-            bail!("JWT_SECRET must be at least {MIN_JWT_SECRET_BYTES} bytes")
-        }
-        Some(secret) => secret.as_bytes().to_vec(),
-        None if development => {
-            tracing::warn!("JWT_SECRET is unset: using a throwaway key (sessions end with this process)");
-            crypto::random_token(48).into_bytes()
-        }
-        None => bail!("JWT_SECRET is required in production"),
+    let jwt_secret = match boot.environment.required_secret(
+        "JWT_SECRET",
+        &settings.jwt_secret,
+        MIN_JWT_SECRET_BYTES,
+        "using a throwaway key (sessions end with this process)",
+    )? {
+        Some(secret) => secret.expose_secret().as_bytes().to_vec(),
+        None => crypto::random_token(48).into_bytes(),
     };
-    let sealer = match settings
-        .session_encryption_key
-        .as_deref()
-        .filter(|s| !s.is_empty())
-    {
-        Some(key) => crypto::Sealer::from_base64(key)
+    let sealer = match boot.environment.required_secret(
+        "SESSION_ENCRYPTION_KEY",
+        &settings.session_encryption_key,
+        1,
+        "using a throwaway key (generate one with: openssl rand -base64 32)",
+    )? {
+        Some(key) => crypto::Sealer::from_base64(key.expose_secret())
             .map_err(|reason| anyhow::anyhow!("SESSION_ENCRYPTION_KEY {reason}"))?,
-        None if development => {
-            tracing::warn!("SESSION_ENCRYPTION_KEY is unset: using a throwaway key");
-            crypto::Sealer::generate()
-        }
-        None => bail!(
-            "SESSION_ENCRYPTION_KEY is required in production (32 random bytes, base64: {})",
-            "openssl rand -base64 32"
-        ),
+        None => crypto::Sealer::generate(),
     };
-    if workos.is_enabled() && settings.redirect_uri.is_none() {
-        if development {
-            tracing::warn!("WORKOS_REDIRECT_URI is unset: OAuth sign-in is disabled");
-        } else {
-            bail!("WORKOS_REDIRECT_URI is required in production");
-        }
+    if workos.is_enabled() {
+        boot.environment.required(
+            "WORKOS_REDIRECT_URI",
+            &settings.redirect_uri,
+            "OAuth sign-in is disabled",
+        )?;
     }
 
     let tokens = tokens::TokenKeys::new(&jwt_secret, &settings.jwt_issuer, settings.access_token_ttl_secs);
@@ -116,31 +141,6 @@ fn init(boot: &mut Boot) -> anyhow::Result<()> {
         workos,
     })));
     Ok(())
-}
-
-/// The `auth.cleanup` job: drops expired sign-in state, old rate-limit windows, and sessions
-/// ended (or expired) more than 30 days ago.
-pub fn cleanup(job: JobContext) -> futures::future::BoxFuture<'static, anyhow::Result<()>> {
-    async move {
-        let db = job.app.db();
-        sqlx::query("DELETE FROM oauth_states WHERE expires_at < now() - interval '1 hour'")
-            .execute(db)
-            .await?;
-        sqlx::query("DELETE FROM pending_sign_ins WHERE expires_at < now() - interval '1 hour'")
-            .execute(db)
-            .await?;
-        sqlx::query("DELETE FROM auth_rate_limits WHERE window_start < now() - interval '5 minutes'")
-            .execute(db)
-            .await?;
-        sqlx::query(
-            "DELETE FROM user_sessions
-             WHERE COALESCE(ended_at, expires_at) < now() - interval '30 days'",
-        )
-        .execute(db)
-        .await?;
-        Ok(())
-    }
-    .boxed()
 }
 
 /// A fresh random key for `SESSION_ENCRYPTION_KEY` (for docs and tooling).

@@ -25,12 +25,9 @@ pub async fn check(ctx: &AppContext, state: &AuthState, req: &Request) -> Result
     .await?;
     if hits as i64 > state.settings().sign_in_rate_limit as i64 {
         tracing::warn!(%ip, hits, "sign-in rate limit reached");
-        return Err(Problem::new(
-            poem::http::StatusCode::TOO_MANY_REQUESTS,
-            "rate-limited",
-            "Too many sign-in attempts",
-        )
-        .with_detail("Too many sign-in attempts from this address; try again in a minute."));
+        return Err(Problem::new(&qubital_plugin::problem::types::RATE_LIMITED)
+            .with_retry_after(60)
+            .with_detail("Too many sign-in attempts from this address; try again in a minute."));
     }
     Ok(())
 }

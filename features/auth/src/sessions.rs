@@ -252,11 +252,7 @@ impl Authenticator for SessionAuthenticator {
 }
 
 pub fn session_ended() -> Problem {
-    Problem::new(
-        poem::http::StatusCode::UNAUTHORIZED,
-        "session-ended",
-        "The session has ended; sign in again",
-    )
+    Problem::new(&crate::problems::SESSION_ENDED)
 }
 
 /// Renews the access token of a live session whose token expired: a WorkOS session exchanges

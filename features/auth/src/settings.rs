@@ -1,5 +1,7 @@
 //! The identity feature's settings (environment variables, also flags).
 
+use qubital_plugin::SecretString;
+
 /// Sign-in, session and token settings.
 #[derive(clap::Args, Clone, Debug)]
 #[command(next_help_heading = "Identity")]
@@ -7,7 +9,7 @@ pub struct AuthSettings {
     /// Key signing the access tokens (HS256), at least 32 bytes. Required in production;
     /// development generates a throwaway one at boot.
     #[arg(long = "jwt-secret", env = "JWT_SECRET", hide_env_values = true)]
-    pub jwt_secret: Option<String>,
+    pub jwt_secret: Option<SecretString>,
 
     /// `iss` (and `aud`) of the access tokens.
     #[arg(long = "jwt-issuer", env = "JWT_ISSUER", default_value = "qubital")]
@@ -31,7 +33,7 @@ pub struct AuthSettings {
         env = "SESSION_ENCRYPTION_KEY",
         hide_env_values = true
     )]
-    pub session_encryption_key: Option<String>,
+    pub session_encryption_key: Option<SecretString>,
 
     /// Redirect URI of the web OAuth flow (registered with WorkOS). Required in production.
     #[arg(long = "workos-redirect-uri", env = "WORKOS_REDIRECT_URI")]

@@ -96,21 +96,13 @@ pub fn workos_problem(error: WorkosError) -> Problem {
             ..
         } => {
             tracing::error!(status, ?code, %message, "WorkOS refused a request");
-            Problem::new(
-                poem::http::StatusCode::BAD_GATEWAY,
-                "integration-error",
-                "A service we depend on refused the request",
-            )
+            Problem::new(&qubital_plugin::problem::types::INTEGRATION_ERROR)
         }
     }
 }
 
 pub fn integration_unavailable() -> Problem {
-    Problem::new(
-        poem::http::StatusCode::SERVICE_UNAVAILABLE,
-        "integration-unavailable",
-        "A service we depend on is unavailable; try again shortly",
-    )
+    Problem::new(&qubital_plugin::problem::types::INTEGRATION_UNAVAILABLE).with_retry_after(5)
 }
 
 /// The answer to a sign-in WorkOS refused (bad code, bad verifier, expired token).
@@ -118,7 +110,7 @@ pub fn sign_in_problem(error: WorkosError) -> Problem {
     match error {
         WorkosError::Rejected { status, code, .. } => {
             tracing::info!(status, ?code, "WorkOS refused a sign-in");
-            Problem::bad_request("sign-in-rejected", "The sign-in could not be completed")
+            Problem::new(&crate::problems::SIGN_IN_REJECTED)
                 .with_detail("The code or token was refused; start the sign-in again.")
         }
         other => workos_problem(other),

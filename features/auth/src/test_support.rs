@@ -94,10 +94,10 @@ pub async fn read(response: reqwest::Response) -> (u16, Value) {
     (status, body)
 }
 
-/// A problem's `type`, without the `https://qubital.app/errors/` prefix.
+/// A problem's `type`, without the [`qubital_plugin::problem::TYPE_PREFIX`].
 pub fn problem_type(body: &Value) -> &str {
     body["type"]
         .as_str()
         .unwrap_or_default()
-        .trim_start_matches("https://qubital.app/errors/")
+        .trim_start_matches(qubital_plugin::problem::TYPE_PREFIX)
 }

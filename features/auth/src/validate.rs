@@ -65,7 +65,7 @@ mod tests {
             "", "a", "a@", "@b.io", "a@b", "a b@c.io", "a@b@c.io", "a@.io", "a@b.io.",
         ] {
             let problem = email("body.email", bad).unwrap_err();
-            assert_eq!(problem.status.as_u16(), 422, "{bad}");
+            assert_eq!(problem.status().as_u16(), 422, "{bad}");
             assert_eq!(problem.errors[0].location, "body.email");
         }
         assert!(email("e", &format!("{}@b.io", "a".repeat(250))).is_err());

@@ -772,7 +772,7 @@ async fn boots_in_production(args: &[String]) -> Result<(), String> {
     all.extend(args.iter().cloned());
     let features = qubital_plugin::registered_features();
     let config = qubital::config::Config::parse_from(&features, &all).map_err(|e| e.to_string())?;
-    qubital::app::App::boot(config, features, qubital_plugin::ProcessRole::Serve)
+    qubital::app::App::boot(config, features, qubital_plugin::ProcessRole::SERVE)
         .await
         .map(drop)
         .map_err(|e| format!("{e:#}"))
@@ -826,7 +826,7 @@ async fn production_refuses_to_boot_without_its_secrets() {
         }
         let features = qubital_plugin::registered_features();
         let config = qubital::config::Config::parse_from(&features, &args).unwrap();
-        let error = match qubital::app::App::boot(config, features, qubital_plugin::ProcessRole::Serve).await
+        let error = match qubital::app::App::boot(config, features, qubital_plugin::ProcessRole::SERVE).await
         {
             Ok(_) => panic!("booted without {variable}"),
             Err(error) => format!("{error:#}"),
@@ -899,7 +899,7 @@ async fn a_trusted_proxy_address_is_the_rate_limit_key() {
 }
 
 #[tokio::test]
-async fn the_cleanup_job_drops_expired_sign_in_state_and_old_sessions() {
+async fn retention_drops_expired_sign_in_state_and_old_sessions() {
     let app = qubital_testkit::spawn_app().await;
     let ada = browser();
     dev_sign_in(&app, &ada, "ada@dev.test", "Dev").await;
@@ -929,12 +929,7 @@ async fn the_cleanup_job_drops_expired_sign_in_state_and_old_sessions() {
     .await
     .unwrap();
 
-    qubital_auth::cleanup(qubital_plugin::JobContext {
-        app: app.ctx.clone(),
-        stop: tokio_util::sync::CancellationToken::new(),
-    })
-    .await
-    .unwrap();
+    app.prune("auth").await;
 
     let states: Vec<String> = sqlx::query_scalar("SELECT state FROM oauth_states")
         .fetch_all(app.db())

@@ -7,22 +7,21 @@
 //! - **webhooks** ([`webhook`]) on the API, a fast path verified by signature and deduplicated
 //!   by event id.
 //!
-//! `event_inbox` is kept for 35 days by a singleton of the API ([`housekeeping`]).
+//! `event_inbox` and `workos_tombstones` are kept for 35 days (the host's housekeeping job
+//! applies the retention rules declared below).
 //!
 //! Effects on the rest of the system: a deleted user or removed membership ends that user's
 //! sessions (through the identity feature), a renamed organization has its new name everywhere.
 
 pub mod apply;
 pub mod follower;
-pub mod housekeeping;
 pub mod metrics;
 pub mod objects;
 mod webhook;
 
 use std::time::Duration;
 
-use futures::FutureExt;
-use qubital_plugin::{Api, Boot, Feature, Job, ProcessRole, Settings};
+use qubital_plugin::{Api, Boot, Feature, Job, ProcessRole, SecretString, Settings, Table};
 
 static MIGRATIONS: qubital_plugin::Migrator = qubital_plugin::sqlx::migrate!("../../migrations/eventsync");
 
@@ -30,17 +29,41 @@ qubital_plugin::inventory::submit! {
     Feature::new("eventsync")
         .apis(&[Api::of::<webhook::WebhookApi>()])
         .migrations(&MIGRATIONS)
+        .tables(&[
+            Table::kept("event_cursors", "one row per followed stream"),
+            Table::pruned(
+                "event_inbox",
+                "received_at < now() - interval '35 days'",
+                "WorkOS serves events for 30 days and retries webhooks for 3: an older event id \
+                 cannot come back by either path (5 days absorb skew and downtime)",
+            ),
+            Table::pruned(
+                "workos_tombstones",
+                "deleted_at < now() - interval '35 days'",
+                "a tombstone stops a late, older event from resurrecting a deleted object; no event \
+                 older than WorkOS's 30-day retention can arrive",
+            ),
+        ])
+        .roles(&[EVENTSYNC])
         .settings(&[Settings::of::<EventsyncSettings>()])
-        .jobs(&[FOLLOW, housekeeping::HOUSEKEEPING])
+        .jobs(&[FOLLOW])
         .init(init)
 }
 
+/// `qubital eventsync`: the WorkOS follower process, with its own ops listener.
+pub const EVENTSYNC: ProcessRole = ProcessRole::worker(
+    "eventsync",
+    "Follow the WorkOS event stream and mirror it into Postgres.",
+    "EVENTSYNC_PORT",
+    8081,
+);
+
 /// Follows the WorkOS stream; `every` is the pause between drained polls.
-const FOLLOW: Job = Job::new(
+const FOLLOW: Job = qubital_plugin::job!(
     "eventsync.follow",
-    ProcessRole::Eventsync,
+    EVENTSYNC,
     Duration::from_secs(5),
-    |ctx| follower::run(ctx).boxed(),
+    follower::run
 )
 .singleton();
 
@@ -59,7 +82,7 @@ pub struct EventsyncSettings {
         env = "WORKOS_WEBHOOK_SECRET",
         hide_env_values = true
     )]
-    pub webhook_secret: Option<String>,
+    pub webhook_secret: Option<SecretString>,
 
     /// Largest accepted age (and clock skew) of a webhook signature, in seconds.
     #[arg(
@@ -76,18 +99,19 @@ impl EventsyncSettings {
     }
 }
 
+/// Smallest accepted webhook secret, in bytes (WorkOS generates longer ones).
+const MIN_WEBHOOK_SECRET_BYTES: usize = 16;
+
 fn init(boot: &mut Boot) -> anyhow::Result<()> {
-    let settings = boot
-        .get::<EventsyncSettings>()
-        .expect("settings are registered")
-        .clone();
+    let settings = boot.get::<EventsyncSettings>().expect("registered above");
     // The webhook is an API operation: only `serve` needs its secret.
-    if settings.webhook_secret.is_none() && boot.serves_api() {
-        if boot.environment.is_development() {
-            tracing::warn!("WORKOS_WEBHOOK_SECRET is not set: /webhooks/workos answers 503");
-        } else {
-            anyhow::bail!("WORKOS_WEBHOOK_SECRET is required in production");
-        }
+    if boot.serves_api() {
+        boot.environment.required_secret(
+            "WORKOS_WEBHOOK_SECRET",
+            &settings.webhook_secret,
+            MIN_WEBHOOK_SECRET_BYTES,
+            "/webhooks/workos answers 503",
+        )?;
     }
     metrics::metrics();
     Ok(())

@@ -42,8 +42,6 @@ pub struct Metrics {
     pub last_event_unix: Gauge,
     /// Unix time of the last successful poll of the stream.
     pub last_poll_unix: Gauge,
-    /// `event_inbox` rows deleted by the housekeeping job.
-    pub inbox_pruned: Counter,
 }
 
 pub fn metrics() -> &'static Metrics {
@@ -56,7 +54,6 @@ pub fn metrics() -> &'static Metrics {
             webhooks: Family::default(),
             last_event_unix: Gauge::default(),
             last_poll_unix: Gauge::default(),
-            inbox_pruned: Counter::default(),
         };
         use qubital_plugin::metrics::register;
         register(
@@ -88,11 +85,6 @@ pub fn metrics() -> &'static Metrics {
             "eventsync_last_poll_timestamp_seconds",
             "Time of the last successful stream poll",
             m.last_poll_unix.clone(),
-        );
-        register(
-            "eventsync_inbox_pruned",
-            "event_inbox rows deleted after their retention",
-            m.inbox_pruned.clone(),
         );
         qubital_plugin::metrics::register_collector(Box::new(Lag));
         m

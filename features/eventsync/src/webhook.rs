@@ -4,13 +4,13 @@
 
 use std::time::SystemTime;
 
-use poem::{http::StatusCode, web::Data};
+use poem::web::Data;
 use poem_openapi::{
     param::Header,
     payload::{Binary, Json},
     Object, OpenApi, Tags,
 };
-use qubital_plugin::{AppContext, Problem};
+use qubital_plugin::{AppContext, ExposeSecret, Problem};
 
 use crate::{
     apply::{self, Source},
@@ -54,7 +54,7 @@ impl WebhookApi {
         body: Binary<Vec<u8>>,
     ) -> Result<Json<Delivery>, Problem> {
         let settings = ctx.get::<EventsyncSettings>();
-        let Some(secret) = settings.webhook_secret.as_deref() else {
+        let Some(secret) = qubital_plugin::secret::present_secret(&settings.webhook_secret) else {
             return Err(Problem::integration_disabled("WorkOS webhooks"));
         };
         let verified = signature
@@ -63,7 +63,7 @@ impl WebhookApi {
             .ok_or(platform_workos::webhook::SignatureError::Malformed)
             .and_then(|header| {
                 platform_workos::webhook::verify(
-                    secret.as_bytes(),
+                    secret.expose_secret().as_bytes(),
                     header,
                     &body.0,
                     settings.webhook_tolerance(),
@@ -78,14 +78,10 @@ impl WebhookApi {
                 })
                 .inc();
             tracing::warn!(%error, "WorkOS webhook rejected");
-            return Err(Problem::new(
-                StatusCode::UNAUTHORIZED,
-                "invalid-signature",
-                "The webhook signature is not valid",
-            ));
+            return Err(Problem::new(&qubital_plugin::problem::types::INVALID_SIGNATURE));
         }
         let event: Event = serde_json::from_slice(&body.0)
-            .map_err(|_| Problem::bad_request("malformed-event", "The webhook body is not a WorkOS event"))?;
+            .map_err(|_| Problem::new(&qubital_plugin::problem::types::MALFORMED_EVENT))?;
         let mut tx = ctx.db().begin().await?;
         let outcome = apply::apply_event(&mut tx, &event, Source::Webhook).await?;
         tx.commit().await?;

@@ -1,14 +1,15 @@
-//! `eventsync.housekeeping`: `event_inbox` keeps 35 days of event ids, and forgetting an older
-//! one changes nothing about how the mirror applies events.
+//! Retention: `event_inbox` keeps 35 days of event ids and `workos_tombstones` 35 days of
+//! deletions (the host's housekeeping job applies the rules), and forgetting an older event id
+//! changes nothing about how the mirror applies events.
 
 use std::time::{Duration, Instant};
 
+use chrono::{SecondsFormat, Utc};
 use qubital_eventsync::{
     apply::{self, Outcome, Source},
-    housekeeping,
     objects::Event,
+    EVENTSYNC,
 };
-use qubital_plugin::ProcessRole;
 use qubital_testkit::{fresh_database, TestApp};
 use serde_json::json;
 use sqlx::PgPool;
@@ -16,7 +17,7 @@ use sqlx::PgPool;
 /// An app whose process does not run the housekeeping job (it belongs to `serve`), so the only
 /// prune is the test's own.
 async fn worker() -> TestApp {
-    TestApp::builder().role(ProcessRole::Eventsync).spawn().await
+    TestApp::builder().role(EVENTSYNC).spawn().await
 }
 
 /// Inserts one inbox row received `received_days_ago` days ago (fractional days allowed).
@@ -64,11 +65,11 @@ async fn prune_deletes_exactly_the_inbox_rows_received_more_than_35_days_ago() {
     inbox_row(db, "event_d_old_but_received_today", 40.0, 0.0).await;
 
     // Asked to stop before the first batch: nothing is deleted.
-    assert_eq!(housekeeping::prune(&app.ctx, || true).await.unwrap(), 0);
+    assert_eq!(app.prune_until("eventsync", || true).await, 0);
     assert_eq!(inbox_ids(db).await.len(), 12_005);
 
-    let pruned_before = qubital_eventsync::metrics::metrics().inbox_pruned.get();
-    let deleted = housekeeping::prune(&app.ctx, || false).await.unwrap();
+    let pruned_before = qubital_plugin::tables::pruned_rows_total("event_inbox");
+    let deleted = app.prune("eventsync").await;
     assert_eq!(deleted, 12_002);
     assert_eq!(
         inbox_ids(db).await,
@@ -78,18 +79,23 @@ async fn prune_deletes_exactly_the_inbox_rows_received_more_than_35_days_ago() {
             "event_d_old_but_received_today"
         ]
     );
-    assert!(qubital_eventsync::metrics::metrics().inbox_pruned.get() >= pruned_before + 12_002);
+    assert!(qubital_plugin::tables::pruned_rows_total("event_inbox") >= pruned_before + 12_002);
 
     // Idempotent.
-    assert_eq!(housekeeping::prune(&app.ctx, || false).await.unwrap(), 0);
+    assert_eq!(app.prune("eventsync").await, 0);
     assert_eq!(inbox_ids(db).await.len(), 3);
+}
+
+/// An instant `hours` ago, as WorkOS writes timestamps.
+fn hours_ago(hours: i64) -> String {
+    (Utc::now() - chrono::Duration::hours(hours)).to_rfc3339_opts(SecondsFormat::Millis, true)
 }
 
 fn event(id: &str, kind: &str, org_id: &str, name: &str, at: &str) -> Event {
     serde_json::from_value(json!({
         "id": id, "event": kind, "created_at": at,
         "data": {"object": "organization", "id": org_id, "name": name, "domains": [],
-                 "created_at": "2026-09-01T00:00:00.000Z", "updated_at": at},
+                 "created_at": hours_ago(24), "updated_at": at},
     }))
     .unwrap()
 }
@@ -113,34 +119,16 @@ async fn organization_name(db: &PgPool, workos_id: &str) -> Option<String> {
 async fn an_event_seen_again_after_its_inbox_row_expired_is_stale_and_changes_nothing() {
     let app = worker().await;
     let db = app.db();
-    let created = event(
-        "event_1",
-        "organization.created",
-        "org_1",
-        "Acme",
-        "2026-09-01T10:00:00.000Z",
-    );
+    let created = event("event_1", "organization.created", "org_1", "Acme", &hours_ago(4));
     let renamed = event(
         "event_2",
         "organization.updated",
         "org_1",
         "Acme GmbH",
-        "2026-09-01T11:00:00.000Z",
+        &hours_ago(3),
     );
-    let gone_created = event(
-        "event_3",
-        "organization.created",
-        "org_2",
-        "Gone",
-        "2026-09-01T10:00:00.000Z",
-    );
-    let gone_deleted = event(
-        "event_4",
-        "organization.deleted",
-        "org_2",
-        "Gone",
-        "2026-09-01T12:00:00.000Z",
-    );
+    let gone_created = event("event_3", "organization.created", "org_2", "Gone", &hours_ago(4));
+    let gone_deleted = event("event_4", "organization.deleted", "org_2", "Gone", &hours_ago(2));
     for e in [&created, &renamed, &gone_created, &gone_deleted] {
         assert_eq!(apply(db, e).await, Some(Outcome::Applied), "{}", e.id);
     }
@@ -150,7 +138,7 @@ async fn an_event_seen_again_after_its_inbox_row_expired_is_stale_and_changes_no
         .execute(db)
         .await
         .unwrap();
-    assert_eq!(housekeeping::prune(&app.ctx, || false).await.unwrap(), 4);
+    assert_eq!(app.prune("eventsync").await, 4);
 
     // Forgotten by the inbox, so no longer a duplicate; the mirror's own clocks still refuse it.
     assert_eq!(apply(db, &created).await, Some(Outcome::Stale));
@@ -167,7 +155,7 @@ async fn the_api_process_prunes_the_inbox_on_its_own() {
     inbox_row(&pool, "event_fresh", 1.0, 1.0).await;
     pool.close().await;
 
-    // `serve` runs `eventsync.housekeeping` as soon as it starts (then hourly).
+    // `serve` runs the housekeeping job as soon as it starts (then hourly).
     let app = TestApp::builder().database(database).spawn().await;
     let deadline = Instant::now() + Duration::from_secs(20);
     while inbox_ids(app.db()).await != ["event_fresh"] {
@@ -178,4 +166,25 @@ async fn the_api_process_prunes_the_inbox_on_its_own() {
         );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
+}
+
+#[tokio::test]
+async fn tombstones_are_kept_35_days_after_the_deletion() {
+    let app = worker().await;
+    let db = app.db();
+    sqlx::query(
+        "INSERT INTO workos_tombstones (object_type, workos_id, deleted_at) VALUES
+            ('user', 'user_old', now() - interval '36 days'),
+            ('user', 'user_recent', now() - interval '34 days'),
+            ('organization', 'org_today', now())",
+    )
+    .execute(db)
+    .await
+    .unwrap();
+    assert_eq!(app.prune("eventsync").await, 1);
+    let left: Vec<String> = sqlx::query_scalar("SELECT workos_id FROM workos_tombstones ORDER BY 1")
+        .fetch_all(db)
+        .await
+        .unwrap();
+    assert_eq!(left, ["org_today", "user_recent"]);
 }

@@ -6,13 +6,19 @@ use poem::{web::Data, Request};
 use poem_openapi::{param::Path, payload::Json, Enum, Object, OpenApi, Tags};
 use qubital_auth::{crypto::random_token, flows, flows::Entrant, validate, workos_problem, User};
 use qubital_plugin::{
-    auth::{CookieAuth, Permission, Role},
-    AppContext, Problem,
+    auth::{CookieAuth, Role},
+    AppContext, Page, Problem,
 };
 use sqlx::Row;
 use uuid::Uuid;
 
-use crate::page::{default_limit, Page, PageInfo};
+use qubital_plugin::list::default_limit;
+
+use crate::{
+    permissions::{EDIT_USER, INVITE_MEMBER, MANAGE_ORGANIZATION},
+    problems::{ALREADY_MEMBER, INVITATION_PENDING},
+};
+use qubital_auth::problems::{INVITATION_NOT_PENDING, ORGANIZATION_NOT_IN_WORKOS};
 
 #[derive(Tags)]
 enum InvitationsTag {
@@ -112,10 +118,7 @@ fn invitation_of(row: &sqlx::postgres::PgRow) -> Invitation {
 }
 
 fn pending_conflict() -> Problem {
-    Problem::conflict(
-        "invitation-pending",
-        "This address already has a pending invitation",
-    )
+    Problem::new(&INVITATION_PENDING)
 }
 
 #[derive(Default)]
@@ -138,12 +141,12 @@ impl InvitationsApi {
         body: Json<CreateInvitationRequest>,
     ) -> Result<Json<Invitation>, Problem> {
         let caller = auth.0;
-        caller.require(Permission::InviteMember)?;
+        caller.require(&INVITE_MEMBER)?;
         let body = body.0;
         let email = validate::email("body.email", &body.email)?;
         let role = body.role.unwrap_or(Role::Member);
         if role > caller.role {
-            return Err(Problem::forbidden(Permission::EditUser.name())
+            return Err(Problem::forbidden(EDIT_USER.name)
                 .with_detail("You cannot invite someone with a role above your own."));
         }
         let workos = ctx.get::<Workos>();
@@ -156,11 +159,8 @@ impl InvitationsApi {
             .fetch_one(&mut *tx)
             .await?;
         let Some(workos_org_id) = org.get::<Option<String>, _>("workos_org_id") else {
-            return Err(Problem::conflict(
-                "organization-not-in-workos",
-                "This organization exists only on this server",
-            )
-            .with_detail("Invitations are sent by WorkOS; sign in through WorkOS to invite."));
+            return Err(Problem::new(&ORGANIZATION_NOT_IN_WORKOS)
+                .with_detail("Invitations are sent by WorkOS; sign in through WorkOS to invite."));
         };
         let already_member: bool = sqlx::query_scalar(
             "SELECT EXISTS (SELECT 1 FROM user_organizations m JOIN users u ON u.id = m.user_id
@@ -171,10 +171,7 @@ impl InvitationsApi {
         .fetch_one(&mut *tx)
         .await?;
         if already_member {
-            return Err(Problem::conflict(
-                "already-member",
-                "This address is already a member",
-            ));
+            return Err(Problem::new(&ALREADY_MEMBER));
         }
         let pending: bool = sqlx::query_scalar(
             "SELECT EXISTS (SELECT 1 FROM invitations
@@ -254,7 +251,7 @@ impl InvitationsApi {
         auth: CookieAuth,
         body: Json<ListInvitationsRequest>,
     ) -> Result<Json<Page<Invitation>>, Problem> {
-        auth.0.require(Permission::InviteMember)?;
+        auth.0.require(&INVITE_MEMBER)?;
         let body = body.0;
         let mut conn = ctx.db().acquire().await?;
         let total: i64 = sqlx::query_scalar("SELECT count(*) FROM invitations WHERE org_id = $1")
@@ -270,14 +267,12 @@ impl InvitationsApi {
         .bind(body.offset as i64)
         .fetch_all(&mut *conn)
         .await?;
-        Ok(Json(Page {
-            data: rows.iter().map(invitation_of).collect(),
-            page: PageInfo {
-                limit: body.limit,
-                offset: body.offset,
-                total: total as u64,
-            },
-        }))
+        Ok(Json(Page::new(
+            rows.iter().map(invitation_of).collect(),
+            body.limit,
+            body.offset,
+            total,
+        )))
     }
 
     /// Revoke a pending invitation (WorkOS first, then here).
@@ -295,7 +290,7 @@ impl InvitationsApi {
         id: Path<String>,
     ) -> Result<Json<Invitation>, Problem> {
         let caller = auth.0;
-        caller.require(Permission::InviteMember)?;
+        caller.require(&INVITE_MEMBER)?;
         let id = Uuid::parse_str(&id.0).map_err(|_| Problem::not_found())?;
         let mut tx = ctx.db().begin().await?;
         let row = sqlx::query(&format!(
@@ -307,10 +302,7 @@ impl InvitationsApi {
         .await?
         .ok_or_else(Problem::not_found)?;
         if invitation_of(&row).state != InvitationState::Pending {
-            return Err(Problem::conflict(
-                "invitation-not-pending",
-                "This invitation was already used, revoked or has expired",
-            ));
+            return Err(Problem::new(&INVITATION_NOT_PENDING));
         }
         if let Some(workos_id) = row.get::<Option<String>, _>("workos_invitation_id") {
             match ctx.get::<Workos>().revoke_invitation(&workos_id).await {
@@ -364,7 +356,7 @@ impl InvitationsApi {
         operation_id = "get-invite-link"
     )]
     async fn link_get(&self, ctx: Data<&AppContext>, auth: CookieAuth) -> Result<Json<InviteLink>, Problem> {
-        auth.0.require(Permission::InviteMember)?;
+        auth.0.require(&INVITE_MEMBER)?;
         let invite_id: String = sqlx::query_scalar(
             "UPDATE organizations SET invite_id = COALESCE(invite_id, $2) WHERE id = $1 RETURNING invite_id",
         )
@@ -388,7 +380,7 @@ impl InvitationsApi {
         ctx: Data<&AppContext>,
         auth: CookieAuth,
     ) -> Result<Json<InviteLink>, Problem> {
-        auth.0.require(Permission::ManageOrganization)?;
+        auth.0.require(&MANAGE_ORGANIZATION)?;
         let invite_id: String = sqlx::query_scalar(
             "UPDATE organizations SET invite_id = $2, updated_at = now() WHERE id = $1 RETURNING invite_id",
         )

@@ -7,7 +7,8 @@
 mod invitations;
 mod members;
 mod organizations;
-mod page;
+mod permissions;
+mod problems;
 
 use qubital_plugin::{Api, Feature};
 

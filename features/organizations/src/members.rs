@@ -6,13 +6,19 @@ use poem::web::Data;
 use poem_openapi::{param::Path, payload::Json, ApiResponse, Enum, Object, OpenApi, Tags};
 use qubital_auth::{directory::fallback_display_name, sessions, workos_problem};
 use qubital_plugin::{
-    auth::{CookieAuth, Permission, Role},
-    AppContext, Problem,
+    auth::{CookieAuth, Role},
+    AppContext, Page, Problem,
 };
 use qubital_spaces::occupancy;
 use sqlx::{PgConnection, Row};
 
-use crate::page::{contains_pattern, default_limit, Page, PageInfo};
+use qubital_plugin::list::{contains_pattern, default_limit};
+
+use crate::{
+    permissions::{BAN_USER, EDIT_USER},
+    problems::LAST_ADMIN,
+};
+use qubital_auth::permissions::VIEW_ORGANIZATION;
 
 #[derive(Tags)]
 enum MembersTag {
@@ -111,10 +117,7 @@ async fn guard_last_admin(conn: &mut PgConnection, org_id: i64, target: i64) -> 
     .fetch_all(conn)
     .await?;
     if admins.contains(&target) && admins.len() <= 1 {
-        return Err(
-            Problem::conflict("last-admin", "An organization keeps at least one admin")
-                .with_detail("Make another member an admin first."),
-        );
+        return Err(Problem::new(&LAST_ADMIN).with_detail("Make another member an admin first."));
     }
     Ok(())
 }
@@ -162,7 +165,7 @@ impl MembersApi {
         auth: CookieAuth,
         body: Json<ListMembersRequest>,
     ) -> Result<Json<Page<Member>>, Problem> {
-        auth.0.require(Permission::ViewOrganization)?;
+        auth.0.require(&VIEW_ORGANIZATION)?;
         let body = body.0;
         let pattern = body
             .query
@@ -197,14 +200,12 @@ impl MembersApi {
         .bind(body.offset as i64)
         .fetch_all(&mut *conn)
         .await?;
-        Ok(Json(Page {
-            data: rows.iter().map(member_of).collect(),
-            page: PageInfo {
-                limit: body.limit,
-                offset: body.offset,
-                total: total as u64,
-            },
-        }))
+        Ok(Json(Page::new(
+            rows.iter().map(member_of).collect(),
+            body.limit,
+            body.offset,
+            total,
+        )))
     }
 
     /// Change a member's role (WorkOS first, then here). The last admin cannot be demoted.
@@ -223,7 +224,7 @@ impl MembersApi {
         body: Json<UpdateMemberRequest>,
     ) -> Result<Json<Member>, Problem> {
         let caller = auth.0;
-        caller.require(Permission::EditUser)?;
+        caller.require(&EDIT_USER)?;
         let target = parse_id(&id.0)?;
         let role = body.0.role;
         let mut tx = ctx.db().begin().await?;
@@ -279,7 +280,7 @@ impl MembersApi {
         id: Path<String>,
     ) -> Result<Removed, Problem> {
         let caller = auth.0;
-        caller.require(Permission::BanUser)?;
+        caller.require(&BAN_USER)?;
         let target = parse_id(&id.0)?;
         let mut tx = ctx.db().begin().await?;
         let row = sqlx::query(&format!(

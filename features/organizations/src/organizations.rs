@@ -5,11 +5,11 @@ use platform_workos::Workos;
 use poem::{web::Data, Request};
 use poem_openapi::{param::Path, payload::Json, Object, OpenApi, Tags};
 use qubital_auth::{flows, flows::Entrant, validate, workos_problem, User};
-use qubital_plugin::{
-    auth::{CookieAuth, Permission},
-    AppContext, Problem,
-};
+use qubital_plugin::{auth::CookieAuth, AppContext, Problem};
 use sqlx::{PgConnection, Row};
+
+use crate::permissions::MANAGE_ORGANIZATION;
+use qubital_auth::permissions::VIEW_ORGANIZATION;
 
 #[derive(Tags)]
 enum OrganizationsTag {
@@ -118,7 +118,7 @@ impl OrganizationsApi {
         auth: CookieAuth,
         id: Path<String>,
     ) -> Result<Json<Organization>, Problem> {
-        auth.0.require(Permission::ViewOrganization)?;
+        auth.0.require(&VIEW_ORGANIZATION)?;
         let mut conn = ctx.db().acquire().await?;
         let row = current(&mut conn, auth.0.organization_id, &id.0, false).await?;
         Ok(Json(dto(&row)))
@@ -143,7 +143,7 @@ impl OrganizationsApi {
         let mut tx = ctx.db().begin().await?;
         // Existence first, then permission: another organization's id is 404 for everyone.
         let row = current(&mut tx, caller.organization_id, &id.0, true).await?;
-        caller.require(Permission::ManageOrganization)?;
+        caller.require(&MANAGE_ORGANIZATION)?;
         let name = validate::name("body.name", &body.0.name, MAX_NAME)?;
         if let Some(workos_org_id) = row.get::<Option<String>, _>("workos_org_id") {
             ctx.get::<Workos>()

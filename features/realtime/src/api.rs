@@ -5,11 +5,12 @@ use chrono::{DateTime, TimeZone, Utc};
 use platform_livekit::{LiveKitError, ParticipantGrants, ParticipantToken, TrackSource};
 use poem::web::Data;
 use poem_openapi::{payload::Json, ApiResponse, Object, OpenApi, Tags};
-use qubital_auth::directory;
+use qubital_auth::{directory, permissions::VIEW_ORGANIZATION};
 use qubital_plugin::{
-    auth::{Caller, CookieAuth, Permission, Role},
+    auth::{Caller, CookieAuth, Role},
     AppContext, Problem,
 };
+use qubital_spaces::permissions::LIST_ROOMS;
 use serde::Serialize;
 use uuid::Uuid;
 
@@ -166,7 +167,7 @@ impl RealtimeApi {
         body: Json<ConferenceTokenRequest>,
     ) -> Result<Json<ConferenceToken>, Problem> {
         let caller = &auth.0;
-        caller.require(Permission::ListRooms)?;
+        caller.require(&LIST_ROOMS)?;
         let state = ctx.get::<RealtimeState>();
         if !state.livekit.is_enabled() {
             return Err(Problem::integration_disabled("The conference service"));
@@ -220,7 +221,7 @@ impl RealtimeApi {
         auth: CookieAuth,
     ) -> Result<Json<RouterToken>, Problem> {
         let caller = &auth.0;
-        caller.require(Permission::ListRooms)?;
+        caller.require(&LIST_ROOMS)?;
         let state = ctx.get::<RealtimeState>();
         let user = profile(&ctx, caller).await?;
         let now = Utc::now().timestamp();
@@ -261,7 +262,7 @@ impl RealtimeApi {
         auth: CookieAuth,
     ) -> Result<Json<ConnectionToken>, Problem> {
         let caller = &auth.0;
-        caller.require(Permission::ViewOrganization)?;
+        caller.require(&VIEW_ORGANIZATION)?;
         let tokens = &ctx.get::<RealtimeState>().centrifugo;
         let user = profile(&ctx, caller).await?;
         let channels =

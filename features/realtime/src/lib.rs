@@ -25,7 +25,7 @@ use std::{
 
 use anyhow::{bail, Context};
 use platform_livekit::{LiveKit, LiveKitSettings};
-use qubital_plugin::{Api, Boot, Environment, Feature, Settings};
+use qubital_plugin::{secret::present, Api, Boot, Environment, ExposeSecret, Feature, Settings};
 
 pub use centrifugo::CentrifugoTokens;
 pub use keys::{Keyring, RouterKeys};
@@ -72,28 +72,32 @@ pub fn build(
     settings: &RealtimeSettings,
     worker: &WorkerAuthSettings,
 ) -> anyhow::Result<Provided> {
-    let development = environment.is_development();
     platform_livekit::install_jwt_crypto_provider();
 
     let livekit = match livekit.missing() {
         None => LiveKit::from_settings(livekit)?,
-        Some(variable) if development => {
-            tracing::warn!("{variable} is unset: the conference is disabled (its operations answer 503)");
+        Some(variable) => {
+            environment.required(
+                variable,
+                &None,
+                "the conference is disabled (its operations answer 503)",
+            )?;
             LiveKit::disabled()
         }
-        Some(variable) => bail!("{variable} is required in production"),
     };
 
-    let previous = settings::present(&settings.router_token_previous_key);
-    let router_keys = match settings::present(&settings.router_token_private_key) {
-        Some(current) => RouterKeys::Configured(Arc::new(Keyring::from_pem(current, previous)?)),
-        None if development => {
-            if previous.is_some() {
-                bail!("JWT_PREVIOUS_KEY is set without JWT_PRIVATE_KEY");
-            }
-            RouterKeys::Generated(Arc::new(OnceLock::new()))
+    let previous = present(&settings.router_token_previous_key);
+    let router_keys = match environment.required_secret(
+        "JWT_PRIVATE_KEY",
+        &settings.router_token_private_key,
+        1,
+        "signing office-router tokens with a throwaway key (make one with: openssl genrsa 2048)",
+    )? {
+        Some(current) => {
+            RouterKeys::Configured(Arc::new(Keyring::from_pem(current.expose_secret(), previous)?))
         }
-        None => bail!("JWT_PRIVATE_KEY is required in production (an RSA-2048 PEM: openssl genrsa 2048)"),
+        None if previous.is_some() => bail!("JWT_PREVIOUS_KEY is set without JWT_PRIVATE_KEY"),
+        None => RouterKeys::Generated(Arc::new(OnceLock::new())),
     };
     for (variable, value) in [
         ("JWT_ISSUER", &settings.router_token_issuer),
@@ -104,29 +108,30 @@ pub fn build(
         }
     }
 
-    let centrifugo_secret = match settings::present(&settings.centrifugo_token_secret) {
-        Some(secret) if secret.len() < MIN_CENTRIFUGO_SECRET_BYTES => {
-            bail!("CENTRIFUGO_TOKEN_SECRET must be at least {MIN_CENTRIFUGO_SECRET_BYTES} bytes")
-        }
-        Some(secret) => secret.as_bytes().to_vec(),
-        None if development => {
-            tracing::warn!("CENTRIFUGO_TOKEN_SECRET is unset: using a throwaway secret");
+    let centrifugo_secret = match environment.required_secret(
+        "CENTRIFUGO_TOKEN_SECRET",
+        &settings.centrifugo_token_secret,
+        MIN_CENTRIFUGO_SECRET_BYTES,
+        "using a throwaway secret",
+    )? {
+        Some(secret) => secret.expose_secret().as_bytes().to_vec(),
+        None => {
             let mut secret = vec![0u8; 48];
             aws_lc_rs::rand::fill(&mut secret).context("the system RNG")?;
             secret
         }
-        None => bail!("CENTRIFUGO_TOKEN_SECRET is required in production"),
     };
 
     let worker = match WorkerVerifier::from_settings(worker)? {
         Some(verifier) => verifier,
-        None if development => {
-            tracing::warn!(
-                "WORKER_JWT_PUBLIC_KEY and WORKER_JWT_SECRET are unset: Worker endpoints refuse every token"
-            );
+        None => {
+            environment.required(
+                "WORKER_JWT_PUBLIC_KEY or WORKER_JWT_SECRET",
+                &None,
+                "Worker endpoints refuse every token",
+            )?;
             WorkerVerifier::refusing_all(worker)
         }
-        None => bail!("WORKER_JWT_PUBLIC_KEY or WORKER_JWT_SECRET is required in production"),
     };
 
     Ok(Provided {
@@ -136,11 +141,11 @@ pub fn build(
             router_keys,
             router_issuer: settings.router_token_issuer.trim().to_owned(),
             router_audience: settings.router_token_audience.trim().to_owned(),
-            router_url: settings::present(&settings.office_router_url).map(str::to_owned),
+            router_url: present(&settings.office_router_url).map(str::to_owned),
             centrifugo: CentrifugoTokens::new(
                 &centrifugo_secret,
                 settings.centrifugo_token_ttl_secs,
-                settings::present(&settings.centrifugo_client_url).map(str::to_owned),
+                present(&settings.centrifugo_client_url).map(str::to_owned),
             ),
         },
         worker,

@@ -1,6 +1,8 @@
 //! The realtime feature's settings (environment variables, also flags). LiveKit's own settings
 //! are `platform_livekit::LiveKitSettings`, registered by this feature too.
 
+use qubital_plugin::SecretString;
+
 /// Token lifetimes, the office-router signing keys, Centrifugo.
 #[derive(clap::Args, Clone, Debug)]
 #[command(next_help_heading = "Realtime access")]
@@ -31,7 +33,7 @@ pub struct RealtimeSettings {
         env = "JWT_PRIVATE_KEY",
         hide_env_values = true
     )]
-    pub router_token_private_key: Option<String>,
+    pub router_token_private_key: Option<SecretString>,
 
     /// The previous signing key after a rotation (PEM; public or private, only the public half
     /// is used): still published in the JWKS so tokens in flight keep verifying. Never signs.
@@ -53,7 +55,7 @@ pub struct RealtimeSettings {
         env = "CENTRIFUGO_TOKEN_SECRET",
         hide_env_values = true
     )]
-    pub centrifugo_token_secret: Option<String>,
+    pub centrifugo_token_secret: Option<SecretString>,
 
     /// Lifetime of a Centrifugo connection token, in seconds (the client refreshes it).
     #[arg(long = "centrifugo-token-ttl-secs", env = "CENTRIFUGO_TOKEN_TTL_SECS", default_value_t = 900,
@@ -77,7 +79,7 @@ pub struct WorkerAuthSettings {
     /// Shared secret (HS256, at least 32 bytes) verifying the Worker's tokens, instead of a
     /// public key.
     #[arg(long = "worker-jwt-secret", env = "WORKER_JWT_SECRET", hide_env_values = true)]
-    pub worker_jwt_secret: Option<String>,
+    pub worker_jwt_secret: Option<SecretString>,
 
     /// `iss` the Worker's tokens must carry.
     #[arg(
@@ -105,9 +107,4 @@ pub struct WorkerAuthSettings {
 /// stores) become line breaks.
 pub(crate) fn pem_text(value: &str) -> String {
     value.trim().replace("\\n", "\n")
-}
-
-/// `Some(value)` unless unset or blank.
-pub(crate) fn present(value: &Option<String>) -> Option<&str> {
-    value.as_deref().map(str::trim).filter(|v| !v.is_empty())
 }

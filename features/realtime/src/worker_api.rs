@@ -161,7 +161,7 @@ impl WorkerApi {
             .await
             .map_err(|problem| {
                 // "not a member" (raced with a removal) is a 404 here, not a sign-in problem.
-                if problem.status.as_u16() == 401 {
+                if problem.status().as_u16() == 401 {
                     Problem::not_found()
                 } else {
                     problem

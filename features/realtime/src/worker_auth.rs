@@ -7,10 +7,13 @@ use anyhow::{bail, Context};
 use jsonwebtoken::{decode, Algorithm, DecodingKey, Validation};
 use poem::Request;
 use poem_openapi::{auth::Bearer, SecurityScheme};
-use qubital_plugin::{AppContext, Problem};
+use qubital_plugin::{
+    secret::{present, present_secret},
+    AppContext, ExposeSecret, Problem,
+};
 use serde::Deserialize;
 
-use crate::settings::{pem_text, present, WorkerAuthSettings};
+use crate::settings::{pem_text, WorkerAuthSettings};
 
 /// Smallest accepted shared secret, in bytes.
 const MIN_SECRET_BYTES: usize = 32;
@@ -37,7 +40,7 @@ impl WorkerVerifier {
     pub fn from_settings(settings: &WorkerAuthSettings) -> anyhow::Result<Option<Self>> {
         let (key, algorithm) = match (
             present(&settings.worker_jwt_public_key),
-            present(&settings.worker_jwt_secret),
+            present_secret(&settings.worker_jwt_secret).map(|s| s.expose_secret().trim()),
         ) {
             (Some(_), Some(_)) => bail!("set only one of WORKER_JWT_PUBLIC_KEY and WORKER_JWT_SECRET"),
             (None, None) => return Ok(None),

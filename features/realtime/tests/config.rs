@@ -28,16 +28,16 @@ fn complete() -> Config {
             conference_token_ttl_secs: 3600,
             router_token_issuer: "qubital".into(),
             router_token_audience: "office-router".into(),
-            router_token_private_key: Some(Keyring::generate().unwrap().private_pem().unwrap()),
+            router_token_private_key: Some(Keyring::generate().unwrap().private_pem().unwrap().into()),
             router_token_previous_key: None,
             office_router_url: None,
-            centrifugo_token_secret: Some("c".repeat(32)),
+            centrifugo_token_secret: Some("c".repeat(32).into()),
             centrifugo_token_ttl_secs: 900,
             centrifugo_client_url: None,
         },
         worker: WorkerAuthSettings {
             worker_jwt_public_key: None,
-            worker_jwt_secret: Some("w".repeat(32)),
+            worker_jwt_secret: Some("w".repeat(32).into()),
             worker_jwt_issuer: "office-router".into(),
             worker_jwt_audience: "qubital".into(),
             worker_jwt_leeway_secs: 5,
@@ -135,11 +135,14 @@ fn development_fills_in_throwaway_keys_and_disables_the_conference() {
 }
 
 #[tokio::test]
-async fn eventsync_in_production_needs_none_of_these_secrets() {
-    // Only what identity needs to follow WorkOS; nothing of the conference, keys or Worker.
+async fn a_worker_process_in_production_needs_none_of_these_secrets() {
+    // A process that serves no API (such as the WorkOS follower) needs only what identity needs
+    // to follow WorkOS; nothing of the conference, keys or Worker.
+    const WORKER: ProcessRole =
+        ProcessRole::worker("test-worker", "A worker of this test.", "TEST_WORKER_PORT", 0);
     let app = TestApp::builder()
         .production()
-        .role(ProcessRole::Eventsync)
+        .role(WORKER)
         .arg("--workos-api-key")
         .arg("sk_test_realtime")
         .arg("--workos-client-id")

@@ -5,16 +5,15 @@ use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
 use platform_livekit::{egress::RoomRecording, LiveKit, ServerApiError};
-use poem::{http::StatusCode, web::Data};
+use poem::web::Data;
 use poem_openapi::{param::Path, payload::Json, Enum, Object, OpenApi, Tags};
-use qubital_plugin::{
-    auth::{CookieAuth, Permission},
-    AppContext, FieldError, Problem,
-};
+use qubital_plugin::{auth::CookieAuth, problem::types, AppContext, FieldError, Page, Problem};
 use uuid::Uuid;
 
 use crate::{
     metrics,
+    permissions::{START_RECORDING, STOP_RECORDING, VIEW_RECORDINGS},
+    problems::{RECORDING_ACTIVE, RECORDING_NOT_ACTIVE, RECORDING_QUOTA_EXCEEDED, RECORDING_REFUSED},
     store::{self, RecordingRow},
     RecordingsState,
 };
@@ -110,7 +109,7 @@ pub struct StartRecordingRequest {
 pub struct ListRecordingsRequest {
     /// 1..100, default 20.
     #[oai(
-        default = "default_limit",
+        default = "qubital_plugin::list::default_limit",
         validator(minimum(value = "1"), maximum(value = "100"))
     )]
     pub limit: u32,
@@ -124,26 +123,6 @@ pub struct ListRecordingsRequest {
     pub from: Option<DateTime<Utc>>,
     /// Started before this instant.
     pub to: Option<DateTime<Utc>>,
-}
-
-fn default_limit() -> u32 {
-    20
-}
-
-/// The `page` of a list answer.
-#[derive(Clone, Debug, Object)]
-pub struct RecordingPageInfo {
-    pub limit: u32,
-    pub offset: u32,
-    /// Items matching the request, across all pages.
-    pub total: u64,
-}
-
-/// A page of recordings, newest first.
-#[derive(Debug, Object)]
-pub struct RecordingPage {
-    pub data: Vec<Recording>,
-    pub page: RecordingPageInfo,
 }
 
 fn parse_user_ids(location: &str, ids: &[String], errors: &mut Vec<FieldError>) -> Vec<i64> {
@@ -212,13 +191,11 @@ fn valid_zone(zone: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.' | b':'))
 }
 
-/// `503 recording-unavailable`: LiveKit failed (the detail is in the logs only).
+/// `503 integration-unavailable`: LiveKit failed (the detail is in the logs only).
 pub(crate) fn recording_unavailable() -> Problem {
-    Problem::new(
-        StatusCode::SERVICE_UNAVAILABLE,
-        "recording-unavailable",
-        "The recording service is unavailable; try again",
-    )
+    Problem::new(&types::INTEGRATION_UNAVAILABLE)
+        .with_detail("The recording service is unavailable; try again.")
+        .with_retry_after(5)
 }
 
 fn unavailable(error: ServerApiError) -> Problem {
@@ -259,7 +236,7 @@ impl RecordingsApi {
     /// Permission: `StartRecording`. The conference of the space (same organization) is
     /// recorded to object storage. `402 recording-quota-exceeded` when the organization has
     /// started its monthly quota of recordings; `409 recording-active` when that zone is already
-    /// being recorded; `422 validation` for an unknown participant; `503 recording-unavailable`
+    /// being recorded; `422 validation` for an unknown participant; `503 integration-unavailable`
     /// when the recording service failed (nothing is recorded).
     #[oai(path = "/recordings/start", method = "post", operation_id = "start-recording")]
     async fn start(
@@ -269,7 +246,7 @@ impl RecordingsApi {
         body: Json<StartRecordingRequest>,
     ) -> Result<Json<Recording>, Problem> {
         let caller = &auth.0;
-        caller.require(Permission::StartRecording)?;
+        caller.require(&START_RECORDING)?;
         let body = body.0;
         let mut errors = Vec::new();
         let topic = body.topic.trim();
@@ -322,10 +299,7 @@ impl RecordingsApi {
         .fetch_one(&mut *tx)
         .await?;
         if active {
-            return Err(Problem::conflict(
-                "recording-active",
-                "This zone of the space is already being recorded",
-            ));
+            return Err(Problem::new(&RECORDING_ACTIVE));
         }
         let this_month: i64 = sqlx::query_scalar(
             "SELECT count(*) FROM recordings
@@ -335,11 +309,7 @@ impl RecordingsApi {
         .fetch_one(&mut *tx)
         .await?;
         if this_month >= i64::from(state.monthly_quota) {
-            return Err(Problem::new(
-                StatusCode::PAYMENT_REQUIRED,
-                "recording-quota-exceeded",
-                "The organization has used its recordings for this month",
-            ));
+            return Err(Problem::new(&RECORDING_QUOTA_EXCEEDED));
         }
 
         let room = space.id.to_string();
@@ -354,10 +324,7 @@ impl RecordingsApi {
             .map_err(|error| match error {
                 ServerApiError::Refused(reason) => {
                     tracing::warn!(%reason, "the recording was refused");
-                    Problem::conflict(
-                        "recording-refused",
-                        "The conference cannot be recorded now (is anyone in it?)",
-                    )
+                    Problem::new(&RECORDING_REFUSED)
                 }
                 other => unavailable(other),
             })?;
@@ -422,17 +389,14 @@ impl RecordingsApi {
         #[oai(name = "recordingId")] recording_id: Path<String>,
     ) -> Result<Json<Recording>, Problem> {
         let caller = &auth.0;
-        caller.require(Permission::StopRecording)?;
+        caller.require(&STOP_RECORDING)?;
         let livekit = ctx.get::<LiveKit>();
         let mut tx = ctx.db().begin().await?;
         let row = store::find(&mut tx, caller.organization_id, &recording_id.0, true)
             .await?
             .ok_or_else(Problem::not_found)?;
         if row.status != "active" {
-            return Err(Problem::conflict(
-                "recording-not-active",
-                "The recording is not active",
-            ));
+            return Err(Problem::new(&RECORDING_NOT_ACTIVE));
         }
         let egress = match livekit.stop_egress(&row.egress_id).await {
             Ok(egress) => Some(egress),
@@ -463,9 +427,9 @@ impl RecordingsApi {
         ctx: Data<&AppContext>,
         auth: CookieAuth,
         body: Json<ListRecordingsRequest>,
-    ) -> Result<Json<RecordingPage>, Problem> {
+    ) -> Result<Json<Page<Recording>>, Problem> {
         let caller = &auth.0;
-        caller.require(Permission::ViewRecordings)?;
+        caller.require(&VIEW_RECORDINGS)?;
         let body = body.0;
         let mut errors = Vec::new();
         let people = body
@@ -532,13 +496,6 @@ impl RecordingsApi {
                 recording(row, participants)
             })
             .collect();
-        Ok(Json(RecordingPage {
-            data,
-            page: RecordingPageInfo {
-                limit: body.limit,
-                offset: body.offset,
-                total: total.max(0) as u64,
-            },
-        }))
+        Ok(Json(Page::new(data, body.limit, body.offset, total)))
     }
 }

@@ -5,12 +5,11 @@
 use chrono::{DateTime, Utc};
 use poem::web::Data;
 use poem_openapi::{param::Path, payload::Json, Object, OpenApi};
-use qubital_plugin::{
-    auth::{CookieAuth, Permission},
-    AppContext, Problem,
-};
+use qubital_plugin::{auth::CookieAuth, AppContext, Problem};
 
-use crate::{api::RecordingsTag, RecordingsState};
+use crate::{
+    api::RecordingsTag, permissions::VIEW_RECORDINGS, problems::RECORDING_NOT_READY, RecordingsState,
+};
 
 /// Where to download a recording from, until when.
 #[derive(Debug, Object)]
@@ -45,7 +44,7 @@ impl RecordingDownloadsApi {
         #[oai(name = "recordingId")] recording_id: Path<String>,
     ) -> Result<Json<RecordingDownloadLink>, Problem> {
         let caller = &auth.0;
-        caller.require(Permission::ViewRecordings)?;
+        caller.require(&VIEW_RECORDINGS)?;
         let row: Option<(String, Option<String>)> =
             sqlx::query_as("SELECT status, file_key FROM recordings WHERE org_id = $1 AND egress_id = $2")
                 .bind(caller.organization_id)
@@ -54,10 +53,7 @@ impl RecordingDownloadsApi {
                 .await?;
         let (status, file_key) = row.ok_or_else(Problem::not_found)?;
         let Some(key) = file_key.filter(|_| status == "completed") else {
-            return Err(Problem::conflict(
-                "recording-not-ready",
-                "The recording has no file to download (yet)",
-            ));
+            return Err(Problem::new(&RECORDING_NOT_READY));
         };
         let state = ctx.get::<RecordingsState>();
         let Some(storage) = state.storage.as_ref() else {

@@ -7,9 +7,10 @@
 mod api;
 mod conference;
 mod downloads;
-pub mod housekeeping;
 pub mod metrics;
+pub mod permissions;
 mod presence;
+pub mod problems;
 pub mod reconcile;
 mod store;
 pub mod usage;
@@ -20,7 +21,7 @@ use std::time::Duration;
 use anyhow::Context;
 use platform_livekit::egress::S3Destination;
 use platform_storage::{BucketConfig, ObjectStorage};
-use qubital_plugin::{Api, Boot, Environment, Feature, Settings};
+use qubital_plugin::{Api, Boot, Environment, Feature, Settings, Table};
 
 static MIGRATIONS: qubital_plugin::Migrator = qubital_plugin::sqlx::migrate!("../../migrations/recordings");
 
@@ -34,8 +35,22 @@ qubital_plugin::inventory::submit! {
             Api::of::<reconcile::ReconcileApi>(),
         ])
         .migrations(&MIGRATIONS)
+        .tables(&[
+            Table::kept("recordings", "the organization's archive, deleted with it"),
+            Table::kept("recording_participants", "deleted with their recording"),
+            Table::pruned(
+                "livekit_webhook_events",
+                "received_at < now() - interval '7 days'",
+                "LiveKit redelivers within minutes, so an older event id will not come back",
+            ),
+            Table::pruned(
+                "conference_activity_days",
+                "day < (now() AT TIME ZONE 'UTC')::date - 35",
+                "the longest active-users window is 30 days",
+            ),
+        ])
         .settings(&[Settings::of::<RecordingsSettings>()])
-        .jobs(&[reconcile::RECONCILE, usage::USAGE, housekeeping::HOUSEKEEPING])
+        .jobs(&[reconcile::RECONCILE, usage::USAGE])
         .init(init)
 }
 

@@ -5,13 +5,14 @@
 
 use poem::web::Data;
 use poem_openapi::{payload::Json, Object, OpenApi};
-use qubital_plugin::{
-    auth::{CookieAuth, Permission},
-    AppContext, Problem,
-};
+use qubital_plugin::{auth::CookieAuth, AppContext, Problem};
 use uuid::Uuid;
 
-use crate::api::{self, Recording, RecordingsTag};
+use crate::{
+    api::{self, Recording, RecordingsTag},
+    permissions::VIEW_RECORDINGS,
+    problems::RECORDING_NOT_ACTIVE,
+};
 
 #[derive(Debug, Object)]
 #[oai(rename_all = "camelCase", deny_unknown_fields)]
@@ -48,7 +49,7 @@ impl RecordingPresenceApi {
         body: Json<RecordingPresenceRequest>,
     ) -> Result<Json<Recording>, Problem> {
         let caller = &auth.0;
-        caller.require(Permission::ViewRecordings)?;
+        caller.require(&VIEW_RECORDINGS)?;
         let body = body.0;
         let mut errors = Vec::new();
         let participants = api::zone_and_participants(&body.zone, &body.participant_ids, &mut errors);
@@ -82,10 +83,8 @@ impl RecordingPresenceApi {
         .fetch_optional(&mut *tx)
         .await?;
         let Some((id, recording_id)) = active else {
-            return Err(Problem::conflict(
-                "recording-not-active",
-                "This zone of the space is not being recorded",
-            ));
+            return Err(Problem::new(&RECORDING_NOT_ACTIVE)
+                .with_detail("This zone of the space is not being recorded."));
         };
         let added = sqlx::query(
             "INSERT INTO recording_participants (recording_id, user_id)

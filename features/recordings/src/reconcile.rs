@@ -7,7 +7,7 @@ use std::time::Duration;
 use aws_lc_rs::constant_time::verify_slices_are_equal;
 use chrono::Utc;
 use platform_livekit::{LiveKit, ServerApiError};
-use poem::{http::StatusCode, web::Data};
+use poem::web::Data;
 use poem_openapi::{param::Header, payload::Json, Object, OpenApi, Tags};
 use qubital_plugin::{AppContext, Job, JobContext, Problem, ProcessRole};
 use qubital_spaces::occupancy;
@@ -22,7 +22,7 @@ const BATCH: i64 = 50;
 /// Singleton: one replica asks LiveKit, every minute.
 pub const RECONCILE: Job = Job::new(
     "recordings.reconcile",
-    ProcessRole::Serve,
+    ProcessRole::SERVE,
     Duration::from_secs(60),
     |job| Box::pin(run(job)),
 )
@@ -155,7 +155,7 @@ impl ReconcileApi {
     /// Runs one pass of the `recordings.reconcile` job: recordings unfinished and without news
     /// for two minutes take LiveKit's state. Authenticated by `Authorization: Bearer
     /// <RECORDINGS_RECONCILE_TOKEN>` (`401 invalid-token` otherwise); `503
-    /// integration-disabled` when no token is configured; `503 recording-unavailable` when
+    /// integration-disabled` when no token is configured; `503 integration-unavailable` when
     /// LiveKit cannot be asked.
     #[oai(
         path = "/internal/recordings/reconcile",
@@ -179,11 +179,7 @@ impl ReconcileApi {
         // Constant time: the comparison must not tell how much of a guess was right.
         if verify_slices_are_equal(given.as_bytes(), expected.as_bytes()).is_err() {
             tracing::warn!("reconcile request with a wrong token");
-            return Err(Problem::new(
-                StatusCode::UNAUTHORIZED,
-                "invalid-token",
-                "The bearer token is not valid",
-            ));
+            return Err(Problem::new(&qubital_plugin::problem::types::INVALID_TOKEN));
         }
         let updated = reconcile_once(&ctx).await.map_err(|error| {
             tracing::error!(error = %error, "reconcile pass failed");

@@ -11,7 +11,7 @@ use crate::metrics::{self, OrgUsage};
 
 pub const USAGE: Job = Job::new(
     "recordings.usage",
-    ProcessRole::Serve,
+    ProcessRole::SERVE,
     Duration::from_secs(60),
     |job| Box::pin(run(job)),
 );

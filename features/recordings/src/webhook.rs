@@ -9,13 +9,13 @@ use platform_livekit::{
     webhook::{ConferenceEvent, Delivery, WebhookRejected},
     LiveKit, TrackSource,
 };
-use poem::{http::StatusCode, web::Data};
+use poem::web::Data;
 use poem_openapi::{
     param::Header,
     payload::{Binary, Json},
     Object, OpenApi, Tags,
 };
-use qubital_plugin::{AppContext, Problem};
+use qubital_plugin::{problem::types, AppContext, Problem};
 use qubital_spaces::occupancy::{self, ConferenceRoom};
 
 use crate::{
@@ -42,11 +42,7 @@ struct ConferenceDelivery {
 /// `401 invalid-signature`, counted as a rejected delivery.
 fn invalid_signature() -> Problem {
     metrics::webhook_rejected("signature");
-    Problem::new(
-        StatusCode::UNAUTHORIZED,
-        "invalid-signature",
-        "The webhook signature is not valid",
-    )
+    Problem::new(&types::INVALID_SIGNATURE)
 }
 
 #[derive(Default)]
@@ -93,7 +89,7 @@ impl LiveKitWebhookApi {
                 WebhookRejected::Malformed(reason) => {
                     tracing::warn!(%reason, "conference webhook body is not an event");
                     metrics::webhook_rejected("malformed");
-                    Problem::bad_request("malformed-event", "The webhook body is not a conference event")
+                    Problem::new(&types::MALFORMED_EVENT)
                 }
             })?;
 

@@ -290,14 +290,10 @@ async fn housekeeping_prunes_only_what_has_expired() {
     .unwrap();
 
     // (The app's own hourly jobs run the same code at boot; whichever runs last finds less.)
-    let deleted = qubital_recordings::housekeeping::prune(&app.ctx, || false)
-        .await
-        .unwrap();
+    let deleted = app.prune("recordings").await;
     assert!(deleted <= 2, "{deleted}");
     // The spaces feature prunes its departed occupants.
-    let departed = qubital_spaces::occupancy::prune(&app.ctx, || false)
-        .await
-        .unwrap();
+    let departed = app.prune("spaces").await;
     assert!(departed <= 1, "{departed}");
     let left: Vec<String> = sqlx::query_scalar(
         "SELECT event_id FROM livekit_webhook_events
@@ -309,16 +305,6 @@ async fn housekeeping_prunes_only_what_has_expired() {
     .unwrap();
     assert_eq!(left, ["29", "EV_new", "recent", "still-here"]);
     // Idempotent.
-    assert_eq!(
-        qubital_recordings::housekeeping::prune(&app.ctx, || false)
-            .await
-            .unwrap(),
-        0
-    );
-    assert_eq!(
-        qubital_spaces::occupancy::prune(&app.ctx, || false)
-            .await
-            .unwrap(),
-        0
-    );
+    assert_eq!(app.prune("recordings").await, 0);
+    assert_eq!(app.prune("spaces").await, 0);
 }

@@ -465,7 +465,7 @@ async fn a_token_livekit_refuses_records_nothing() {
             json!({"spaceId": space, "topic": "T", "zone": "z"}),
         )
         .await;
-    assert_eq!((status, problem_type(&body)), (503, "recording-unavailable"));
+    assert_eq!((status, problem_type(&body)), (503, "integration-unavailable"));
     assert!(!body.to_string().to_lowercase().contains("livekit"));
     assert_eq!(livekit.state.lock().unwrap().unauthenticated, 1);
     assert_eq!(admin.ok("/recordings/list", json!({})).await["page"]["total"], 0);

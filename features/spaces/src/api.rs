@@ -3,18 +3,14 @@
 use chrono::{DateTime, Utc};
 use poem::web::Data;
 use poem_openapi::{
-    param::Path,
-    payload::Json,
-    types::{MaybeUndefined, ParseFromJSON, ToJSON},
-    ApiResponse, Enum, Object, OpenApi, Tags,
+    param::Path, payload::Json, types::MaybeUndefined, ApiResponse, Enum, Object, OpenApi, Tags,
 };
-use qubital_plugin::{
-    auth::{CookieAuth, Permission},
-    AppContext, Problem,
-};
+use qubital_plugin::{auth::CookieAuth, AppContext, Page, Problem};
 use uuid::Uuid;
 
 use crate::{
+    permissions::{CREATE_ROOM, DELETE_ROOM, LIST_ROOMS, UPDATE_ROOM},
+    problems::SPACE_TAG_EXISTS,
     store::{self, SpaceFilter, SpaceRow, TagRow},
     validate::{self, Errors},
 };
@@ -98,43 +94,6 @@ pub struct SpaceLayout {
     pub style: String,
 }
 
-/// The `page` of a list answer.
-#[derive(Clone, Debug, Object)]
-#[oai(rename_all = "camelCase")]
-pub struct SpacePageInfo {
-    pub limit: u32,
-    pub offset: u32,
-    /// Items matching the request, across all pages.
-    pub total: u64,
-}
-
-/// A page of a list: `{ data, page }`.
-#[derive(Debug, Object)]
-pub struct SpacePage<T: ParseFromJSON + ToJSON + Send + Sync> {
-    pub data: Vec<T>,
-    pub page: SpacePageInfo,
-}
-
-fn page<T: ParseFromJSON + ToJSON + Send + Sync>(
-    data: Vec<T>,
-    limit: u32,
-    offset: u32,
-    total: i64,
-) -> SpacePage<T> {
-    SpacePage {
-        data,
-        page: SpacePageInfo {
-            limit,
-            offset,
-            total: total.max(0) as u64,
-        },
-    }
-}
-
-fn default_limit() -> u32 {
-    20
-}
-
 #[derive(Debug, Object)]
 #[oai(rename_all = "camelCase", deny_unknown_fields)]
 struct CreateSpaceRequest {
@@ -200,7 +159,7 @@ pub enum SpaceSortOrder {
 struct ListSpacesRequest {
     /// 1..100, default 20.
     #[oai(
-        default = "default_limit",
+        default = "qubital_plugin::list::default_limit",
         validator(minimum(value = "1"), maximum(value = "100"))
     )]
     limit: u32,
@@ -225,7 +184,7 @@ struct ListSpacesRequest {
 struct SpaceListPageRequest {
     /// 1..100, default 20.
     #[oai(
-        default = "default_limit",
+        default = "qubital_plugin::list::default_limit",
         validator(minimum(value = "1"), maximum(value = "100"))
     )]
     limit: u32,
@@ -249,7 +208,7 @@ enum Deleted {
 }
 
 fn tag_exists() -> Problem {
-    Problem::conflict("space-tag-exists", "A tag of this name already exists")
+    Problem::new(&SPACE_TAG_EXISTS)
 }
 
 #[derive(Default)]
@@ -269,7 +228,7 @@ impl SpacesApi {
         body: Json<CreateSpaceRequest>,
     ) -> Result<Json<Space>, Problem> {
         let caller = &auth.0;
-        caller.require(Permission::CreateRoom)?;
+        caller.require(&CREATE_ROOM)?;
         let body = body.0;
         let mut errors = Errors::default();
         let name = errors.check(validate::name("body.name", &body.name, NAME_MAX));
@@ -319,9 +278,9 @@ impl SpacesApi {
         ctx: Data<&AppContext>,
         auth: CookieAuth,
         body: Json<ListSpacesRequest>,
-    ) -> Result<Json<SpacePage<Space>>, Problem> {
+    ) -> Result<Json<Page<Space>>, Problem> {
         let caller = &auth.0;
-        caller.require(Permission::ListRooms)?;
+        caller.require(&LIST_ROOMS)?;
         let body = body.0;
         let name = body.name.as_deref().map(str::trim).filter(|n| !n.is_empty());
         let tag_ids = dedup(body.tag_ids.unwrap_or_default());
@@ -351,7 +310,7 @@ impl SpacesApi {
                 Space::from_row(space, tags, occupants)
             })
             .collect();
-        Ok(Json(page(data, body.limit, body.offset, total)))
+        Ok(Json(Page::new(data, body.limit, body.offset, total)))
     }
 
     /// One space of the caller's organization.
@@ -364,7 +323,7 @@ impl SpacesApi {
         auth: CookieAuth,
         id: Path<Uuid>,
     ) -> Result<Json<Space>, Problem> {
-        auth.0.require(Permission::ListRooms)?;
+        auth.0.require(&LIST_ROOMS)?;
         let mut conn = ctx.db().acquire().await?;
         Ok(Json(load(&mut conn, auth.0.organization_id, id.0).await?))
     }
@@ -382,7 +341,7 @@ impl SpacesApi {
         body: Json<UpdateSpaceRequest>,
     ) -> Result<Json<Space>, Problem> {
         let caller = &auth.0;
-        caller.require(Permission::UpdateRoom)?;
+        caller.require(&UPDATE_ROOM)?;
         let body = body.0;
         let mut errors = Errors::default();
         let name = match &body.name {
@@ -490,7 +449,7 @@ impl SpacesApi {
         auth: CookieAuth,
         id: Path<Uuid>,
     ) -> Result<Deleted, Problem> {
-        auth.0.require(Permission::DeleteRoom)?;
+        auth.0.require(&DELETE_ROOM)?;
         let deleted = sqlx::query("DELETE FROM rooms WHERE org_id = $1 AND room_id = $2")
             .bind(auth.0.organization_id)
             .bind(id.0)
@@ -517,8 +476,8 @@ impl SpacesApi {
         ctx: Data<&AppContext>,
         auth: CookieAuth,
         body: Json<SpaceListPageRequest>,
-    ) -> Result<Json<SpacePage<SpaceLayout>>, Problem> {
-        auth.0.require(Permission::ListRooms)?;
+    ) -> Result<Json<Page<SpaceLayout>>, Problem> {
+        auth.0.require(&LIST_ROOMS)?;
         let rows: Vec<(String, String, String)> = sqlx::query_as(
             "SELECT layout, dimension, style FROM valid_room_combinations
              ORDER BY position, layout, dimension, style LIMIT $1 OFFSET $2",
@@ -538,7 +497,7 @@ impl SpacesApi {
                 style,
             })
             .collect();
-        Ok(Json(page(data, body.limit, body.offset, total)))
+        Ok(Json(Page::new(data, body.limit, body.offset, total)))
     }
 
     /// The tags of the caller's organization, ordered by name.
@@ -550,8 +509,8 @@ impl SpacesApi {
         ctx: Data<&AppContext>,
         auth: CookieAuth,
         body: Json<SpaceListPageRequest>,
-    ) -> Result<Json<SpacePage<SpaceTag>>, Problem> {
-        auth.0.require(Permission::ListRooms)?;
+    ) -> Result<Json<Page<SpaceTag>>, Problem> {
+        auth.0.require(&LIST_ROOMS)?;
         let org = auth.0.organization_id;
         let rows: Vec<TagRow> = sqlx::query_as(
             "SELECT id, name, created_at FROM room_tags WHERE org_id = $1
@@ -567,7 +526,7 @@ impl SpacesApi {
             .fetch_one(ctx.db())
             .await?;
         let data = rows.into_iter().map(SpaceTag::from).collect();
-        Ok(Json(page(data, body.limit, body.offset, total)))
+        Ok(Json(Page::new(data, body.limit, body.offset, total)))
     }
 
     /// Create a tag in the caller's organization. Attach it with `tagIds` on
@@ -586,7 +545,7 @@ impl SpacesApi {
         auth: CookieAuth,
         body: Json<CreateSpaceTagRequest>,
     ) -> Result<Json<SpaceTag>, Problem> {
-        auth.0.require(Permission::CreateRoom)?;
+        auth.0.require(&CREATE_ROOM)?;
         let name = validate::name("body.name", &body.name, TAG_NAME_MAX)
             .map_err(|e| Problem::validation(vec![e]))?;
         let row: Option<TagRow> = sqlx::query_as(
@@ -615,7 +574,7 @@ impl SpacesApi {
         auth: CookieAuth,
         id: Path<Uuid>,
     ) -> Result<Deleted, Problem> {
-        auth.0.require(Permission::UpdateRoom)?;
+        auth.0.require(&UPDATE_ROOM)?;
         let deleted = sqlx::query("DELETE FROM room_tags WHERE org_id = $1 AND id = $2")
             .bind(auth.0.organization_id)
             .bind(id.0)

@@ -10,16 +10,30 @@
 
 pub mod api;
 pub mod occupancy;
+pub mod permissions;
+pub mod problems;
 pub mod store;
 mod validate;
 
+use qubital_plugin::{Api, Feature, Migrator, Table};
+
 pub use store::SpaceRef;
 
-static MIGRATIONS: qubital_plugin::Migrator = qubital_plugin::sqlx::migrate!("../../migrations/spaces");
+static MIGRATIONS: Migrator = qubital_plugin::sqlx::migrate!("../../migrations/spaces");
 
 qubital_plugin::inventory::submit! {
-    qubital_plugin::Feature::new("spaces")
-        .apis(&[qubital_plugin::Api::of::<api::SpacesApi>()])
+    Feature::new("spaces")
+        .apis(&[Api::of::<api::SpacesApi>()])
         .migrations(&MIGRATIONS)
-        .jobs(&[occupancy::HOUSEKEEPING])
+        .tables(&[
+            Table::kept("rooms", "deleted by their organization's admins, or with the organization"),
+            Table::kept("room_tags", "deleted by their organization's moderators, or with the organization"),
+            Table::kept("room_tag_assignments", "at most 20 per space, deleted with the space or the tag"),
+            Table::kept("valid_room_combinations", "a fixed set written by migrations"),
+            Table::pruned(
+                "space_occupants",
+                "NOT present AND changed_at < now() - interval '7 days'",
+                "a departed occupant's row only orders late conference news, which arrives within minutes",
+            ),
+        ])
 }

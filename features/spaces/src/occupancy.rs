@@ -9,7 +9,6 @@
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use qubital_plugin::{prune_expired, AppContext, Job, JobContext, ProcessRole};
 use sqlx::{PgConnection, PgExecutor};
 use uuid::Uuid;
 
@@ -180,31 +179,4 @@ pub async fn present_by_organization<'e>(db: impl PgExecutor<'e>) -> Result<Vec<
     )
     .fetch_all(db)
     .await
-}
-
-/// Rows of people who left more than this long ago are pruned: only the order of recent news
-/// needs them.
-const DEPARTED_KEPT_DAYS: i32 = 7;
-
-/// `spaces.housekeeping`: prunes departed occupants (API role, singleton, hourly).
-pub const HOUSEKEEPING: Job = Job::new(
-    "spaces.housekeeping",
-    ProcessRole::Serve,
-    Duration::from_secs(3_600),
-    |job| Box::pin(run(job)),
-)
-.singleton();
-
-async fn run(job: JobContext) -> anyhow::Result<()> {
-    let deleted = prune(&job.app, || job.stop.is_cancelled()).await?;
-    if deleted > 0 {
-        tracing::info!(deleted, "departed space occupants pruned");
-    }
-    Ok(())
-}
-
-/// Deletes the rows of people who left more than [`DEPARTED_KEPT_DAYS`] ago.
-pub async fn prune(app: &AppContext, stop: impl Fn() -> bool) -> Result<u64, sqlx::Error> {
-    let expired = format!("NOT present AND changed_at < now() - interval '{DEPARTED_KEPT_DAYS} days'");
-    prune_expired(app.db(), "space_occupants", &expired, stop).await
 }

@@ -2,8 +2,9 @@
 //!
 //! The identity feature provides the [`Authenticator`] (sessions, cookies, refresh); other
 //! features only take a [`CookieAuth`] argument in their operations and call
-//! [`Caller::require`]. The role → permission table lives here, in one place, and is published
-//! in `docs/rbac.md`.
+//! [`Caller::require`] with a [`Permission`] declared (with [`permissions!`](crate::permissions))
+//! by the feature that owns it. The role → permission table of the whole binary is generated
+//! from those declarations into `docs/rbac.md`.
 
 use std::sync::Arc;
 
@@ -54,55 +55,69 @@ impl Role {
             .find(|r| r.as_str() == value)
     }
 
-    pub fn can(self, permission: Permission) -> bool {
-        self >= permission.minimum_role()
+    pub fn can(self, permission: &Permission) -> bool {
+        self >= permission.minimum_role
     }
 }
 
+/// Something an operation may require, granted to a minimum role and every stronger one.
+/// Features declare their own with [`permissions!`](crate::permissions); `docs/rbac.md` is
+/// generated from every permission linked into the binary ([`permission_table_markdown`]).
+#[derive(Debug, PartialEq, Eq)]
+pub struct Permission {
+    /// The name in `403` details and in the docs (`CreateRoom`).
+    pub name: &'static str,
+    pub minimum_role: Role,
+    /// What it allows (the declaration's doc comment).
+    pub description: &'static str,
+    /// The crate that declared it.
+    pub owner: &'static str,
+}
+
+impl Permission {
+    pub fn minimum_role(&self) -> Role {
+        self.minimum_role
+    }
+}
+
+/// A declared [`Permission`], as collected by `inventory`.
+pub struct RegisteredPermission(pub &'static Permission);
+
+inventory::collect!(RegisteredPermission);
+
+/// Declares permissions (statics) and registers them for the published table:
+///
+/// ```ignore
+/// qubital_plugin::permissions! {
+///     /// Write notes.
+///     pub WRITE_NOTES = ("WriteNotes", Member);
+/// }
+/// caller.require(&WRITE_NOTES)?;
+/// ```
+#[macro_export]
 macro_rules! permissions {
-    ($($(#[$doc:meta])* $name:ident => $role:ident,)*) => {
-        /// Something an operation may require. Each permission is granted to a minimum role and
-        /// every stronger one.
-        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-        pub enum Permission { $($(#[$doc])* $name,)* }
-
-        impl Permission {
-            /// Every permission, in table order.
-            pub const ALL: &'static [Permission] = &[$(Permission::$name,)*];
-
-            pub fn minimum_role(self) -> Role {
-                match self { $(Permission::$name => Role::$role,)* }
-            }
-
-            pub fn name(self) -> &'static str {
-                match self { $(Permission::$name => stringify!($name),)* }
-            }
-        }
+    ($($(#[doc = $doc:literal])+ $vis:vis $name:ident = ($label:literal, $role:ident);)+) => {
+        $(
+            $(#[doc = $doc])+
+            $vis static $name: $crate::auth::Permission = $crate::auth::Permission {
+                name: $label,
+                minimum_role: $crate::auth::Role::$role,
+                description: concat!($($doc, "\n"),+),
+                owner: env!("CARGO_PKG_NAME"),
+            };
+            $crate::inventory::submit! { $crate::auth::RegisteredPermission(&$name) }
+        )+
     };
 }
 
-permissions! {
-    /// See spaces, their layouts and tags; join a space's conference.
-    ListRooms => Guest,
-    /// See the organization and its members.
-    ViewOrganization => Guest,
-    /// Create spaces and tags.
-    CreateRoom => Member,
-    /// Change a space's name, layout, tags.
-    UpdateRoom => Moderator,
-    DeleteRoom => Admin,
-    StartRecording => Moderator,
-    StopRecording => Moderator,
-    /// See recordings and download them.
-    ViewRecordings => Member,
-    /// Invite people, see and revoke invitations, read the invite link.
-    InviteMember => Admin,
-    /// Change a member's role.
-    EditUser => Admin,
-    /// Remove a member from the organization.
-    BanUser => Admin,
-    /// Rename the organization, change its logo, rotate its invite link.
-    ManageOrganization => Admin,
+/// Every permission declared in this binary, ordered by owner, then minimum role, then name.
+pub fn registered_permissions() -> Vec<&'static Permission> {
+    let mut all: Vec<&'static Permission> = inventory::iter::<RegisteredPermission>
+        .into_iter()
+        .map(|r| r.0)
+        .collect();
+    all.sort_by_key(|p| (p.owner, p.minimum_role, p.name));
+    all
 }
 
 /// The authenticated caller of an operation.
@@ -117,11 +132,11 @@ pub struct Caller {
 
 impl Caller {
     /// `Ok` when the caller's role grants `permission`, else a 403 problem naming it.
-    pub fn require(&self, permission: Permission) -> Result<(), Problem> {
+    pub fn require(&self, permission: &Permission) -> Result<(), Problem> {
         if self.role.can(permission) {
             Ok(())
         } else {
-            Err(Problem::forbidden(permission.name()))
+            Err(Problem::forbidden(permission.name))
         }
     }
 }
@@ -168,25 +183,46 @@ async fn authenticate(req: &Request, token: ApiKey) -> poem::Result<Caller> {
     Ok(caller)
 }
 
+/// The permission table as the Markdown rows published in `docs/rbac.md`.
+pub fn permission_table_markdown() -> String {
+    let mut table = String::from("| permission | minimum role | allows | declared by |\n|---|---|---|---|\n");
+    for permission in registered_permissions() {
+        let allows = permission
+            .description
+            .lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty())
+            .collect::<Vec<_>>()
+            .join(" ");
+        table.push_str(&format!(
+            "| {} | {} | {} | `{}` |\n",
+            permission.name,
+            permission.minimum_role.as_str(),
+            allows,
+            permission.owner
+        ));
+    }
+    table
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    crate::permissions! {
+        /// A permission for these tests.
+        TEST_MODERATE = ("TestModerate", Moderator);
+    }
 
     #[test]
     fn roles_are_ordered_and_stronger_roles_inherit_permissions() {
         assert!(
             Role::Guest < Role::Member && Role::Member < Role::Moderator && Role::Moderator < Role::Admin
         );
-        for &permission in Permission::ALL {
-            let minimum = permission.minimum_role();
-            assert!(Role::Admin.can(permission), "admin lacks {permission:?}");
-            assert!(minimum.can(permission));
-            for role in [Role::Guest, Role::Member, Role::Moderator] {
-                assert_eq!(role.can(permission), role >= minimum);
-            }
+        for role in [Role::Guest, Role::Member, Role::Moderator, Role::Admin] {
+            assert_eq!(role.can(&TEST_MODERATE), role >= Role::Moderator, "{role:?}");
         }
-        assert!(!Role::Member.can(Permission::StartRecording));
-        assert!(Role::Moderator.can(Permission::StartRecording));
+        assert!(registered_permissions().contains(&&TEST_MODERATE));
     }
 
     #[test]
@@ -197,37 +233,8 @@ mod tests {
             role: Role::Member,
             session_id: uuid::Uuid::nil(),
         };
-        let problem = caller.require(Permission::DeleteRoom).unwrap_err();
-        assert_eq!(problem.status.as_u16(), 403);
-        assert!(problem.detail.unwrap().contains("DeleteRoom"));
-    }
-}
-
-/// The permission table as the Markdown rows published in `docs/rbac.md`.
-pub fn permission_table_markdown() -> String {
-    let mut table = String::from("| permission | minimum role |\n|---|---|\n");
-    for permission in Permission::ALL {
-        table.push_str(&format!(
-            "| {} | {} |\n",
-            permission.name(),
-            permission.minimum_role().as_str()
-        ));
-    }
-    table
-}
-
-#[cfg(test)]
-mod docs {
-    #[test]
-    fn docs_rbac_md_shows_the_permission_table() {
-        let page = include_str!("../../../docs/rbac.md");
-        let start = page.find("<!-- permissions:start -->\n").expect("start marker")
-            + "<!-- permissions:start -->\n".len();
-        let end = page.find("<!-- permissions:end -->").expect("end marker");
-        assert_eq!(
-            &page[start..end],
-            super::permission_table_markdown(),
-            "docs/rbac.md is stale: paste permission_table_markdown() between the markers"
-        );
+        let problem = caller.require(&TEST_MODERATE).unwrap_err();
+        assert_eq!(problem.status().as_u16(), 403);
+        assert!(problem.detail.unwrap().contains("TestModerate"));
     }
 }

@@ -4,7 +4,10 @@ use std::sync::Arc;
 
 use sqlx::PgPool;
 
-use crate::ProcessRole;
+use crate::{
+    secret::{ExposeSecret, SecretString},
+    ProcessRole,
+};
 
 /// Which kind of deployment the process runs as.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
@@ -18,6 +21,64 @@ pub enum Environment {
 impl Environment {
     pub fn is_development(self) -> bool {
         self == Environment::Development
+    }
+
+    /// A setting this process needs (see [`crate::secret`] for the rule): its trimmed value;
+    /// `None` in development when it is unset, after a warning that `disabled` (what stops
+    /// working); an error naming `variable` in production.
+    pub fn required<'a>(
+        self,
+        variable: &str,
+        value: &'a Option<String>,
+        disabled: &str,
+    ) -> anyhow::Result<Option<&'a str>> {
+        match crate::secret::present(value) {
+            Some(value) => Ok(Some(value)),
+            None => self.missing(variable, disabled).map(|()| None),
+        }
+    }
+
+    /// A secret this process needs: as [`Environment::required`], and a value shorter than
+    /// `min_bytes` is refused in every environment.
+    pub fn required_secret<'a>(
+        self,
+        variable: &str,
+        value: &'a Option<SecretString>,
+        min_bytes: usize,
+        disabled: &str,
+    ) -> anyhow::Result<Option<&'a SecretString>> {
+        match crate::secret::present_secret(value) {
+            Some(secret) if secret.expose_secret().len() < min_bytes => {
+                anyhow::bail!("{variable} must be at least {min_bytes} bytes")
+            }
+            Some(secret) => Ok(Some(secret)),
+            None => self.missing(variable, disabled).map(|()| None),
+        }
+    }
+
+    /// An optional secret (a feature works without it): blank is unset, and a value shorter
+    /// than `min_bytes` is refused.
+    pub fn optional_secret<'a>(
+        self,
+        variable: &str,
+        value: &'a Option<SecretString>,
+        min_bytes: usize,
+    ) -> anyhow::Result<Option<&'a SecretString>> {
+        match crate::secret::present_secret(value) {
+            Some(secret) if secret.expose_secret().len() < min_bytes => {
+                anyhow::bail!("{variable} must be at least {min_bytes} bytes")
+            }
+            other => Ok(other),
+        }
+    }
+
+    fn missing(self, variable: &str, disabled: &str) -> anyhow::Result<()> {
+        if self.is_development() {
+            tracing::warn!("{variable} is unset: {disabled}");
+            Ok(())
+        } else {
+            anyhow::bail!("{variable} is required in production")
+        }
     }
 }
 
@@ -76,7 +137,7 @@ pub struct Boot {
     pub db: PgPool,
     pub environment: Environment,
     /// The process being booted. A feature requires the secrets of what that process runs
-    /// (its API operations in `serve`, its jobs in either) and no others. (`qubital migrate`
+    /// (its API operations in `serve`, its jobs in their role) and no others. (`qubital migrate`
     /// runs no feature's init at all.)
     pub role: ProcessRole,
     state: http::Extensions,
@@ -94,7 +155,7 @@ impl Boot {
 
     /// Whether this process serves the HTTP API (and so needs its operations' secrets).
     pub fn serves_api(&self) -> bool {
-        self.role == ProcessRole::Serve
+        self.role.serves_api()
     }
 
     /// A settings struct registered with [`Settings::of`](crate::Settings::of), or anything an

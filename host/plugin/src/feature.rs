@@ -9,7 +9,7 @@ use poem_openapi::{
 };
 use sqlx::migrate::Migrator;
 
-use crate::{context::Boot, jobs::Job};
+use crate::{context::Boot, jobs::Job, tables::Table, ProcessRole};
 
 /// Builds a feature's runtime state (clients, caches) once at boot and stores it in the
 /// [`AppContext`](crate::AppContext) with [`Boot::provide`].
@@ -27,6 +27,10 @@ pub struct Feature {
     pub jobs: &'static [Job],
     pub settings: &'static [Settings],
     pub init: Option<InitFn>,
+    /// The tables its migrations create, each with its retention rule.
+    pub tables: &'static [Table],
+    /// Process roles it adds to the binary (a worker's subcommand), besides `serve`.
+    pub roles: &'static [ProcessRole],
 }
 
 impl Feature {
@@ -38,6 +42,8 @@ impl Feature {
             jobs: &[],
             settings: &[],
             init: None,
+            tables: &[],
+            roles: &[],
         }
     }
 
@@ -64,6 +70,25 @@ impl Feature {
     pub const fn init(mut self, init: InitFn) -> Self {
         self.init = Some(init);
         self
+    }
+
+    pub const fn tables(mut self, tables: &'static [Table]) -> Self {
+        self.tables = tables;
+        self
+    }
+
+    pub const fn roles(mut self, roles: &'static [ProcessRole]) -> Self {
+        self.roles = roles;
+        self
+    }
+
+    /// Applies this feature's retention rules now (what the housekeeping job does hourly).
+    pub async fn prune_expired(
+        &self,
+        db: &sqlx::PgPool,
+        stop: impl Fn() -> bool,
+    ) -> Result<Vec<(&'static str, u64)>, sqlx::Error> {
+        crate::tables::prune_tables(db, self.tables, stop).await
     }
 }
 

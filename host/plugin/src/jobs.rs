@@ -5,16 +5,11 @@ use std::time::Duration;
 use futures::future::BoxFuture;
 use tokio_util::sync::CancellationToken;
 
-use crate::AppContext;
+use crate::{AppContext, ProcessRole};
 
-/// The process a job belongs to.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
-pub enum ProcessRole {
-    /// `qubital serve`: the HTTP API.
-    Serve,
-    /// `qubital eventsync`: the WorkOS follower.
-    Eventsync,
-}
+/// What a job runs: `async fn run(job: JobContext) -> anyhow::Result<()>`, boxed. Write the
+/// function and register it with the [`job!`](crate::job) macro, which does the boxing.
+pub type JobFn = fn(JobContext) -> BoxFuture<'static, anyhow::Result<()>>;
 
 /// One unit of work, run again `every` interval after the previous run finished.
 ///
@@ -25,20 +20,16 @@ pub enum ProcessRole {
 pub struct Job {
     /// Stable, unique name (`feature.job`); also the key of its leadership lock.
     pub name: &'static str,
+    /// The process that runs it ([`ProcessRole::SERVE`] or a role a feature registered).
     pub role: ProcessRole,
     pub every: Duration,
     /// At most one replica runs it at a time (leadership by Postgres advisory lock).
     pub singleton: bool,
-    pub run: fn(JobContext) -> BoxFuture<'static, anyhow::Result<()>>,
+    pub run: JobFn,
 }
 
 impl Job {
-    pub const fn new(
-        name: &'static str,
-        role: ProcessRole,
-        every: Duration,
-        run: fn(JobContext) -> BoxFuture<'static, anyhow::Result<()>>,
-    ) -> Self {
+    pub const fn new(name: &'static str, role: ProcessRole, every: Duration, run: JobFn) -> Self {
         Self {
             name,
             role,
@@ -54,6 +45,19 @@ impl Job {
     }
 }
 
+/// Declares a [`Job`] from an `async fn(JobContext) -> anyhow::Result<()>`:
+///
+/// ```ignore
+/// pub const REINDEX: Job =
+///     qubital_plugin::job!("notes.reindex", ProcessRole::SERVE, Duration::from_secs(60), reindex).singleton();
+/// ```
+#[macro_export]
+macro_rules! job {
+    ($name:expr, $role:expr, $every:expr, $run:path) => {
+        $crate::Job::new($name, $role, $every, |job| ::std::boxed::Box::pin($run(job)))
+    };
+}
+
 /// What one run of a job is given.
 #[derive(Clone)]
 pub struct JobContext {
@@ -63,32 +67,9 @@ pub struct JobContext {
     pub stop: CancellationToken,
 }
 
-/// Rows one [`prune_expired`] statement deletes at most.
-pub const PRUNE_BATCH: i64 = 5_000;
-
-/// For housekeeping jobs: deletes the rows of `table` for which `expired` holds (SQL written by
-/// the feature, never input), [`PRUNE_BATCH`] at a time so that no statement holds locks or
-/// writes a burst of WAL for long, until none is left or `stop()` says so. Idempotent. Returns
-/// how many rows were deleted.
-pub async fn prune_expired(
-    db: &sqlx::PgPool,
-    table: &str,
-    expired: &str,
-    stop: impl Fn() -> bool,
-) -> Result<u64, sqlx::Error> {
-    let statement =
-        format!("DELETE FROM {table} WHERE ctid IN (SELECT ctid FROM {table} WHERE {expired} LIMIT $1)");
-    let mut deleted = 0;
-    while !stop() {
-        let done = sqlx::query(&statement)
-            .bind(PRUNE_BATCH)
-            .execute(db)
-            .await?
-            .rows_affected();
-        deleted += done;
-        if done < PRUNE_BATCH as u64 {
-            break;
-        }
+impl JobContext {
+    /// Whether the run should stop at the next safe point.
+    pub fn stopping(&self) -> bool {
+        self.stop.is_cancelled()
     }
-    Ok(deleted)
 }

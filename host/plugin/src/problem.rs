@@ -1,10 +1,16 @@
 //! RFC 9457 problem details: the only error shape the API ever sends.
 //!
+//! Every kind of problem is a [`ProblemType`] declared once with [`problem_types!`] by the crate
+//! that emits it (the host's own are in [`types`]). The declarations are collected at link time,
+//! so `docs/problems.md` is generated from exactly the types this binary can send
+//! ([`catalogue_markdown`]), and a problem cannot be built from an undeclared type: the only
+//! constructor is [`Problem::new`], which takes a declared type.
+//!
 //! Handlers return `Result<_, Problem>`; the problem's `type` is a stable URI the client switches
 //! on. Internal detail (SQL, vendor messages) never goes into a problem: convert such errors with
 //! [`Problem::internal`], which logs them and answers a bare 500.
 
-use std::{borrow::Cow, fmt};
+use std::fmt;
 
 use poem::{error::ResponseError, http::StatusCode, Response};
 use poem_openapi::{
@@ -19,6 +25,113 @@ pub const CONTENT_TYPE: &str = "application/problem+json";
 
 /// Prefix of every problem `type` URI.
 pub const TYPE_PREFIX: &str = "https://qubital.app/errors/";
+
+/// One kind of problem: its stable slug (the last segment of the `type` URI), its status, a
+/// title for humans and when it is sent. Declare them with [`problem_types!`].
+#[derive(Debug, PartialEq, Eq)]
+pub struct ProblemType {
+    /// Last segment of the type URI, e.g. `not-found`. Stable: clients switch on it.
+    pub slug: &'static str,
+    pub status: u16,
+    pub title: &'static str,
+    /// When it is sent (the declaration's doc comment), for the catalogue.
+    pub description: &'static str,
+    /// The crate that declared it.
+    pub owner: &'static str,
+}
+
+impl ProblemType {
+    pub fn status_code(&self) -> StatusCode {
+        StatusCode::from_u16(self.status).expect("declared statuses are valid HTTP statuses")
+    }
+
+    pub fn type_uri(&self) -> String {
+        format!("{TYPE_PREFIX}{}", self.slug)
+    }
+}
+
+/// A declared [`ProblemType`], as collected by `inventory`.
+pub struct RegisteredProblemType(pub &'static ProblemType);
+
+inventory::collect!(RegisteredProblemType);
+
+/// Declares problem types (statics) and registers them for the catalogue:
+///
+/// ```ignore
+/// qubital_plugin::problem_types! {
+///     /// The zone is being recorded already.
+///     pub RECORDING_ACTIVE = (409, "recording-active", "This zone is already being recorded");
+/// }
+/// // in a handler:
+/// return Err(Problem::new(&RECORDING_ACTIVE));
+/// ```
+#[macro_export]
+macro_rules! problem_types {
+    ($($(#[doc = $doc:literal])+ $vis:vis $name:ident = ($status:literal, $slug:literal, $title:literal);)+) => {
+        $(
+            $(#[doc = $doc])+
+            $vis static $name: $crate::problem::ProblemType = $crate::problem::ProblemType {
+                slug: $slug,
+                status: $status,
+                title: $title,
+                description: concat!($($doc, "\n"),+),
+                owner: env!("CARGO_PKG_NAME"),
+            };
+            $crate::inventory::submit! { $crate::problem::RegisteredProblemType(&$name) }
+        )+
+    };
+}
+
+/// The problem types of the host itself: the request surface's and the generic ones every
+/// feature may use.
+pub mod types {
+    crate::problem_types! {
+        /// The body is not valid JSON.
+        pub MALFORMED_JSON = (400, "malformed-json", "The request body is not valid JSON");
+        /// The body could not be read (the connection broke, or it is not what its headers say).
+        pub UNREADABLE_BODY = (400, "unreadable-body", "The request body could not be read");
+        /// `X-Qubital-Contract` is not a semantic version.
+        pub INVALID_CONTRACT_VERSION = (400, "invalid-contract-version", "X-Qubital-Contract is not a semantic version");
+        /// A webhook whose signature verifies but whose body is not an event of that vendor.
+        pub MALFORMED_EVENT = (400, "malformed-event", "The webhook body is not an event");
+        /// Any other malformed request the HTTP layer refuses.
+        pub BAD_REQUEST = (400, "bad-request", "Bad request");
+        /// No session, or an invalid or ended one.
+        pub UNAUTHORIZED = (401, "unauthorized", "Authentication is required");
+        /// A webhook delivery whose signature does not verify (wrong secret, tampered body, too
+        /// old a timestamp).
+        pub INVALID_SIGNATURE = (401, "invalid-signature", "The webhook signature is not valid");
+        /// An internal endpoint's bearer token is missing or wrong.
+        pub INVALID_TOKEN = (401, "invalid-token", "The bearer token is not valid");
+        /// The caller's role lacks the operation's permission (named in `detail`).
+        pub FORBIDDEN = (403, "forbidden", "You are not allowed to do this");
+        /// No such operation, or no such object in the caller's organization.
+        pub NOT_FOUND = (404, "not-found", "Not found");
+        /// Operations are POST, ops endpoints GET.
+        pub METHOD_NOT_ALLOWED = (405, "method-not-allowed", "Method not allowed");
+        /// The body is over `MAX_BODY_BYTES`.
+        pub PAYLOAD_TOO_LARGE = (413, "payload-too-large", "The request body is too large");
+        /// A body that is not `application/json`.
+        pub UNSUPPORTED_MEDIA_TYPE = (415, "unsupported-media-type", "Unsupported media type");
+        /// The body or a parameter breaks the schema; `errors[]` lists `{location, message}`.
+        pub VALIDATION = (422, "validation", "The request is not valid");
+        /// The client's contract is older than `MIN_CLIENT_CONTRACT`: update it.
+        pub CLIENT_OUTDATED = (426, "client-outdated", "This client is too old; update it");
+        /// Too many attempts from this client in a short time; `Retry-After` says when to retry.
+        pub RATE_LIMITED = (429, "rate-limited", "Too many requests; try again later");
+        /// A bug or an outage on our side; nothing more is said (the logs have it, under the
+        /// request id).
+        pub INTERNAL = (500, "internal", "Something went wrong on our side");
+        /// `/readyz`: the database is unreachable or migrations are pending.
+        pub NOT_READY = (503, "not-ready", "The service is not ready");
+        /// A vendor integration is not configured on this server (development only).
+        pub INTEGRATION_DISABLED = (503, "integration-disabled", "This integration is not configured");
+        /// A vendor the operation depends on refused the request in a way the client cannot fix.
+        pub INTEGRATION_ERROR = (502, "integration-error", "A service we depend on refused the request");
+        /// A vendor the operation depends on failed or did not answer; retry later.
+        pub INTEGRATION_UNAVAILABLE = (503, "integration-unavailable", "A service we depend on is unavailable");
+    }
+}
 
 /// One invalid input, for `422` validation problems.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Object)]
@@ -41,26 +154,20 @@ impl FieldError {
 /// An error answer. See the module docs.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Problem {
-    /// Last segment of the type URI, e.g. `not-found`.
-    pub kind: Cow<'static, str>,
-    pub title: Cow<'static, str>,
-    pub status: StatusCode,
+    pub ty: &'static ProblemType,
     pub detail: Option<String>,
     pub errors: Vec<FieldError>,
+    /// Seconds, sent as `Retry-After` (with `429` and `503`).
+    pub retry_after: Option<u64>,
 }
 
 impl Problem {
-    pub fn new(
-        status: StatusCode,
-        kind: impl Into<Cow<'static, str>>,
-        title: impl Into<Cow<'static, str>>,
-    ) -> Self {
+    pub fn new(ty: &'static ProblemType) -> Self {
         Self {
-            kind: kind.into(),
-            title: title.into(),
-            status,
+            ty,
             detail: None,
             errors: Vec::new(),
+            retry_after: None,
         }
     }
 
@@ -70,20 +177,27 @@ impl Problem {
         self
     }
 
-    pub fn type_uri(&self) -> String {
-        format!("{TYPE_PREFIX}{}", self.kind)
+    /// Tells the client when to try again (`Retry-After`, seconds).
+    pub fn with_retry_after(mut self, seconds: u64) -> Self {
+        self.retry_after = Some(seconds);
+        self
     }
 
-    pub fn bad_request(kind: impl Into<Cow<'static, str>>, title: impl Into<Cow<'static, str>>) -> Self {
-        Self::new(StatusCode::BAD_REQUEST, kind, title)
+    pub fn status(&self) -> StatusCode {
+        self.ty.status_code()
+    }
+
+    /// The slug of the type (`not-found`).
+    pub fn kind(&self) -> &'static str {
+        self.ty.slug
+    }
+
+    pub fn type_uri(&self) -> String {
+        self.ty.type_uri()
     }
 
     pub fn validation(errors: Vec<FieldError>) -> Self {
-        let mut problem = Self::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "validation",
-            "The request is not valid",
-        );
+        let mut problem = Self::new(&types::VALIDATION);
         problem.errors = errors;
         problem
     }
@@ -93,38 +207,33 @@ impl Problem {
     }
 
     pub fn unauthorized() -> Self {
-        Self::new(
-            StatusCode::UNAUTHORIZED,
-            "unauthorized",
-            "Authentication is required",
-        )
+        Self::new(&types::UNAUTHORIZED)
     }
 
     pub fn forbidden(permission: &str) -> Self {
-        Self::new(
-            StatusCode::FORBIDDEN,
-            "forbidden",
-            "You are not allowed to do this",
-        )
-        .with_detail(format!("This operation requires the {permission} permission."))
+        Self::new(&types::FORBIDDEN)
+            .with_detail(format!("This operation requires the {permission} permission."))
     }
 
     pub fn not_found() -> Self {
-        Self::new(StatusCode::NOT_FOUND, "not-found", "Not found")
-    }
-
-    pub fn conflict(kind: impl Into<Cow<'static, str>>, title: impl Into<Cow<'static, str>>) -> Self {
-        Self::new(StatusCode::CONFLICT, kind, title)
+        Self::new(&types::NOT_FOUND)
     }
 
     /// A vendor integration that is not configured in this deployment (development only).
     pub fn integration_disabled(integration: &str) -> Self {
-        Self::new(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "integration-disabled",
-            "This integration is not configured",
-        )
-        .with_detail(format!("{integration} is not configured on this server."))
+        Self::new(&types::INTEGRATION_DISABLED)
+            .with_detail(format!("{integration} is not configured on this server."))
+    }
+
+    /// A vendor that failed or did not answer: logs `error` (never sent) and answers `503`
+    /// naming the integration.
+    pub fn integration_unavailable(integration: &str, error: impl fmt::Display) -> Self {
+        tracing::warn!(integration, error = %error, "a vendor call failed");
+        Self::new(&types::INTEGRATION_UNAVAILABLE)
+            .with_detail(format!(
+                "{integration} did not answer as expected; try again shortly."
+            ))
+            .with_retry_after(5)
     }
 
     /// Logs `error` (with its whole chain) and returns an opaque 500.
@@ -135,11 +244,7 @@ impl Problem {
 
     /// An opaque 500 for a failure that was already logged.
     pub fn internal_silent() -> Self {
-        Self::new(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "internal",
-            "Something went wrong on our side",
-        )
+        Self::new(&types::INTERNAL)
     }
 
     /// The JSON body, with `instance` and `requestId` from the current request.
@@ -147,8 +252,8 @@ impl Problem {
         let request = crate::request::current();
         let mut body = serde_json::json!({
             "type": self.type_uri(),
-            "title": self.title,
-            "status": self.status.as_u16(),
+            "title": self.ty.title,
+            "status": self.ty.status,
         });
         let map = body.as_object_mut().expect("an object literal");
         if let Some(request) = request {
@@ -170,7 +275,7 @@ impl Problem {
 
 impl fmt::Display for Problem {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} {}", self.status.as_u16(), self.kind)
+        write!(f, "{} {}", self.ty.status, self.ty.slug)
     }
 }
 
@@ -178,14 +283,17 @@ impl std::error::Error for Problem {}
 
 impl ResponseError for Problem {
     fn status(&self) -> StatusCode {
-        self.status
+        self.ty.status_code()
     }
 
     fn as_response(&self) -> Response {
-        Response::builder()
-            .status(self.status)
-            .content_type(CONTENT_TYPE)
-            .body(self.body().to_string())
+        let mut response = Response::builder()
+            .status(self.ty.status_code())
+            .content_type(CONTENT_TYPE);
+        if let Some(seconds) = self.retry_after {
+            response = response.header(poem::http::header::RETRY_AFTER, seconds.to_string());
+        }
+        response.body(self.body().to_string())
     }
 }
 
@@ -201,19 +309,54 @@ impl From<anyhow::Error> for Problem {
     }
 }
 
+/// Every problem type declared in this binary, ordered by owner then status then slug.
+pub fn registered_types() -> Vec<&'static ProblemType> {
+    let mut types: Vec<&'static ProblemType> = inventory::iter::<RegisteredProblemType>
+        .into_iter()
+        .map(|r| r.0)
+        .collect();
+    types.sort_by_key(|t| (t.owner != env!("CARGO_PKG_NAME"), t.owner, t.status, t.slug));
+    types
+}
+
+/// The catalogue of [`registered_types`] as the Markdown table of `docs/problems.md`.
+pub fn catalogue_markdown() -> String {
+    let mut table = String::from(
+        "| type (after `https://qubital.app/errors/`) | status | title | when | declared by |\n|---|---|---|---|---|\n",
+    );
+    for ty in registered_types() {
+        let when = ty
+            .description
+            .lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty())
+            .collect::<Vec<_>>()
+            .join(" ");
+        table.push_str(&format!(
+            "| `{}` | {} | {} | {} | `{}` |\n",
+            ty.slug, ty.status, ty.title, when, ty.owner
+        ));
+    }
+    table
+}
+
 /// The documented shape of a problem body (for the OpenAPI spec).
 #[derive(Object)]
-#[oai(rename = "Problem")]
+#[oai(rename = "Problem", rename_all = "camelCase")]
 struct ProblemSchema {
-    /// Stable URI identifying the kind of problem; clients switch on it.
+    /// Stable URI identifying the kind of problem; clients switch on it. The catalogue is
+    /// `docs/problems.md`.
     #[oai(rename = "type")]
     kind: String,
+    /// A short summary of the kind, for humans (may change; do not switch on it).
     title: String,
+    /// The HTTP status, repeated.
     status: u16,
     /// The request path the problem occurred on.
     instance: Option<String>,
     /// The `X-Request-Id` of the request, for support.
     request_id: Option<String>,
+    /// An explanation of this occurrence, for humans.
     detail: Option<String>,
     /// Present on `422` validation problems.
     errors: Option<Vec<FieldError>>,
@@ -237,5 +380,36 @@ impl ApiResponse for Problem {
 
     fn register(registry: &mut Registry) {
         ProblemSchema::register(registry);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn slugs_are_unique_and_statuses_are_errors() {
+        let types = registered_types();
+        let mut slugs: Vec<_> = types.iter().map(|t| t.slug).collect();
+        slugs.sort_unstable();
+        slugs.dedup();
+        assert_eq!(slugs.len(), types.len(), "a problem slug is declared twice");
+        for ty in types {
+            assert!((400..600).contains(&ty.status), "{}", ty.slug);
+            assert!(
+                ty.slug.bytes().all(|b| b.is_ascii_lowercase() || b == b'-'),
+                "{}",
+                ty.slug
+            );
+        }
+    }
+
+    #[test]
+    fn a_problem_carries_its_type_and_retry_after() {
+        let problem = Problem::new(&types::RATE_LIMITED).with_retry_after(7);
+        let response = problem.as_response();
+        assert_eq!(response.status(), StatusCode::TOO_MANY_REQUESTS);
+        assert_eq!(response.headers()["retry-after"], "7");
+        assert_eq!(problem.body()["type"], "https://qubital.app/errors/rate-limited");
     }
 }

@@ -10,15 +10,38 @@ use tokio_util::sync::CancellationToken;
 use crate::{
     config::Config,
     database::Database,
+    housekeeping,
     http::{self, server},
     jobs::JobRunner,
     migrator,
 };
 
+/// Every job runs in `serve` or in a role some compiled-in feature registers: a job naming an
+/// unknown role would silently never run.
+fn check_jobs(features: &[&'static Feature]) -> anyhow::Result<()> {
+    let roles: Vec<ProcessRole> = std::iter::once(ProcessRole::SERVE)
+        .chain(features.iter().flat_map(|f| f.roles.iter().copied()))
+        .collect();
+    for feature in features {
+        for job in feature.jobs {
+            anyhow::ensure!(
+                roles.contains(&job.role),
+                "job `{}` of feature `{}` runs in the role `{}`, which no compiled-in feature registers",
+                job.name,
+                feature.name,
+                job.role
+            );
+        }
+    }
+    Ok(())
+}
+
 /// A booted process: database open, features initialised, nothing listening yet.
 pub struct App {
     pub ctx: AppContext,
     pub config: Config,
+    /// The role this process was booted for.
+    pub role: ProcessRole,
     features: Vec<&'static Feature>,
     database: Database,
 }
@@ -31,6 +54,7 @@ impl App {
         features: Vec<&'static Feature>,
         role: ProcessRole,
     ) -> anyhow::Result<Self> {
+        check_jobs(&features)?;
         let database = Database::open(&config.host).await?;
         let state = config
             .feature_settings(&features)
@@ -44,6 +68,7 @@ impl App {
         Ok(Self {
             ctx: boot.finish(),
             config,
+            role,
             features,
             database,
         })
@@ -64,22 +89,27 @@ impl App {
         migrator::run(self.ctx.db(), &plan).await
     }
 
+    /// Every feature's jobs, and the host's housekeeping job.
     fn jobs(&self) -> Vec<qubital_plugin::Job> {
         self.features
             .iter()
             .flat_map(|f| f.jobs.iter().copied())
+            .chain([housekeeping::JOB])
             .collect()
     }
 
-    /// Binds the listener and starts serving `role` in the background.
-    pub async fn start(self, role: ProcessRole, addr: SocketAddr) -> anyhow::Result<Running> {
+    /// Binds the listener and starts serving this process's role in the background: the API
+    /// for `serve`, the ops endpoints alone for a worker role.
+    pub async fn start(self, addr: SocketAddr) -> anyhow::Result<Running> {
+        let role = self.role;
         let settings = http::HttpSettings {
             max_body_bytes: self.config.host.max_body_bytes,
             min_client_contract: self.config.host.min_client_contract.clone(),
         };
-        let endpoint = match role {
-            ProcessRole::Serve => http::app(self.ctx.clone(), settings),
-            ProcessRole::Eventsync => http::ops_app(self.ctx.clone(), settings),
+        let endpoint = if role.serves_api() {
+            http::app(self.ctx.clone(), settings)
+        } else {
+            http::ops_app(self.ctx.clone(), settings)
         };
         let stop = CancellationToken::new();
         let listener = server::bind(addr).await?;
@@ -108,14 +138,9 @@ impl App {
         })
     }
 
-    /// Serves `role` until `shutdown` resolves, then drains and stops.
-    pub async fn run(
-        self,
-        role: ProcessRole,
-        addr: SocketAddr,
-        shutdown: impl Future<Output = ()>,
-    ) -> anyhow::Result<()> {
-        let running = self.start(role, addr).await?;
+    /// Serves until `shutdown` resolves, then drains and stops.
+    pub async fn run(self, addr: SocketAddr, shutdown: impl Future<Output = ()>) -> anyhow::Result<()> {
+        let running = self.start(addr).await?;
         shutdown.await;
         tracing::info!("shutting down: draining requests and stopping jobs");
         running.shutdown().await

@@ -2,8 +2,8 @@
 
 use std::{net::SocketAddr, process::ExitCode};
 
-use clap::{FromArgMatches, Subcommand};
-use qubital_plugin::{registered_features, Environment, ProcessRole};
+use clap::{Arg, FromArgMatches, Subcommand};
+use qubital_plugin::{registered_features, registered_roles, Environment, ProcessRole};
 
 use crate::{
     app::App,
@@ -11,19 +11,15 @@ use crate::{
     http, telemetry,
 };
 
+/// The host's own subcommands. Worker roles registered by features are added beside them
+/// ([`command`]) and parsed into [`Command::Worker`].
 #[derive(Subcommand, Debug)]
-pub enum Command {
+enum Builtin {
     /// Serve the HTTP API and run the API's background jobs (migrates first).
     Serve {
         /// Do not apply pending migrations at boot (for deployments that run `qubital migrate`).
         #[arg(long)]
         no_migrate: bool,
-    },
-    /// Follow the WorkOS event stream and mirror it into Postgres; serves only the ops endpoints.
-    Eventsync {
-        /// Port of the worker's ops listener (/healthz, /readyz, /metrics).
-        #[arg(long, env = "EVENTSYNC_PORT", default_value_t = 8081)]
-        ops_port: u16,
     },
     /// Apply every compiled-in feature's pending migrations and exit.
     Migrate,
@@ -35,12 +31,69 @@ pub enum Command {
     },
 }
 
+/// What the process was asked to do.
+#[derive(Debug)]
+pub enum Command {
+    Serve {
+        no_migrate: bool,
+    },
+    /// A worker role registered by a feature, with the port of its ops listener.
+    Worker {
+        role: ProcessRole,
+        ops_port: u16,
+    },
+    Migrate,
+    Openapi {
+        with_dev_operations: bool,
+    },
+}
+
+impl Command {
+    fn from_matches(matches: &clap::ArgMatches) -> Result<Self, clap::Error> {
+        if let Some((name, sub)) = matches.subcommand() {
+            if let Some(role) = registered_roles()
+                .into_iter()
+                .find(|r| r.name == name && !r.serves_api())
+            {
+                let ops_port = *sub.get_one::<u16>("ops_port").expect("a default is set");
+                return Ok(Command::Worker { role, ops_port });
+            }
+        }
+        Ok(match Builtin::from_arg_matches(matches)? {
+            Builtin::Serve { no_migrate } => Command::Serve { no_migrate },
+            Builtin::Migrate => Command::Migrate,
+            Builtin::Openapi { with_dev_operations } => Command::Openapi { with_dev_operations },
+        })
+    }
+}
+
+/// The subcommand of a worker role: its jobs, and an ops listener on its own port.
+fn worker_subcommand(role: ProcessRole) -> clap::Command {
+    let port = role.ops_port.expect("worker roles have an ops port");
+    clap::Command::new(role.name)
+        .about(format!("{} Serves only the ops endpoints.", role.about))
+        .arg(
+            Arg::new("ops_port")
+                .long("ops-port")
+                .env(port.env)
+                .value_name(port.env)
+                // Built once per process; clap wants a `'static` default.
+                .default_value(&*Box::leak(port.default.to_string().into_boxed_str()))
+                .value_parser(clap::value_parser!(u16))
+                .help("Port of the worker's ops listener (/healthz, /readyz, /metrics)."),
+        )
+}
+
 /// The full command: subcommands plus every setting (host and features), all global so that
 /// `qubital serve --help` lists them too.
 pub fn command() -> clap::Command {
     let settings = config::settings_command(&registered_features()).mut_args(|arg| arg.global(true));
-    Command::augment_subcommands(settings)
-        .about("The Qubital backend: API server, WorkOS event follower and migrator in one binary.")
+    let mut command = Builtin::augment_subcommands(settings);
+    for role in registered_roles().into_iter().filter(|r| !r.serves_api()) {
+        command = command.subcommand(worker_subcommand(role));
+    }
+    command
+        .about("The Qubital backend: the API server, its workers and the migrator in one binary.")
         .version(env!("CARGO_PKG_VERSION"))
         .subcommand_required(true)
         .arg_required_else_help(true)
@@ -49,7 +102,7 @@ pub fn command() -> clap::Command {
 pub fn main() -> ExitCode {
     load_dotenv_in_development();
     let matches = command().get_matches();
-    let command = match Command::from_arg_matches(&matches) {
+    let command = match Command::from_matches(&matches) {
         Ok(command) => command,
         Err(error) => error.exit(),
     };
@@ -102,19 +155,17 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Serve { no_migrate } => {
-            let app = App::boot(config, registered_features(), ProcessRole::Serve).await?;
+            let app = App::boot(config, registered_features(), ProcessRole::SERVE).await?;
             if !no_migrate {
                 app.migrate().await?;
             }
             let addr = SocketAddr::new(host, app.config.host.port);
-            app.run(ProcessRole::Serve, addr, http::server::termination_signal())
-                .await
+            app.run(addr, http::server::termination_signal()).await
         }
-        Command::Eventsync { ops_port } => {
-            let app = App::boot(config, registered_features(), ProcessRole::Eventsync).await?;
+        Command::Worker { role, ops_port } => {
+            let app = App::boot(config, registered_features(), role).await?;
             let addr = SocketAddr::new(host, ops_port);
-            app.run(ProcessRole::Eventsync, addr, http::server::termination_signal())
-                .await
+            app.run(addr, http::server::termination_signal()).await
         }
         Command::Openapi { .. } => unreachable!("handled before boot"),
     }

@@ -8,6 +8,7 @@ pub mod app;
 pub mod cli;
 pub mod config;
 pub mod database;
+pub mod housekeeping;
 pub mod http;
 pub mod jobs;
 pub mod migrator;

@@ -18,7 +18,12 @@ fn help_lists_the_subcommands_and_every_host_setting() {
     let output = qubital().arg("--help").output().unwrap();
     assert!(output.status.success());
     let help = String::from_utf8(output.stdout).unwrap();
-    for word in ["serve", "eventsync", "migrate"] {
+    let roles = qubital_plugin::registered_roles();
+    for word in roles
+        .iter()
+        .map(|r| r.name)
+        .chain(["serve", "migrate", "openapi"])
+    {
         assert!(help.contains(word), "--help does not mention {word}:\n{help}");
     }
     for variable in [

@@ -29,7 +29,7 @@ fn record_run(ctx: JobContext) -> BoxFuture<'static, anyhow::Result<()>> {
 
 const SINGLETON: Job = Job::new(
     "test.singleton",
-    ProcessRole::Serve,
+    ProcessRole::SERVE,
     Duration::from_millis(50),
     record_run,
 )
@@ -70,9 +70,9 @@ async fn a_singleton_job_runs_on_exactly_one_runner_and_moves_when_it_stops() {
         .await
         .unwrap();
 
-    let first = JobRunner::start(context(&db.url, "first").await, [SINGLETON], ProcessRole::Serve);
+    let first = JobRunner::start(context(&db.url, "first").await, [SINGLETON], ProcessRole::SERVE);
     wait_for_runs(&check, "first", 3).await;
-    let second = JobRunner::start(context(&db.url, "second").await, [SINGLETON], ProcessRole::Serve);
+    let second = JobRunner::start(context(&db.url, "second").await, [SINGLETON], ProcessRole::SERVE);
     // The second runner has had many chances to take over (it retries every 50 ms) and must not.
     tokio::time::sleep(Duration::from_millis(600)).await;
     assert_eq!(
@@ -110,8 +110,8 @@ fn flaky(_: JobContext) -> BoxFuture<'static, anyhow::Result<()>> {
 #[tokio::test]
 async fn a_failing_or_panicking_job_is_retried_and_the_runner_survives() {
     let db = empty_database().await;
-    let job = Job::new("test.flaky", ProcessRole::Serve, Duration::from_millis(20), flaky);
-    let runner = JobRunner::start(context(&db.url, "only").await, [job], ProcessRole::Serve);
+    let job = Job::new("test.flaky", ProcessRole::SERVE, Duration::from_millis(20), flaky);
+    let runner = JobRunner::start(context(&db.url, "only").await, [job], ProcessRole::SERVE);
     let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
     while FLAKY_CALLS.load(Ordering::SeqCst) < 4 {
         assert!(
@@ -123,10 +123,14 @@ async fn a_failing_or_panicking_job_is_retried_and_the_runner_survives() {
     runner.shutdown().await;
 }
 
-static EVENTSYNC_CALLS: AtomicUsize = AtomicUsize::new(0);
+static WORKER_CALLS: AtomicUsize = AtomicUsize::new(0);
 
-fn count_eventsync(_: JobContext) -> BoxFuture<'static, anyhow::Result<()>> {
-    EVENTSYNC_CALLS.fetch_add(1, Ordering::SeqCst);
+/// A worker role of this test only (features register real ones).
+const WORKER: ProcessRole =
+    ProcessRole::worker("test-worker", "A worker of this test.", "TEST_WORKER_PORT", 0);
+
+fn count_worker_run(_: JobContext) -> BoxFuture<'static, anyhow::Result<()>> {
+    WORKER_CALLS.fetch_add(1, Ordering::SeqCst);
     async { Ok(()) }.boxed()
 }
 
@@ -134,18 +138,18 @@ fn count_eventsync(_: JobContext) -> BoxFuture<'static, anyhow::Result<()>> {
 async fn jobs_run_only_in_their_role() {
     let db = empty_database().await;
     let job = Job::new(
-        "test.eventsync-only",
-        ProcessRole::Eventsync,
+        "test.worker-only",
+        WORKER,
         Duration::from_millis(10),
-        count_eventsync,
+        count_worker_run,
     );
-    let runner = JobRunner::start(context(&db.url, "api").await, [job], ProcessRole::Serve);
+    let runner = JobRunner::start(context(&db.url, "api").await, [job], ProcessRole::SERVE);
     tokio::time::sleep(Duration::from_millis(200)).await;
     runner.shutdown().await;
-    assert_eq!(EVENTSYNC_CALLS.load(Ordering::SeqCst), 0);
+    assert_eq!(WORKER_CALLS.load(Ordering::SeqCst), 0);
 
-    let runner = JobRunner::start(context(&db.url, "worker").await, [job], ProcessRole::Eventsync);
+    let runner = JobRunner::start(context(&db.url, "worker").await, [job], WORKER);
     tokio::time::sleep(Duration::from_millis(200)).await;
     runner.shutdown().await;
-    assert!(EVENTSYNC_CALLS.load(Ordering::SeqCst) > 0);
+    assert!(WORKER_CALLS.load(Ordering::SeqCst) > 0);
 }

@@ -1,4 +1,5 @@
-//! The real binary as a process: trace export over OTLP, SIGTERM, the eventsync role.
+//! The real binary as a process: trace export over OTLP, SIGTERM, the worker roles features
+//! register.
 
 use std::{
     process::{Child, Command, Stdio},
@@ -102,13 +103,24 @@ async fn spans_are_exported_over_otlp_when_an_endpoint_is_set_and_sigterm_stops_
     );
 }
 
+/// Every worker role compiled into the binary is a subcommand that serves only the ops
+/// endpoints, on its own port.
 #[tokio::test]
-async fn eventsync_serves_only_the_ops_endpoints_on_its_own_port() {
+async fn worker_roles_serve_only_the_ops_endpoints_on_their_own_port() {
+    for role in qubital_plugin::registered_roles()
+        .into_iter()
+        .filter(|r| !r.serves_api())
+    {
+        worker_serves_only_ops(role.name).await;
+    }
+}
+
+async fn worker_serves_only_ops(role: &str) {
     let db = qubital_testkit::fresh_database().await;
     let port = free_port();
     let port_text = port.to_string();
     let worker = spawn(
-        &["eventsync", "--dev", "--ops-port", &port_text],
+        &[role, "--dev", "--ops-port", &port_text],
         &[("DATABASE_URL", &db.url)],
     );
     let base = format!("http://127.0.0.1:{port}");

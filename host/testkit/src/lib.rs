@@ -2,7 +2,7 @@
 //!
 //! ```ignore
 //! let app = qubital_testkit::spawn_app().await;
-//! let response = app.post("/spaces/list", &serde_json::json!({})).await;
+//! let response = app.post("/user/get", &serde_json::json!({})).await;
 //! assert_eq!(response.status(), 200);
 //! ```
 //!
@@ -84,7 +84,7 @@ impl TestAppBuilder {
             .expect("the app boots");
         app.migrate().await.expect("migrations apply");
         let running = app
-            .start(self.role, SocketAddr::from(([127, 0, 0, 1], 0)))
+            .start(SocketAddr::from(([127, 0, 0, 1], 0)))
             .await
             .expect("the app listens");
         let client = reqwest::Client::builder()
@@ -117,7 +117,7 @@ impl TestApp {
     pub fn builder() -> TestAppBuilder {
         TestAppBuilder {
             args: vec!["--dev".into(), "--log-filter".into(), "warn".into()],
-            role: ProcessRole::Serve,
+            role: ProcessRole::SERVE,
             database: None,
             database_url: None,
         }
@@ -147,6 +147,25 @@ impl TestApp {
             .send()
             .await
             .expect("the request is sent")
+    }
+
+    /// Applies the retention rules of the feature called `feature` now (what the housekeeping
+    /// job does hourly); the number of rows deleted.
+    pub async fn prune(&self, feature: &str) -> u64 {
+        self.prune_until(feature, || false).await
+    }
+
+    /// As [`TestApp::prune`], stopping when `stop()` says so.
+    pub async fn prune_until(&self, feature: &str, stop: impl Fn() -> bool) -> u64 {
+        let feature = qubital_plugin::registered_feature(feature)
+            .unwrap_or_else(|| panic!("no feature `{feature}` is compiled in"));
+        feature
+            .prune_expired(self.db(), stop)
+            .await
+            .expect("the retention rules apply")
+            .into_iter()
+            .map(|(_, deleted)| deleted)
+            .sum()
     }
 
     /// Stops the server gracefully (draining in-flight requests) and waits for it.

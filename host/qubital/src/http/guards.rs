@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use poem::{http::header, Endpoint, IntoResponse, Request, Response};
-use qubital_plugin::Problem;
+use qubital_plugin::{problem::types, Problem};
 
 use super::{problems, HttpSettings};
 
@@ -20,22 +20,13 @@ pub async fn client_contract<E: Endpoint>(next: Arc<E>, req: Request) -> poem::R
             .to_str()
             .ok()
             .and_then(|s| semver::Version::parse(s.trim()).ok())
-            .ok_or_else(|| {
-                Problem::bad_request(
-                    "invalid-contract-version",
-                    "X-Qubital-Contract is not a semantic version",
-                )
-            })?;
+            .ok_or_else(|| Problem::new(&types::INVALID_CONTRACT_VERSION))?;
         if &sent < minimum {
-            return Err(Problem::new(
-                poem::http::StatusCode::UPGRADE_REQUIRED,
-                "client-outdated",
-                "This client is too old; update it",
-            )
-            .with_detail(format!(
-                "The oldest supported contract is {minimum}; this client sent {sent}."
-            ))
-            .into());
+            return Err(Problem::new(&types::CLIENT_OUTDATED)
+                .with_detail(format!(
+                    "The oldest supported contract is {minimum}; this client sent {sent}."
+                ))
+                .into());
         }
     }
     Ok(next.call(req).await?.into_response())
@@ -62,7 +53,7 @@ pub async fn body<E: Endpoint>(next: Arc<E>, mut req: Request) -> poem::Result<R
         .await
         .map_err(|error| match error {
             poem::error::ReadBodyError::PayloadTooLarge => problems::payload_too_large(),
-            _ => Problem::bad_request("unreadable-body", "The request body could not be read"),
+            _ => Problem::new(&types::UNREADABLE_BODY),
         })?;
     if !bytes.is_empty() && is_json(&req) && serde_json::from_slice::<serde::de::IgnoredAny>(&bytes).is_err()
     {

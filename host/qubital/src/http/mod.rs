@@ -62,7 +62,7 @@ pub fn app(ctx: AppContext, settings: HttpSettings) -> BoxEndpoint<'static> {
     }
 }
 
-/// The ops endpoints alone: what the `eventsync` worker listens with.
+/// The ops endpoints alone: what a worker role listens with.
 pub fn ops_app(ctx: AppContext, settings: HttpSettings) -> BoxEndpoint<'static> {
     routes(
         OpenApiService::new(ops::OpsApi, API_TITLE, env!("CARGO_PKG_VERSION")),

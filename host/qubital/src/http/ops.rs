@@ -70,12 +70,8 @@ impl OpsApi {
             }
             Err(_) => "the database did not answer in time",
         };
-        let problem = qubital_plugin::Problem::new(
-            poem::http::StatusCode::SERVICE_UNAVAILABLE,
-            "not-ready",
-            "The service is not ready",
-        )
-        .with_detail(reason);
+        let problem =
+            qubital_plugin::Problem::new(&qubital_plugin::problem::types::NOT_READY).with_detail(reason);
         Readiness::NotReady(Json(problem.body()))
     }
 

@@ -11,7 +11,7 @@ use poem::{
 use poem_openapi::error::{
     AuthorizationError, ContentTypeError, ParseParamError, ParsePathError, ParseRequestPayloadError,
 };
-use qubital_plugin::{FieldError, Problem};
+use qubital_plugin::{problem::types, FieldError, Problem};
 
 /// The problem that answers `error`. Internal detail is logged, never returned.
 pub fn from_error(error: &Error) -> Problem {
@@ -19,15 +19,11 @@ pub fn from_error(error: &Error) -> Problem {
         return problem.clone();
     }
     if error.is::<NotFoundError>() {
-        return Problem::new(StatusCode::NOT_FOUND, "not-found", "No such operation");
+        return Problem::not_found().with_detail("No such operation.");
     }
     if error.is::<MethodNotAllowedError>() {
-        return Problem::new(
-            StatusCode::METHOD_NOT_ALLOWED,
-            "method-not-allowed",
-            "Method not allowed",
-        )
-        .with_detail("Operations are POST; ops endpoints are GET.");
+        return Problem::new(&types::METHOD_NOT_ALLOWED)
+            .with_detail("Operations are POST; ops endpoints are GET.");
     }
     if let Some(e) = error.downcast_ref::<ParseRequestPayloadError>() {
         // JSON syntax was checked before routing, so this is a schema or validation failure.
@@ -46,12 +42,8 @@ pub fn from_error(error: &Error) -> Problem {
         return Problem::unauthorized();
     }
     if error.is::<ContentTypeError>() {
-        return Problem::new(
-            StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            "unsupported-media-type",
-            "Unsupported media type",
-        )
-        .with_detail("Send the request body as application/json.");
+        return Problem::new(&types::UNSUPPORTED_MEDIA_TYPE)
+            .with_detail("Send the request body as application/json.");
     }
     if error.is::<ParseJsonError>() {
         return malformed_json();
@@ -61,23 +53,22 @@ pub fn from_error(error: &Error) -> Problem {
     }
     let status = error.status();
     if status.is_client_error() {
-        let title = status.canonical_reason().unwrap_or("Bad request");
-        let kind = title.to_ascii_lowercase().replace(' ', "-");
-        return Problem::new(status, kind, title);
+        tracing::debug!(%status, %error, "refused by the HTTP layer");
+        return Problem::new(&types::BAD_REQUEST)
+            .with_detail(status.canonical_reason().unwrap_or("Bad request").to_owned());
+    }
+    if status == StatusCode::SERVICE_UNAVAILABLE {
+        return Problem::integration_unavailable("a service", error);
     }
     Problem::internal(error)
 }
 
 pub fn malformed_json() -> Problem {
-    Problem::bad_request("malformed-json", "The request body is not valid JSON")
+    Problem::new(&types::MALFORMED_JSON)
 }
 
 pub fn payload_too_large() -> Problem {
-    Problem::new(
-        StatusCode::PAYLOAD_TOO_LARGE,
-        "payload-too-large",
-        "The request body is too large",
-    )
+    Problem::new(&types::PAYLOAD_TOO_LARGE)
 }
 
 /// Answers a panicking handler with an opaque 500 problem.
