@@ -19,7 +19,12 @@
 //! It knows nothing of HTTP routes or problems: callers map [`CentrifugoError`] to their answers.
 //! A [`Centrifugo`] may be *disabled* (development without Centrifugo): every call then returns
 //! [`CentrifugoError::Disabled`].
+//!
+//! The `fake` Cargo feature adds [`fake::FakeCentrifugo`], a local server speaking the same
+//! API, for other crates' tests.
 
+#[cfg(feature = "fake")]
+pub mod fake;
 pub mod subscribe_proxy;
 
 use std::{fmt, sync::Arc, time::Duration};
