@@ -21,12 +21,17 @@
 //! exponential backoff ([`RetryPolicy`]); what reaches the caller is a [`CalendarError`] worth
 //! acting on. The crate knows nothing of HTTP routes, problems or storage: the feature encrypts
 //! and stores the tokens, and maps errors to its answers.
+//!
+//! The `fake` Cargo feature adds [`fake::FakeGoogle`], a real local HTTP server speaking Google's
+//! OAuth and Calendar v3 JSON, for this crate's and other crates' tests.
 
 use std::{collections::BTreeMap, fmt, time::Duration};
 
 use chrono::{DateTime, Utc};
 
 pub mod event;
+#[cfg(feature = "fake")]
+pub mod fake;
 pub mod google;
 pub mod pkce;
 mod retry;
