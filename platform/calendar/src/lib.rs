@@ -96,7 +96,10 @@ pub trait CalendarProvider: Send + Sync + fmt::Debug {
         sync_token: Option<&str>,
     ) -> Result<Changes, CalendarError>;
 
-    /// Creates an event and returns it as the provider stored it.
+    /// Creates an event and returns it as the provider stored it. Transient failures are
+    /// retried, and a timed-out attempt may have been applied: give the event an
+    /// [`id`](NewEvent::id) so that such a retry fails with [`CalendarError::AlreadyExists`]
+    /// rather than creating it twice.
     async fn create_event(
         &self,
         access_token: &str,

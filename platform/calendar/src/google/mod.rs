@@ -42,8 +42,9 @@ const RATE_LIMIT_REASONS: [&str; 2] = ["rateLimitExceeded", "userRateLimitExceed
 /// Google Calendar settings, registered by the calendar feature (so they appear in
 /// `qubital --help`). Without a client id, secret and redirect URI Google is not offered.
 ///
-/// `Debug` hides the client secret.
-#[derive(clap::Args, Clone, Default)]
+/// `Debug` hides the client secret. `Default` is what an empty command line parses to: no
+/// credentials, Google's real URLs.
+#[derive(clap::Args, Clone)]
 #[command(next_help_heading = "Google Calendar")]
 pub struct GoogleCalendarSettings {
     /// OAuth client id of the Google Cloud project (a "Web application" client). Required to
@@ -120,6 +121,20 @@ impl fmt::Debug for GoogleCalendarSettings {
             .field("revoke_url", &self.revoke_url)
             .field("api_url", &self.api_url)
             .finish()
+    }
+}
+
+impl Default for GoogleCalendarSettings {
+    fn default() -> Self {
+        Self {
+            client_id: None,
+            client_secret: None,
+            redirect_uri: None,
+            auth_url: DEFAULT_AUTH_URL.into(),
+            token_url: DEFAULT_TOKEN_URL.into(),
+            revoke_url: DEFAULT_REVOKE_URL.into(),
+            api_url: DEFAULT_API_URL.into(),
+        }
     }
 }
 
@@ -669,6 +684,8 @@ mod tests {
     #[test]
     fn settings_default_to_googles_urls_and_name_what_is_missing() {
         let cli = Cli::try_parse_from(["qubital"]).unwrap();
+        let default = GoogleCalendarSettings::default();
+        assert_eq!(format!("{:?}", cli.google), format!("{default:?}"));
         assert_eq!(cli.google.auth_url, DEFAULT_AUTH_URL);
         assert_eq!(cli.google.token_url, DEFAULT_TOKEN_URL);
         assert_eq!(cli.google.revoke_url, DEFAULT_REVOKE_URL);
