@@ -124,6 +124,7 @@ impl LocalS3 {
             bucket: bucket.to_owned(),
             access_key_id: self.access_key_id.clone(),
             secret_access_key: self.secret_access_key.clone(),
+            public_base_url: None,
         }
     }
 
