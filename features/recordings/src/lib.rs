@@ -185,6 +185,7 @@ pub fn state(
                 bucket: d.bucket.clone(),
                 access_key_id: d.access_key.clone(),
                 secret_access_key: d.secret.clone(),
+                public_base_url: None,
             })
         })
         .transpose()
