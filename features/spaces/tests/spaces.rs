@@ -10,10 +10,10 @@ use qubital_testkit::{spawn_app, TestApp};
 use serde_json::{json, Value};
 
 /// A browser-like client signed in through the development sign-in, with the spaces steps.
-struct Client(test_support::Client);
+struct Client(qubital_testkit::Client);
 
 impl std::ops::Deref for Client {
-    type Target = test_support::Client;
+    type Target = qubital_testkit::Client;
 
     fn deref(&self) -> &Self::Target {
         &self.0

@@ -24,6 +24,7 @@ use qubital::{app::App, config::Config};
 use qubital_plugin::{registered_features, AppContext, ProcessRole};
 
 pub use database::{admin_url, database_url, empty_database, fresh_database, TestDatabase};
+pub use qubital_testclient::{problem_type, read, Client};
 
 /// Starts the app in development mode with default test settings.
 pub async fn spawn_app() -> TestApp {
@@ -125,6 +126,11 @@ impl TestApp {
 
     pub fn url(&self, path: &str) -> String {
         format!("{}{path}", self.address)
+    }
+
+    /// A new browser (its own cookie jar) for this app.
+    pub fn browser(&self) -> Client {
+        Client::new(&self.address)
     }
 
     pub fn db(&self) -> &sqlx::PgPool {

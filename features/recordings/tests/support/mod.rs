@@ -101,10 +101,10 @@ pub async fn deliver_signed(app: &TestApp, event: &proto::WebhookEvent) -> Strin
 }
 
 /// A browser-like client signed in through the development sign-in, with this feature's steps.
-pub struct Client(pub test_support::Client);
+pub struct Client(pub qubital_testkit::Client);
 
 impl std::ops::Deref for Client {
-    type Target = test_support::Client;
+    type Target = qubital_testkit::Client;
 
     fn deref(&self) -> &Self::Target {
         &self.0
