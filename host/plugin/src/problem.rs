@@ -103,6 +103,9 @@ pub mod types {
         pub INVALID_SIGNATURE = (401, "invalid-signature", "The webhook signature is not valid");
         /// An internal endpoint's bearer token is missing or wrong.
         pub INVALID_TOKEN = (401, "invalid-token", "The bearer token is not valid");
+        /// A state-changing request carrying the session cookie came from a site that is not
+        /// allowed (`Origin` / `Sec-Fetch-Site`): a cross-site request forgery is refused.
+        pub CROSS_SITE_REQUEST = (403, "cross-site-request", "Cross-site requests are not allowed");
         /// The caller's role lacks the operation's permission (named in `detail`).
         pub FORBIDDEN = (403, "forbidden", "You are not allowed to do this");
         /// No such operation, or no such object in the caller's organization.
@@ -122,6 +125,9 @@ pub mod types {
         /// A bug or an outage on our side; nothing more is said (the logs have it, under the
         /// request id).
         pub INTERNAL = (500, "internal", "Something went wrong on our side");
+        /// The database is unreachable, too slow, or every pooled connection is busy; retry after
+        /// `Retry-After` seconds.
+        pub DATABASE_UNAVAILABLE = (503, "database-unavailable", "The service is busy or degraded; retry shortly");
         /// `/readyz`: the database is unreachable or migrations are pending.
         pub NOT_READY = (503, "not-ready", "The service is not ready");
         /// A vendor integration is not configured on this server (development only).
@@ -297,9 +303,37 @@ impl ResponseError for Problem {
     }
 }
 
+/// Seconds a client is told to wait after `database-unavailable`.
+const DATABASE_RETRY_AFTER_SECS: u64 = 2;
+
 impl From<sqlx::Error> for Problem {
+    /// An outage or overload of the database (no connection within the acquire timeout, a
+    /// broken connection, a statement cancelled by `statement_timeout`) is `503
+    /// database-unavailable` with `Retry-After`: the request may succeed if retried. Anything
+    /// else is a bug: `500`.
     fn from(error: sqlx::Error) -> Self {
+        if is_unavailability(&error) {
+            tracing::warn!(error = %error, "the database is unavailable");
+            return Self::new(&types::DATABASE_UNAVAILABLE).with_retry_after(DATABASE_RETRY_AFTER_SECS);
+        }
         Self::internal(error)
+    }
+}
+
+/// Whether `error` says the database is out of reach or overloaded rather than that the
+/// statement is wrong.
+pub fn is_unavailability(error: &sqlx::Error) -> bool {
+    match error {
+        sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) | sqlx::Error::Tls(_) => {
+            true
+        }
+        sqlx::Error::Protocol(_) | sqlx::Error::WorkerCrashed => true,
+        sqlx::Error::Database(db) => db.code().is_some_and(|code| {
+            // 57014 query_canceled (statement_timeout), 57P01..57P03 admin shutdown / cannot
+            // connect now, 53300 too many connections, 08xxx connection exceptions.
+            matches!(code.as_ref(), "57014" | "57P01" | "57P02" | "57P03" | "53300") || code.starts_with("08")
+        }),
+        _ => false,
     }
 }
 
@@ -340,10 +374,142 @@ pub fn catalogue_markdown() -> String {
     table
 }
 
+/// Problem types any operation may answer, documented by the host on every operation (request
+/// surface, authentication, outages): an operation's own list names only the rest.
+pub const HOST_TYPES: &[&ProblemType] = &[
+    &types::MALFORMED_JSON,
+    &types::UNREADABLE_BODY,
+    &types::INVALID_CONTRACT_VERSION,
+    &types::BAD_REQUEST,
+    &types::UNAUTHORIZED,
+    &types::CROSS_SITE_REQUEST,
+    &types::PAYLOAD_TOO_LARGE,
+    &types::UNSUPPORTED_MEDIA_TYPE,
+    &types::VALIDATION,
+    &types::CLIENT_OUTDATED,
+    &types::INTERNAL,
+    &types::DATABASE_UNAVAILABLE,
+];
+
+/// Declares the problem types an operation answers besides [`HOST_TYPES`], as a type to use in
+/// its signature: `Result<Json<Space>, SpaceUpdateErrors>`. The spec then lists each status with
+/// the types behind it, and a problem of an undeclared type is a bug: logged as an error (and
+/// a panic in debug builds, so a test that provokes it fails).
+///
+/// ```ignore
+/// qubital_plugin::operation_errors! {
+///     /// What `/notes/{id}/update` answers.
+///     pub NoteUpdateErrors = [types::FORBIDDEN, types::NOT_FOUND, NOTE_LOCKED];
+/// }
+/// ```
+#[macro_export]
+macro_rules! operation_errors {
+    ($($(#[doc = $doc:literal])* $vis:vis $name:ident = [$($ty:expr),* $(,)?];)+) => {
+        $(
+            $(#[doc = $doc])*
+            #[derive(Debug)]
+            $vis struct $name(pub $crate::Problem);
+
+            impl $name {
+                /// The problem types this operation declares.
+                pub const TYPES: &'static [&'static $crate::ProblemType] = &[$(&$ty),*];
+            }
+
+            impl ::std::convert::From<$crate::Problem> for $name {
+                fn from(problem: $crate::Problem) -> Self {
+                    $crate::problem::check_declared(&problem, Self::TYPES, stringify!($name));
+                    Self(problem)
+                }
+            }
+
+            impl ::std::convert::From<$crate::sqlx::Error> for $name {
+                fn from(error: $crate::sqlx::Error) -> Self {
+                    Self($crate::Problem::from(error))
+                }
+            }
+
+            impl ::std::convert::From<$name> for $crate::poem::Error {
+                fn from(errors: $name) -> Self {
+                    errors.0.into()
+                }
+            }
+
+            impl $crate::poem_openapi::ApiResponse for $name {
+                fn meta() -> $crate::poem_openapi::registry::MetaResponses {
+                    $crate::problem::responses_for(Self::TYPES)
+                }
+
+                fn register(registry: &mut $crate::poem_openapi::registry::Registry) {
+                    <$crate::Problem as $crate::poem_openapi::ApiResponse>::register(registry);
+                }
+            }
+        )+
+    };
+}
+
+/// For [`operation_errors!`]: a problem of a type the operation did not declare is a bug.
+pub fn check_declared(problem: &Problem, declared: &[&ProblemType], operation: &str) {
+    if declared.contains(&problem.ty) || HOST_TYPES.contains(&problem.ty) {
+        return;
+    }
+    tracing::error!(
+        problem = problem.ty.slug,
+        errors = operation,
+        "an operation answered a problem type it does not declare"
+    );
+    debug_assert!(
+        false,
+        "{operation} answered `{}`, which it does not declare",
+        problem.ty.slug
+    );
+}
+
+/// One documented response per status of `types`, each naming the types behind it.
+pub fn responses_for(types: &[&'static ProblemType]) -> MetaResponses {
+    let mut statuses: Vec<u16> = types.iter().map(|t| t.status).collect();
+    statuses.sort_unstable();
+    statuses.dedup();
+    let responses = statuses
+        .into_iter()
+        .map(|status| {
+            let kinds: Vec<String> = types
+                .iter()
+                .filter(|t| t.status == status)
+                .map(|t| format!("`{}`: {}", t.slug, t.title))
+                .collect();
+            MetaResponse {
+                description: leak_description(kinds.join("; ")),
+                status: Some(status),
+                status_range: None,
+                content: vec![MetaMediaType {
+                    content_type: CONTENT_TYPE,
+                    schema: ProblemSchema::schema_ref(),
+                }],
+                headers: vec![],
+            }
+        })
+        .collect();
+    MetaResponses { responses }
+}
+
+/// poem-openapi wants `&'static str` descriptions; each distinct text is leaked once.
+fn leak_description(text: String) -> &'static str {
+    use std::{collections::HashSet, sync::Mutex};
+    static TEXTS: Mutex<Option<HashSet<&'static str>>> = Mutex::new(None);
+    let mut texts = TEXTS.lock().expect("descriptions lock");
+    let texts = texts.get_or_insert_with(HashSet::new);
+    if let Some(&known) = texts.get(text.as_str()) {
+        return known;
+    }
+    let leaked: &'static str = Box::leak(text.into_boxed_str());
+    texts.insert(leaked);
+    leaked
+}
+
 /// The documented shape of a problem body (for the OpenAPI spec).
 #[derive(Object)]
 #[oai(rename = "Problem", rename_all = "camelCase")]
-struct ProblemSchema {
+pub struct ProblemSchema {
     /// Stable URI identifying the kind of problem; clients switch on it. The catalogue is
     /// `docs/problems.md`.
     #[oai(rename = "type")]

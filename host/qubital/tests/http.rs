@@ -40,6 +40,18 @@ impl TestApi {
         panic!("secret internals: password=hunter2")
     }
 
+    /// Counts rows: a database round trip, to observe outages.
+    #[oai(path = "/test/count", method = "post")]
+    async fn count(
+        &self,
+        ctx: poem::web::Data<&qubital_plugin::AppContext>,
+    ) -> Result<PlainText<String>, Problem> {
+        let n: i64 = sqlx::query_scalar("SELECT count(*) FROM qubital_migrations")
+            .fetch_one(ctx.db())
+            .await?;
+        Ok(PlainText(n.to_string()))
+    }
+
     #[oai(path = "/test/items/:id/get", method = "post")]
     async fn item(&self, id: Path<uuid::Uuid>) -> Result<PlainText<String>, Problem> {
         if id.0.is_nil() {
@@ -294,6 +306,67 @@ async fn readiness_follows_the_database() {
         );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
+}
+
+/// An unreachable database is an outage the client may retry, not a bug: `503
+/// database-unavailable` with `Retry-After`, never `500`.
+#[tokio::test]
+async fn a_database_outage_is_503_database_unavailable_with_retry_after() {
+    let proxy = TcpProxy::start(qubital_testkit::database_server_addr()).await;
+    let db = qubital_testkit::fresh_database().await;
+    let proxied = db.url.replacen(
+        &qubital_testkit::database_server_addr().port().to_string(),
+        &proxy.addr.port().to_string(),
+        1,
+    );
+    let app = TestApp::builder()
+        .arg("--database-acquire-timeout-secs")
+        .arg("1")
+        .database_url(proxied)
+        .database(db)
+        .spawn()
+        .await;
+    assert_eq!(app.post("/test/count", &json!({})).await.status(), 200);
+
+    proxy.cut();
+    // Concurrent requests while it is down: every one is a 503 problem, none a 500.
+    let empty = json!({});
+    let answers = futures::future::join_all((0..8).map(|_| app.post("/test/count", &empty))).await;
+    for answer in answers {
+        assert_eq!(answer.status(), 503);
+        assert_eq!(answer.headers()["retry-after"], "2");
+        let body = problem(answer).await;
+        assert_eq!(
+            body["type"], "https://qubital.app/errors/database-unavailable",
+            "{body}"
+        );
+        assert!(!body.to_string().contains("pool"), "no internals: {body}");
+    }
+    proxy.restore();
+}
+
+/// The spec says what the server enforces: a number is not a string, unknown fields are
+/// refused, both before any handler runs, with the field's location.
+#[tokio::test]
+async fn request_bodies_are_checked_against_the_published_schema() {
+    let app = spawn_app().await;
+    let ok = app.post("/test/echo", &json!({"name": "ada", "count": 1})).await;
+    assert_eq!(ok.status(), 200);
+    for (body, location) in [
+        (json!({"name": 5, "count": 1}), "body.name"),
+        (json!({"name": "ada", "count": "1"}), "body.count"),
+        (json!({"name": "ada", "count": 1, "admin": true}), "body.admin"),
+        (json!({"name": null, "count": 1}), "body.name"),
+    ] {
+        let answer = app.post("/test/echo", &body).await;
+        assert_eq!(answer.status(), 422, "{body}");
+        let problem = problem(answer).await;
+        assert_eq!(problem["type"], "https://qubital.app/errors/validation");
+        assert_eq!(problem["errors"][0]["location"], location, "{problem}");
+    }
+    let spec: serde_json::Value = app.get("/openapi.json").await.json().await.unwrap();
+    let echo = &spec["components"]["schemas"]["Echo"];
+    assert_eq!(echo["additionalProperties"], false);
 }
 
 #[tokio::test]

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use poem::{http::header, Endpoint, IntoResponse, Request, Response};
 use qubital_plugin::{problem::types, Problem};
 
-use super::{problems, HttpSettings};
+use super::{contract::RequestGuard, problems, HttpSettings};
 
 /// Header in which clients send the API contract version they were built against.
 pub const CONTRACT_HEADER: &str = "x-qubital-contract";
@@ -55,9 +55,16 @@ pub async fn body<E: Endpoint>(next: Arc<E>, mut req: Request) -> poem::Result<R
             poem::error::ReadBodyError::PayloadTooLarge => problems::payload_too_large(),
             _ => Problem::new(&types::UNREADABLE_BODY),
         })?;
-    if !bytes.is_empty() && is_json(&req) && serde_json::from_slice::<serde::de::IgnoredAny>(&bytes).is_err()
-    {
-        return Err(problems::malformed_json().into());
+    if !bytes.is_empty() && is_json(&req) {
+        let value: serde_json::Value =
+            serde_json::from_slice(&bytes).map_err(|_| problems::malformed_json())?;
+        let guard = req
+            .data::<Arc<RequestGuard>>()
+            .expect("the request guard is provided by the app");
+        let errors = guard.check(req.method().as_str(), req.uri().path(), &value);
+        if !errors.is_empty() {
+            return Err(Problem::validation(errors).into());
+        }
     }
     req.set_body(bytes);
     Ok(next.call(req).await?.into_response())

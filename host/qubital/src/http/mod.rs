@@ -5,15 +5,19 @@
 //! → panic catcher → [`guards`] (client contract version, body size, JSON syntax) → routes.
 
 mod api;
+pub mod contract;
 pub mod guards;
 pub mod ops;
 pub mod problems;
 pub mod server;
 pub mod surface;
 
+use std::sync::Arc;
+
 use poem::{
-    endpoint::BoxEndpoint,
+    endpoint::{make_sync, BoxEndpoint},
     middleware::{CatchPanic, CookieJarManager},
+    web::Html,
     EndpointExt, Route,
 };
 use poem_openapi::OpenApiService;
@@ -32,12 +36,20 @@ pub struct HttpSettings {
 pub const API_TITLE: &str = "Qubital API";
 
 /// The OpenAPI document of this binary as served in `environment` (development adds the
-/// development-only operations).
+/// development-only operations), completed with the wire rules of [`contract`].
 pub fn openapi_spec(environment: Environment) -> String {
     match environment {
-        Environment::Production => service::<false>().spec(),
-        Environment::Development => service::<true>().spec(),
+        Environment::Production => completed_spec(&service::<false>()).1,
+        Environment::Development => completed_spec(&service::<true>()).1,
     }
+}
+
+/// What poem-openapi generates, and the completed document (pretty JSON) the server serves.
+fn completed_spec<T: poem_openapi::OpenApi>(service: &OpenApiService<T, ()>) -> (String, String) {
+    let generated = service.spec();
+    let value = serde_json::from_str(&generated).expect("poem-openapi writes JSON");
+    let completed = serde_json::to_string_pretty(&contract::complete(value)).expect("a JSON value");
+    (generated, completed)
 }
 
 fn service<const DEV: bool>() -> OpenApiService<(ops::OpsApi, FeatureApis<DEV>), ()> {
@@ -76,13 +88,23 @@ fn routes<T: poem_openapi::OpenApi + 'static>(
     ctx: AppContext,
     settings: HttpSettings,
 ) -> BoxEndpoint<'static> {
-    let spec = service.spec_endpoint();
-    let docs = service.scalar();
+    let (generated, spec) = completed_spec(&service);
+    let guard = Arc::new(contract::RequestGuard::new(
+        &serde_json::from_str(&spec).expect("the completed spec is JSON"),
+    ));
+    // The docs UI embeds the document it shows: show the completed one.
+    let docs = Html(service.scalar_html().replacen(&generated, &spec, 1));
+    let spec_endpoint = make_sync(move |_| {
+        poem::Response::builder()
+            .content_type("application/json")
+            .body(spec.clone())
+    });
     Route::new()
         .nest("/", service)
-        .at("/openapi.json", spec)
-        .nest("/docs", docs)
+        .at("/openapi.json", spec_endpoint)
+        .at("/docs", make_sync(move |_| docs.clone()))
         .around(guards::body)
+        .data(guard)
         .around(guards::client_contract)
         .with(CookieJarManager::new())
         .with(CatchPanic::new().with_handler(problems::PanicToProblem))
