@@ -1,50 +1,66 @@
 //! Identity: WorkOS sign-in flows, backend-signed access tokens bound to server-side sessions,
 //! the development sign-in, and the [`Authenticator`](qubital_plugin::auth::Authenticator)
-//! behind every operation's `cookieAuth`.
+//! behind every operation's `cookieAuth`. Decisions are written down in `docs/identity.md`.
 //!
-//! It also owns the identity tables (users, organizations, memberships, sessions,
-//! invitations) and the flows other identity features reuse ([`flows`], [`sessions`],
-//! [`directory`]). Decisions are written down in `docs/identity.md`.
+//! # API boundary
+//!
+//! This crate owns the identity tables (users, organizations, memberships, sessions, sign-in
+//! state, invitations; see `TABLES`). Other features never name them; they call:
+//!
+//! - [`store`]: every statement on those tables, as typed functions returning typed rows (the
+//!   users and organizations features are built on it);
+//! - [`directory`]: the [`User`] DTO ([`directory::load_user`]), [`directory::Organization`],
+//!   membership roles, WorkOS role slugs;
+//! - [`enter`]: entering an organization — create one, join by invitation or invite link,
+//!   switch — from a session or a sign-up (the organizations feature's create, accept and join
+//!   operations are these);
+//! - [`sessions`]: ending sessions (member removed, user deleted) and revoking them with
+//!   WorkOS;
+//! - [`validate`], [`crypto::random_token`], [`workos_problem`], [`permissions`], [`problems`];
+//! - `test_support` (Cargo feature `test-support`, for other crates' tests): signing in, and the
+//!   WorkOS sign-in steps against `platform-workos`'s fake.
+//!
+//! Everything else (the operations, the sign-in flows, tokens, the rate limit) is this crate's
+//! own.
 
-pub mod api;
+mod api;
 pub mod crypto;
-pub mod dev;
+mod development;
 pub mod directory;
-pub mod flows;
+pub mod enter;
 pub mod permissions;
 pub mod problems;
-pub mod ratelimit;
+mod ratelimit;
 pub mod sessions;
 pub mod settings;
+mod sign_in;
 pub mod state;
+pub mod store;
 #[cfg(feature = "test-support")]
 pub mod test_support;
 pub mod tokens;
 pub mod validate;
 
-use std::sync::Arc;
-
-use base64::Engine;
-use platform_workos::{Workos, WorkosSettings};
-use qubital_plugin::{auth::SharedAuthenticator, Api, Boot, ExposeSecret, Feature, Settings, Table};
+use platform_workos::WorkosSettings;
+use qubital_plugin::{Api, Feature, Settings, Table};
 
 pub use directory::User;
-pub use settings::AuthSettings;
+pub use settings::{generate_encryption_key, AuthSettings};
 pub use state::{workos_problem, AuthState};
 
 static MIGRATIONS: qubital_plugin::Migrator = qubital_plugin::sqlx::migrate!("../../migrations/auth");
 
 qubital_plugin::inventory::submit! {
     Feature::new("auth")
-        .apis(&[Api::of::<api::AuthApi>(), Api::of::<dev::DevApi>().development_only()])
+        .apis(&[Api::of::<api::AuthApi>(), Api::of::<api::DevApi>().development_only()])
         .migrations(&MIGRATIONS)
         .tables(&TABLES)
         .settings(&[Settings::of::<WorkosSettings>(), Settings::of::<AuthSettings>()])
-        .init(init)
+        .init(settings::init)
 }
 
-/// The identity tables. Other features reach them only through this crate's API
-/// ([`directory`], [`sessions`], [`flows`]).
+/// The identity tables. Other features reach them only through this crate's API (see "API
+/// boundary" above).
 const TABLES: [Table; 8] = [
     Table::kept("organizations", "one row per organization, deleted with it"),
     Table::kept("users", "one row per person, deleted with their account"),
@@ -78,74 +94,3 @@ const TABLES: [Table; 8] = [
         "an accepted or revoked invitation is history after a quarter; pending ones expire into it",
     ),
 ];
-
-/// Smallest accepted `JWT_SECRET`, in bytes.
-const MIN_JWT_SECRET_BYTES: usize = 32;
-
-fn init(boot: &mut Boot) -> anyhow::Result<()> {
-    let development = boot.environment.is_development();
-    let workos_settings = boot.get::<WorkosSettings>().cloned().expect("registered above");
-    let settings = boot.get::<AuthSettings>().cloned().expect("registered above");
-
-    let workos = match workos_settings.missing() {
-        None => Workos::from_settings(&workos_settings)?,
-        Some(variable) => {
-            boot.environment.required(
-                variable,
-                &None,
-                "WorkOS is disabled (its operations answer 503); use POST /auth/dev/sign-in",
-            )?;
-            Workos::disabled()
-        }
-    };
-    if !boot.serves_api() {
-        // A worker needs WorkOS (to follow its events) but serves no session: no session keys
-        // are required, and nothing here can authenticate a request.
-        boot.provide(workos);
-        return Ok(());
-    }
-
-    let jwt_secret = match boot.environment.required_secret(
-        "JWT_SECRET",
-        &settings.jwt_secret,
-        MIN_JWT_SECRET_BYTES,
-        "using a throwaway key (sessions end with this process)",
-    )? {
-        Some(secret) => secret.expose_secret().as_bytes().to_vec(),
-        None => crypto::random_token(48).into_bytes(),
-    };
-    let sealer = match boot.environment.required_secret(
-        "SESSION_ENCRYPTION_KEY",
-        &settings.session_encryption_key,
-        1,
-        "using a throwaway key (generate one with: openssl rand -base64 32)",
-    )? {
-        Some(key) => crypto::Sealer::from_base64(key.expose_secret())
-            .map_err(|reason| anyhow::anyhow!("SESSION_ENCRYPTION_KEY {reason}"))?,
-        None => crypto::Sealer::generate(),
-    };
-    if workos.is_enabled() {
-        boot.environment.required(
-            "WORKOS_REDIRECT_URI",
-            &settings.redirect_uri,
-            "OAuth sign-in is disabled",
-        )?;
-    }
-
-    let tokens = tokens::TokenKeys::new(&jwt_secret, &settings.jwt_issuer, settings.access_token_ttl_secs);
-    let state = AuthState::new(tokens, sealer, settings, !development);
-    boot.provide(workos.clone());
-    boot.provide(state.clone());
-    boot.provide(SharedAuthenticator(Arc::new(sessions::SessionAuthenticator {
-        state,
-        workos,
-    })));
-    Ok(())
-}
-
-/// A fresh random key for `SESSION_ENCRYPTION_KEY` (for docs and tooling).
-pub fn generate_encryption_key() -> String {
-    let mut key = [0u8; 32];
-    rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, &mut key);
-    base64::engine::general_purpose::STANDARD.encode(key)
-}

@@ -6,23 +6,14 @@
 use poem::Request;
 use qubital_plugin::{AppContext, Problem};
 
-use crate::state::AuthState;
+use crate::{state::AuthState, store};
 
 /// Counts one sign-in request from the caller's IP; 429 once the window's budget is spent.
 pub async fn check(ctx: &AppContext, state: &AuthState, req: &Request) -> Result<(), Problem> {
     let Some(ip) = state.client_ip(req) else {
         return Ok(());
     };
-    let bucket = format!("sign-in:{ip}");
-    let hits: i32 = sqlx::query_scalar(
-        "INSERT INTO auth_rate_limits (bucket, window_start, hits)
-         VALUES ($1, date_trunc('minute', now()), 1)
-         ON CONFLICT (bucket, window_start) DO UPDATE SET hits = auth_rate_limits.hits + 1
-         RETURNING hits",
-    )
-    .bind(&bucket)
-    .fetch_one(ctx.db())
-    .await?;
+    let hits = store::rate_limits::hit(ctx.db(), &format!("sign-in:{ip}")).await?;
     if hits as i64 > state.settings().sign_in_rate_limit as i64 {
         tracing::warn!(%ip, hits, "sign-in rate limit reached");
         return Err(Problem::new(&qubital_plugin::problem::types::RATE_LIMITED)

@@ -9,47 +9,27 @@
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use platform_workos::{AuthOutcome, Workos, WorkosError};
+use platform_workos::{AuthOutcome, Authentication, Workos, WorkosError};
 use poem::{
     web::cookie::{Cookie, SameSite},
     Request,
 };
 use qubital_plugin::{
-    auth::{Authenticator, Caller, Role, ACCESS_TOKEN_COOKIE},
+    auth::{Authenticator, Caller, ACCESS_TOKEN_COOKIE},
     AppContext, Problem,
 };
-use sqlx::{PgConnection, Row};
+use sqlx::PgConnection;
 use uuid::Uuid;
 
-use crate::state::{integration_unavailable, AuthState};
+pub use crate::store::sessions::{end_membership_sessions, end_session, end_user_sessions, SessionKind};
+use crate::{
+    directory::{self, User},
+    state::{integration_unavailable, AuthState},
+    store::{self, sessions::ToRefresh},
+};
 
 /// Associated data of sealed refresh tokens.
 pub(crate) const REFRESH_TOKEN_CONTEXT: &str = "user_sessions.refresh_token";
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum SessionKind {
-    /// Signed in through WorkOS: holds a WorkOS refresh token.
-    Workos,
-    /// The development sign-in: no vendor behind it.
-    Development,
-}
-
-impl SessionKind {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            SessionKind::Workos => "workos",
-            SessionKind::Development => "development",
-        }
-    }
-
-    fn parse(value: &str) -> Self {
-        if value == "workos" {
-            SessionKind::Workos
-        } else {
-            SessionKind::Development
-        }
-    }
-}
 
 /// A new session to record.
 pub struct NewSession<'a> {
@@ -68,39 +48,47 @@ pub struct Started {
     pub expires_at: DateTime<Utc>,
 }
 
+/// Records a new session (its refresh token sealed) and remembers its organization as the
+/// user's last one.
 pub async fn create(
     conn: &mut PgConnection,
     state: &AuthState,
     new: NewSession<'_>,
 ) -> Result<Started, sqlx::Error> {
     let session_id = Uuid::new_v4();
-    let sealed = new
-        .refresh_token
-        .map(|token| state.sealer().seal(token, REFRESH_TOKEN_CONTEXT));
-    let expires_at: DateTime<Utc> = sqlx::query_scalar(
-        "INSERT INTO user_sessions (session_id, user_id, org_id, kind, refresh_token, workos_session_id, expires_at)
-         VALUES ($1, $2, $3, $4, $5, $6, now() + make_interval(days => $7))
-         RETURNING expires_at",
+    let expires_at = store::sessions::insert(
+        &mut *conn,
+        store::sessions::NewRow {
+            session_id,
+            user_id: new.user_id,
+            org_id: new.org_id,
+            kind: new.kind,
+            sealed_refresh_token: new
+                .refresh_token
+                .map(|token| state.sealer().seal(token, REFRESH_TOKEN_CONTEXT)),
+            workos_session_id: new.workos_session_id,
+            ttl_days: state.settings().session_ttl_days as i32,
+        },
     )
-    .bind(session_id)
-    .bind(new.user_id)
-    .bind(new.org_id)
-    .bind(new.kind.as_str())
-    .bind(sealed)
-    .bind(new.workos_session_id)
-    .bind(state.settings().session_ttl_days as i32)
-    .fetch_one(&mut *conn)
     .await?;
-    sqlx::query("UPDATE users SET last_organization_id = $2 WHERE id = $1")
-        .bind(new.user_id)
-        .bind(new.org_id)
-        .execute(&mut *conn)
-        .await?;
+    store::users::set_last_organization(conn, new.user_id, new.org_id).await?;
     Ok(Started {
         session_id,
         user_id: new.user_id,
         expires_at,
     })
+}
+
+/// Signs the browser in to `started` (sets the cookie) and answers the User DTO.
+pub(crate) async fn signed_in(
+    ctx: &AppContext,
+    req: &Request,
+    started: &Started,
+    org_id: i64,
+) -> Result<User, Problem> {
+    set_cookie(ctx.get::<AuthState>(), req, started);
+    let mut conn = ctx.db().acquire().await?;
+    directory::load_user(&mut conn, started.user_id, org_id).await
 }
 
 /// Sets the `access_token` cookie with a fresh access token for `started`. The cookie lives as
@@ -136,61 +124,6 @@ pub mod reason {
     pub const REFRESH_REFUSED: &str = "refresh-refused";
 }
 
-/// Ends sessions matching `filter` (a SQL condition on `user_sessions`, parameters `$2..`).
-/// Returns the WorkOS session ids that were ended, to revoke with WorkOS.
-async fn end_where(
-    conn: &mut PgConnection,
-    filter: &str,
-    reason: &str,
-    bind: impl FnOnce(
-        sqlx::query::Query<'_, sqlx::Postgres, sqlx::postgres::PgArguments>,
-    ) -> sqlx::query::Query<'_, sqlx::Postgres, sqlx::postgres::PgArguments>,
-) -> Result<Vec<String>, sqlx::Error> {
-    let sql = format!(
-        "UPDATE user_sessions
-         SET ended_at = now(), end_reason = $1, refresh_token = NULL, updated_at = now()
-         WHERE ended_at IS NULL AND {filter}
-         RETURNING workos_session_id"
-    );
-    let query = bind(sqlx::query(&sql).bind(reason));
-    let rows = query.fetch_all(conn).await?;
-    Ok(rows
-        .into_iter()
-        .filter_map(|r| r.get::<Option<String>, _>("workos_session_id"))
-        .collect())
-}
-
-/// Ends one session.
-pub async fn end_session(
-    conn: &mut PgConnection,
-    session_id: Uuid,
-    reason: &str,
-) -> Result<Vec<String>, sqlx::Error> {
-    end_where(conn, "session_id = $2", reason, |q| q.bind(session_id)).await
-}
-
-/// Ends every session of a user (user deleted, signed out everywhere).
-pub async fn end_user_sessions(
-    conn: &mut PgConnection,
-    user_id: i64,
-    reason: &str,
-) -> Result<Vec<String>, sqlx::Error> {
-    end_where(conn, "user_id = $2", reason, |q| q.bind(user_id)).await
-}
-
-/// Ends the sessions of a user that act in an organization (member removed).
-pub async fn end_membership_sessions(
-    conn: &mut PgConnection,
-    user_id: i64,
-    org_id: i64,
-    reason: &str,
-) -> Result<Vec<String>, sqlx::Error> {
-    end_where(conn, "user_id = $2 AND org_id = $3", reason, |q| {
-        q.bind(user_id).bind(org_id)
-    })
-    .await
-}
-
 /// Revokes WorkOS sessions after the local ones ended (best effort, in the background: the
 /// local end is what stops access; this also stops the refresh tokens at WorkOS).
 pub fn revoke_with_workos(workos: &Workos, workos_session_ids: Vec<String>) {
@@ -222,30 +155,19 @@ impl Authenticator for SessionAuthenticator {
         let Some((claims, expired)) = self.state.tokens().verify(access_token) else {
             return Err(Problem::unauthorized());
         };
-        let row = sqlx::query(
-            "SELECT s.user_id, s.org_id, m.role
-             FROM user_sessions s
-             JOIN user_organizations m
-               ON m.user_id = s.user_id AND m.org_id = s.org_id AND m.status = 'active'
-             WHERE s.session_id = $1 AND s.ended_at IS NULL AND s.expires_at > now()",
-        )
-        .bind(claims.sid)
-        .fetch_optional(ctx.db())
-        .await?;
-        let Some(row) = row else {
+        let Some(live) = store::sessions::live(ctx.db(), claims.sid).await? else {
             return Err(session_ended());
         };
-        let user_id: i64 = row.get("user_id");
-        if claims.sub != user_id.to_string() {
+        if claims.sub != live.user_id.to_string() {
             return Err(Problem::unauthorized());
         }
         if expired {
             refresh(ctx, &self.state, &self.workos, req, claims.sid, claims.exp).await?;
         }
         Ok(Caller {
-            user_id,
-            organization_id: row.get("org_id"),
-            role: row.get::<Role, _>("role"),
+            user_id: live.user_id,
+            organization_id: live.org_id,
+            role: live.role,
             session_id: claims.sid,
         })
     }
@@ -271,74 +193,72 @@ async fn refresh(
     token_exp: i64,
 ) -> Result<(), Problem> {
     let mut tx = ctx.db().begin().await?;
-    let row = sqlx::query(
-        "SELECT s.user_id, s.kind, s.refresh_token, s.expires_at,
-                s.refreshed_at >= to_timestamp($2) AS fresh,
-                o.workos_org_id
-         FROM user_sessions s JOIN organizations o ON o.id = s.org_id
-         WHERE s.session_id = $1 AND s.ended_at IS NULL AND s.expires_at > now()
-         FOR UPDATE OF s",
-    )
-    .bind(session_id)
-    .bind(token_exp as f64)
-    .fetch_optional(&mut *tx)
-    .await?
-    .ok_or_else(session_ended)?;
+    let session = store::sessions::lock_for_refresh(&mut tx, session_id, token_exp)
+        .await?
+        .ok_or_else(session_ended)?;
     let started = Started {
         session_id,
-        user_id: row.get("user_id"),
-        expires_at: row.get("expires_at"),
+        user_id: session.user_id,
+        expires_at: session.expires_at,
     };
-    let kind = SessionKind::parse(row.get::<&str, _>("kind"));
-    let fresh: bool = row.get("fresh");
-    if kind == SessionKind::Workos && !fresh {
-        let sealed: Option<Vec<u8>> = row.get("refresh_token");
-        let refresh_token = sealed
-            .and_then(|s| state.sealer().open(&s, REFRESH_TOKEN_CONTEXT).ok())
-            .ok_or_else(|| {
-                tracing::error!(%session_id, "a session's refresh token does not open (key changed?)");
-                session_ended()
-            })?;
-        let workos_org_id: Option<String> = row.get("workos_org_id");
-        let info = state.client_info(req);
-        match workos
-            .authenticate_with_refresh_token(&refresh_token, workos_org_id.as_deref(), &info)
-            .await
-        {
-            Ok(AuthOutcome::Authenticated(auth)) => {
-                sqlx::query(
-                    "UPDATE user_sessions
-                     SET refresh_token = $2, refreshed_at = now(), updated_at = now(),
-                         workos_session_id = COALESCE($3, workos_session_id)
-                     WHERE session_id = $1",
-                )
-                .bind(session_id)
-                .bind(state.sealer().seal(&auth.refresh_token, REFRESH_TOKEN_CONTEXT))
-                .bind(auth.session_id)
-                .execute(&mut *tx)
-                .await?;
+    if !session.fresh {
+        match SessionKind::parse(&session.kind) {
+            SessionKind::Workos => {
+                match rotate_with_workos(state, workos, req, session_id, &session).await? {
+                    Some(rotated) => {
+                        let sealed = state.sealer().seal(&rotated.refresh_token, REFRESH_TOKEN_CONTEXT);
+                        store::sessions::store_rotated_token(
+                            &mut *tx,
+                            session_id,
+                            sealed,
+                            rotated.session_id.as_deref(),
+                        )
+                        .await?;
+                    }
+                    None => {
+                        end_session(&mut tx, session_id, reason::REFRESH_REFUSED).await?;
+                        tx.commit().await?;
+                        clear_cookie(state, req);
+                        return Err(session_ended());
+                    }
+                }
             }
-            Ok(AuthOutcome::OrganizationSelectionRequired { .. }) | Err(WorkosError::Rejected { .. }) => {
-                end_session(&mut tx, session_id, reason::REFRESH_REFUSED).await?;
-                tx.commit().await?;
-                clear_cookie(state, req);
-                return Err(session_ended());
-            }
-            Err(WorkosError::Disabled) => return Err(Problem::integration_disabled("WorkOS")),
-            Err(WorkosError::Unavailable(error)) => {
-                tracing::error!(%error, "WorkOS is unavailable; cannot refresh a session");
-                return Err(integration_unavailable());
-            }
+            SessionKind::Development => store::sessions::mark_refreshed(&mut *tx, session_id).await?,
         }
-    } else if !fresh {
-        sqlx::query(
-            "UPDATE user_sessions SET refreshed_at = now(), updated_at = now() WHERE session_id = $1",
-        )
-        .bind(session_id)
-        .execute(&mut *tx)
-        .await?;
     }
     tx.commit().await?;
     set_cookie(state, req, &started);
     Ok(())
+}
+
+/// Exchanges a WorkOS session's refresh token for a new one (WorkOS rotates it). `None`: WorkOS
+/// refused, so the session is over.
+async fn rotate_with_workos(
+    state: &AuthState,
+    workos: &Workos,
+    req: &Request,
+    session_id: Uuid,
+    session: &ToRefresh,
+) -> Result<Option<Authentication>, Problem> {
+    let refresh_token = session
+        .refresh_token
+        .as_deref()
+        .and_then(|sealed| state.sealer().open(sealed, REFRESH_TOKEN_CONTEXT).ok())
+        .ok_or_else(|| {
+            tracing::error!(%session_id, "a session's refresh token does not open (key changed?)");
+            session_ended()
+        })?;
+    let info = state.client_info(req);
+    match workos
+        .authenticate_with_refresh_token(&refresh_token, session.workos_org_id.as_deref(), &info)
+        .await
+    {
+        Ok(AuthOutcome::Authenticated(auth)) => Ok(Some(auth)),
+        Ok(AuthOutcome::OrganizationSelectionRequired { .. }) | Err(WorkosError::Rejected { .. }) => Ok(None),
+        Err(WorkosError::Disabled) => Err(Problem::integration_disabled("WorkOS")),
+        Err(WorkosError::Unavailable(error)) => {
+            tracing::error!(%error, "WorkOS is unavailable; cannot refresh a session");
+            Err(integration_unavailable())
+        }
+    }
 }

@@ -1,6 +1,13 @@
-//! The identity feature's settings (environment variables, also flags).
+//! The identity feature's settings (environment variables, also flags), and `init`: settings
+//! to state, with the production-secret rule.
 
-use qubital_plugin::SecretString;
+use std::sync::Arc;
+
+use base64::Engine;
+use platform_workos::{Workos, WorkosSettings};
+use qubital_plugin::{auth::SharedAuthenticator, Boot, ExposeSecret, SecretString};
+
+use crate::{crypto, sessions, state::AuthState, tokens};
 
 /// Sign-in, session and token settings.
 #[derive(clap::Args, Clone, Debug)]
@@ -52,4 +59,90 @@ pub struct AuthSettings {
     /// it).
     #[arg(long = "trust-forwarded-for", env = "TRUST_FORWARDED_FOR")]
     pub trust_forwarded_for: bool,
+}
+
+/// Smallest accepted `JWT_SECRET`, in bytes.
+const MIN_JWT_SECRET_BYTES: usize = 32;
+
+/// Reads the settings and provides the WorkOS client, and — when this process serves the API —
+/// the session keys ([`AuthState`]) and the [`SharedAuthenticator`] behind `cookieAuth`.
+pub(crate) fn init(boot: &mut Boot) -> anyhow::Result<()> {
+    let workos_settings = boot
+        .get::<WorkosSettings>()
+        .cloned()
+        .expect("registered in lib.rs");
+    let settings = boot.get::<AuthSettings>().cloned().expect("registered in lib.rs");
+    let workos = workos_client(boot, &workos_settings)?;
+    if !boot.serves_api() {
+        // A worker needs WorkOS (to follow its events) but serves no session: no session keys
+        // are required, and nothing here can authenticate a request.
+        boot.provide(workos);
+        return Ok(());
+    }
+    let (tokens, sealer) = session_keys(boot, &settings)?;
+    if workos.is_enabled() {
+        boot.environment.required(
+            "WORKOS_REDIRECT_URI",
+            &settings.redirect_uri,
+            "OAuth sign-in is disabled",
+        )?;
+    }
+    let secure_cookies = !boot.environment.is_development();
+    let state = AuthState::new(tokens, sealer, settings, secure_cookies);
+    boot.provide(workos.clone());
+    boot.provide(state.clone());
+    boot.provide(SharedAuthenticator(Arc::new(sessions::SessionAuthenticator {
+        state,
+        workos,
+    })));
+    Ok(())
+}
+
+/// The WorkOS client, or a disabled one when its credentials are unset (which only development
+/// allows).
+fn workos_client(boot: &Boot, settings: &WorkosSettings) -> anyhow::Result<Workos> {
+    match settings.missing() {
+        None => Workos::from_settings(settings),
+        Some(variable) => {
+            boot.environment.required(
+                variable,
+                &None,
+                "WorkOS is disabled (its operations answer 503); use POST /auth/dev/sign-in",
+            )?;
+            Ok(Workos::disabled())
+        }
+    }
+}
+
+/// The keys signing access tokens and sealing secrets at rest: from settings, or throwaway ones
+/// in development.
+fn session_keys(boot: &Boot, settings: &AuthSettings) -> anyhow::Result<(tokens::TokenKeys, crypto::Sealer)> {
+    let jwt_secret = match boot.environment.required_secret(
+        "JWT_SECRET",
+        &settings.jwt_secret,
+        MIN_JWT_SECRET_BYTES,
+        "using a throwaway key (sessions end with this process)",
+    )? {
+        Some(secret) => secret.expose_secret().as_bytes().to_vec(),
+        None => crypto::random_token(48).into_bytes(),
+    };
+    let sealer = match boot.environment.required_secret(
+        "SESSION_ENCRYPTION_KEY",
+        &settings.session_encryption_key,
+        1,
+        "using a throwaway key (generate one with: openssl rand -base64 32)",
+    )? {
+        Some(key) => crypto::Sealer::from_base64(key.expose_secret())
+            .map_err(|reason| anyhow::anyhow!("SESSION_ENCRYPTION_KEY {reason}"))?,
+        None => crypto::Sealer::generate(),
+    };
+    let tokens = tokens::TokenKeys::new(&jwt_secret, &settings.jwt_issuer, settings.access_token_ttl_secs);
+    Ok((tokens, sealer))
+}
+
+/// A fresh random key for `SESSION_ENCRYPTION_KEY` (for docs and tooling).
+pub fn generate_encryption_key() -> String {
+    let mut key = [0u8; 32];
+    rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, &mut key);
+    base64::engine::general_purpose::STANDARD.encode(key)
 }

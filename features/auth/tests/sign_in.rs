@@ -9,11 +9,12 @@ mod support;
 use std::time::Duration;
 
 use poem_openapi::{payload::Json, Object, OpenApi};
+use qubital_auth::test_support::{authorize, sign_in, web_sign_in};
 use qubital_plugin::{
     auth::{CookieAuth, Role},
     Api, Feature,
 };
-use qubital_testkit::TestApp;
+use qubital_testkit::{Client, TestApp};
 use serde_json::{json, Value};
 use support::*;
 
@@ -44,8 +45,8 @@ qubital_plugin::inventory::submit! {
     Feature::new("test-whoami").apis(&[Api::of::<WhoAmI>()])
 }
 
-async fn whoami(app: &TestApp, client: &reqwest::Client) -> reqwest::Response {
-    post(app, client, "/test/whoami", &json!({})).await
+async fn whoami(client: &Client) -> reqwest::Response {
+    client.send("/test/whoami", &json!({})).await
 }
 
 async fn whoami_with_cookie(app: &TestApp, cookie: &str) -> reqwest::Response {
@@ -64,9 +65,9 @@ async fn web_oauth_signs_in_with_backend_managed_pkce() {
     let org = fake.create_organization("Acme");
     let user = fake.create_user("ada@acme.test");
     fake.add_membership(&user.id, &org, "admin");
-    let client = browser();
+    let client = app.browser();
 
-    let started = ok(&app, &client, "/auth/start-oauth", &json!({ "client": "web" })).await;
+    let started = client.ok("/auth/start-oauth", json!({ "client": "web" })).await;
     let url = started["authorizationUrl"].as_str().unwrap();
     assert!(url.starts_with(&fake.url), "{url}");
     assert!(
@@ -77,13 +78,9 @@ async fn web_oauth_signs_in_with_backend_managed_pkce() {
 
     fake.sign_in_as("ada@acme.test");
     let (code, state) = authorize(url).await;
-    let response = post(
-        &app,
-        &client,
-        "/auth/finalize-oauth",
-        &json!({ "code": code, "state": state }),
-    )
-    .await;
+    let response = client
+        .send("/auth/finalize-oauth", &json!({ "code": code, "state": state }))
+        .await;
     assert_eq!(response.status(), 200);
     let cookie = access_cookie_header(&response).expect("the cookie is set");
     assert!(cookie.contains("HttpOnly"), "{cookie}");
@@ -114,7 +111,7 @@ async fn web_oauth_signs_in_with_backend_managed_pkce() {
         "no WorkOS ids on the wire: {text}"
     );
 
-    let who: Value = whoami(&app, &client).await.json().await.unwrap();
+    let who: Value = whoami(&client).await.json().await.unwrap();
     assert_eq!(who["role"], "admin");
     assert_eq!(who["user_id"].to_string(), me["id"].as_str().unwrap());
 
@@ -133,79 +130,68 @@ async fn desktop_oauth_checks_the_client_pkce_verifier() {
     let org = fake.create_organization("Acme");
     let user = fake.create_user("dev@acme.test");
     fake.add_membership(&user.id, &org, "member");
-    let client = browser();
+    let client = app.browser();
     let verifier = "v".repeat(43) + "0123456789";
     let challenge = qubital_auth::crypto::s256(&verifier);
 
     // Desktop needs a challenge; web must not send one.
-    let problem = fails(
-        &app,
-        &client,
-        "/auth/start-oauth",
-        &json!({ "client": "desktop" }),
-        422,
-    )
-    .await;
+    let problem = client
+        .fails("/auth/start-oauth", json!({ "client": "desktop" }), 422)
+        .await;
     assert_eq!(problem["errors"][0]["location"], "body.codeChallenge");
-    fails(
-        &app,
-        &client,
-        "/auth/start-oauth",
-        &json!({ "client": "web", "codeChallenge": challenge }),
-        422,
-    )
-    .await;
+    client
+        .fails(
+            "/auth/start-oauth",
+            json!({ "client": "web", "codeChallenge": challenge }),
+            422,
+        )
+        .await;
 
-    let started = ok(
-        &app,
-        &client,
-        "/auth/start-oauth",
-        &json!({ "client": "desktop", "codeChallenge": challenge }),
-    )
-    .await;
+    let started = client
+        .ok(
+            "/auth/start-oauth",
+            json!({ "client": "desktop", "codeChallenge": challenge }),
+        )
+        .await;
     fake.sign_in_as("dev@acme.test");
     let (code, state) = authorize(started["authorizationUrl"].as_str().unwrap()).await;
     let wrong = "w".repeat(43);
-    let problem = fails(
-        &app,
-        &client,
-        "/auth/finalize-oauth",
-        &json!({ "code": code, "state": state, "codeVerifier": wrong }),
-        400,
-    )
-    .await;
+    let problem = client
+        .fails(
+            "/auth/finalize-oauth",
+            json!({ "code": code, "state": state, "codeVerifier": wrong }),
+            400,
+        )
+        .await;
     assert_eq!(problem["type"], "https://qubital.app/errors/pkce-mismatch");
     // The state was spent by the failed attempt.
-    let problem = fails(
-        &app,
-        &client,
-        "/auth/finalize-oauth",
-        &json!({ "code": code, "state": state, "codeVerifier": verifier }),
-        400,
-    )
-    .await;
+    let problem = client
+        .fails(
+            "/auth/finalize-oauth",
+            json!({ "code": code, "state": state, "codeVerifier": verifier }),
+            400,
+        )
+        .await;
     assert_eq!(problem["type"], "https://qubital.app/errors/oauth-state-invalid");
 
-    let started = ok(
-        &app,
-        &client,
-        "/auth/start-oauth",
-        &json!({ "client": "desktop", "codeChallenge": challenge, "provider": "microsoft" }),
-    )
-    .await;
+    let started = client
+        .ok(
+            "/auth/start-oauth",
+            json!({ "client": "desktop", "codeChallenge": challenge, "provider": "microsoft" }),
+        )
+        .await;
     assert!(started["authorizationUrl"]
         .as_str()
         .unwrap()
         .contains("provider=MicrosoftOAuth"));
     fake.sign_in_as("dev@acme.test");
     let (code, state) = authorize(started["authorizationUrl"].as_str().unwrap()).await;
-    let result = ok(
-        &app,
-        &client,
-        "/auth/finalize-oauth",
-        &json!({ "code": code, "state": state, "codeVerifier": verifier }),
-    )
-    .await;
+    let result = client
+        .ok(
+            "/auth/finalize-oauth",
+            json!({ "code": code, "state": state, "codeVerifier": verifier }),
+        )
+        .await;
     assert_eq!(result["status"], "signed-in");
     assert_eq!(result["user"]["organizationMemberships"][0]["role"], "member");
 }
@@ -216,39 +202,33 @@ async fn oauth_state_is_single_use_and_expires() {
     let org = fake.create_organization("Acme");
     let user = fake.create_user("ada@acme.test");
     fake.add_membership(&user.id, &org, "member");
-    let client = browser();
+    let client = app.browser();
 
-    let started = ok(&app, &client, "/auth/start-oauth", &json!({ "client": "web" })).await;
+    let started = client.ok("/auth/start-oauth", json!({ "client": "web" })).await;
     fake.sign_in_as("ada@acme.test");
     let (code, state) = authorize(started["authorizationUrl"].as_str().unwrap()).await;
-    ok(
-        &app,
-        &client,
-        "/auth/finalize-oauth",
-        &json!({ "code": code, "state": state }),
-    )
-    .await;
-    let problem = fails(
-        &app,
-        &client,
-        "/auth/finalize-oauth",
-        &json!({ "code": code, "state": state }),
-        400,
-    )
-    .await;
+    client
+        .ok("/auth/finalize-oauth", json!({ "code": code, "state": state }))
+        .await;
+    let problem = client
+        .fails(
+            "/auth/finalize-oauth",
+            json!({ "code": code, "state": state }),
+            400,
+        )
+        .await;
     assert_eq!(problem["type"], "https://qubital.app/errors/oauth-state-invalid");
 
-    let problem = fails(
-        &app,
-        &client,
-        "/auth/finalize-oauth",
-        &json!({ "code": "x", "state": "never-issued" }),
-        400,
-    )
-    .await;
+    let problem = client
+        .fails(
+            "/auth/finalize-oauth",
+            json!({ "code": "x", "state": "never-issued" }),
+            400,
+        )
+        .await;
     assert_eq!(problem["type"], "https://qubital.app/errors/oauth-state-invalid");
 
-    let started = ok(&app, &client, "/auth/start-oauth", &json!({ "client": "web" })).await;
+    let started = client.ok("/auth/start-oauth", json!({ "client": "web" })).await;
     fake.sign_in_as("ada@acme.test");
     let (code, state) = authorize(started["authorizationUrl"].as_str().unwrap()).await;
     sqlx::query("UPDATE oauth_states SET expires_at = now() - interval '1 second' WHERE state = $1")
@@ -256,14 +236,13 @@ async fn oauth_state_is_single_use_and_expires() {
         .execute(app.db())
         .await
         .unwrap();
-    let problem = fails(
-        &app,
-        &client,
-        "/auth/finalize-oauth",
-        &json!({ "code": code, "state": state }),
-        400,
-    )
-    .await;
+    let problem = client
+        .fails(
+            "/auth/finalize-oauth",
+            json!({ "code": code, "state": state }),
+            400,
+        )
+        .await;
     assert_eq!(problem["type"], "https://qubital.app/errors/oauth-state-expired");
     // And it is gone too.
     let left: i64 = sqlx::query_scalar("SELECT count(*) FROM oauth_states")
@@ -273,15 +252,14 @@ async fn oauth_state_is_single_use_and_expires() {
     assert_eq!(left, 0);
 
     // A code WorkOS refuses is a 400 problem, never a 500.
-    let started = ok(&app, &client, "/auth/start-oauth", &json!({ "client": "web" })).await;
-    let problem = fails(
-        &app,
-        &client,
-        "/auth/finalize-oauth",
-        &json!({ "code": "forged", "state": started["state"] }),
-        400,
-    )
-    .await;
+    let started = client.ok("/auth/start-oauth", json!({ "client": "web" })).await;
+    let problem = client
+        .fails(
+            "/auth/finalize-oauth",
+            json!({ "code": "forged", "state": started["state"] }),
+            400,
+        )
+        .await;
     assert_eq!(problem["type"], "https://qubital.app/errors/sign-in-rejected");
 }
 
@@ -296,17 +274,13 @@ async fn an_expired_access_token_is_refreshed_from_the_session() {
     let org = fake.create_organization("Acme");
     let user = fake.create_user("ada@acme.test");
     fake.add_membership(&user.id, &org, "member");
-    let client = browser();
-    let started = ok(&app, &client, "/auth/start-oauth", &json!({ "client": "web" })).await;
+    let client = app.browser();
+    let started = client.ok("/auth/start-oauth", json!({ "client": "web" })).await;
     fake.sign_in_as("ada@acme.test");
     let (code, state) = authorize(started["authorizationUrl"].as_str().unwrap()).await;
-    let response = post(
-        &app,
-        &client,
-        "/auth/finalize-oauth",
-        &json!({ "code": code, "state": state }),
-    )
-    .await;
+    let response = client
+        .send("/auth/finalize-oauth", &json!({ "code": code, "state": state }))
+        .await;
     let first = access_cookie(&response).unwrap();
     let sealed_before: Vec<u8> = sqlx::query_scalar("SELECT refresh_token FROM user_sessions")
         .fetch_one(app.db())
@@ -315,7 +289,7 @@ async fn an_expired_access_token_is_refreshed_from_the_session() {
     let refreshes_before = fake.count_calls("POST /user_management/authenticate");
 
     tokio::time::sleep(Duration::from_millis(2100)).await;
-    let response = whoami(&app, &client).await;
+    let response = whoami(&client).await;
     assert_eq!(response.status(), 200);
     let second = access_cookie(&response).expect("the cookie is re-issued");
     assert_ne!(first, second);
@@ -329,7 +303,7 @@ async fn an_expired_access_token_is_refreshed_from_the_session() {
         .unwrap();
     assert_ne!(sealed_before, sealed_after, "the rotated refresh token is stored");
     // The fresh token works without another refresh.
-    assert_eq!(whoami(&app, &client).await.status(), 200);
+    assert_eq!(whoami(&client).await.status(), 200);
     assert_eq!(
         fake.count_calls("POST /user_management/authenticate"),
         refreshes_before + 1
@@ -354,7 +328,7 @@ async fn an_expired_access_token_is_refreshed_from_the_session() {
         .await
         .unwrap();
     tokio::time::sleep(Duration::from_millis(2100)).await;
-    let response = whoami(&app, &client).await;
+    let response = whoami(&client).await;
     assert_eq!(response.status(), 401);
     let problem = qubital_testkit::problem(response).await;
     assert_eq!(problem["type"], "https://qubital.app/errors/session-ended");
@@ -371,21 +345,17 @@ async fn sign_out_ends_the_session_and_the_old_cookie_stops_working() {
     let org = fake.create_organization("Acme");
     let user = fake.create_user("ada@acme.test");
     fake.add_membership(&user.id, &org, "member");
-    let client = browser();
-    let started = ok(&app, &client, "/auth/start-oauth", &json!({ "client": "web" })).await;
+    let client = app.browser();
+    let started = client.ok("/auth/start-oauth", json!({ "client": "web" })).await;
     fake.sign_in_as("ada@acme.test");
     let (code, state) = authorize(started["authorizationUrl"].as_str().unwrap()).await;
-    let response = post(
-        &app,
-        &client,
-        "/auth/finalize-oauth",
-        &json!({ "code": code, "state": state }),
-    )
-    .await;
+    let response = client
+        .send("/auth/finalize-oauth", &json!({ "code": code, "state": state }))
+        .await;
     let cookie = access_cookie(&response).unwrap();
     assert_eq!(whoami_with_cookie(&app, &cookie).await.status(), 200);
 
-    let response = post(&app, &client, "/auth/sign-out", &json!({})).await;
+    let response = client.send("/auth/sign-out", &json!({})).await;
     assert_eq!(response.status(), 204);
     let cleared = access_cookie_header(&response).expect("the cookie is cleared");
     assert!(cleared.starts_with("access_token=;"), "{cleared}");
@@ -398,10 +368,7 @@ async fn sign_out_ends_the_session_and_the_old_cookie_stops_working() {
         qubital_testkit::problem(response).await["type"],
         "https://qubital.app/errors/session-ended"
     );
-    assert_eq!(
-        post(&app, &client, "/auth/sign-out", &json!({})).await.status(),
-        401
-    );
+    assert_eq!(client.send("/auth/sign-out", &json!({})).await.status(), 401);
     let sealed: Option<Vec<u8>> = sqlx::query_scalar("SELECT refresh_token FROM user_sessions")
         .fetch_one(app.db())
         .await
@@ -428,9 +395,9 @@ async fn users_of_several_organizations_select_one_then_switch() {
     fake.add_membership(&user.id, &b, "member");
     let outsider = fake.create_user("bob@x.test");
     fake.add_membership(&outsider.id, &other, "admin");
-    let client = browser();
+    let client = app.browser();
 
-    let result = web_sign_in(&app, &client, &fake, "ada@x.test").await;
+    let result = web_sign_in(&client, &fake, "ada@x.test").await;
     assert_eq!(result["status"], "organization-selection-required", "{result}");
     let offered = result["organizations"].as_array().unwrap();
     assert_eq!(offered.len(), 2);
@@ -440,114 +407,94 @@ async fn users_of_several_organizations_select_one_then_switch() {
     );
     let beta = offered.iter().find(|o| o["name"] == "Beta").unwrap()["id"].clone();
     let alpha = offered.iter().find(|o| o["name"] == "Alpha").unwrap()["id"].clone();
-    assert_eq!(whoami(&app, &client).await.status(), 401, "not signed in yet");
+    assert_eq!(whoami(&client).await.status(), 401, "not signed in yet");
 
-    let me = ok(
-        &app,
-        &client,
-        "/auth/select-organization",
-        &json!({ "selectionId": result["selectionId"], "organizationId": beta }),
-    )
-    .await;
+    let me = client
+        .ok(
+            "/auth/select-organization",
+            json!({ "selectionId": result["selectionId"], "organizationId": beta }),
+        )
+        .await;
     assert_eq!(me["currentOrganizationId"], beta);
-    let who: Value = whoami(&app, &client).await.json().await.unwrap();
+    let who: Value = whoami(&client).await.json().await.unwrap();
     assert_eq!(who["role"], "member");
     // The selection is single use.
-    let problem = fails(
-        &app,
-        &client,
-        "/auth/select-organization",
-        &json!({ "selectionId": result["selectionId"], "organizationId": beta }),
-        400,
-    )
-    .await;
+    let problem = client
+        .fails(
+            "/auth/select-organization",
+            json!({ "selectionId": result["selectionId"], "organizationId": beta }),
+            400,
+        )
+        .await;
     assert_eq!(problem["type"], "https://qubital.app/errors/sign-in-step-invalid");
 
-    let me = ok(
-        &app,
-        &client,
-        "/auth/switch-organization",
-        &json!({ "organizationId": alpha }),
-    )
-    .await;
+    let me = client
+        .ok("/auth/switch-organization", json!({ "organizationId": alpha }))
+        .await;
     assert_eq!(me["currentOrganizationId"], alpha);
-    let who: Value = whoami(&app, &client).await.json().await.unwrap();
+    let who: Value = whoami(&client).await.json().await.unwrap();
     assert_eq!(who["role"], "admin");
 
     // An organization the user is not in is 404, whether it exists or not.
-    let bob = browser();
-    let bob_me = web_sign_in(&app, &bob, &fake, "bob@x.test").await;
+    let bob = app.browser();
+    let bob_me = web_sign_in(&bob, &fake, "bob@x.test").await;
     let gamma = bob_me["user"]["currentOrganizationId"].clone();
-    fails(
-        &app,
-        &client,
-        "/auth/switch-organization",
-        &json!({ "organizationId": gamma }),
-        404,
-    )
-    .await;
-    fails(
-        &app,
-        &client,
-        "/auth/switch-organization",
-        &json!({ "organizationId": "nope" }),
-        404,
-    )
-    .await;
-    let who: Value = whoami(&app, &client).await.json().await.unwrap();
+    client
+        .fails(
+            "/auth/switch-organization",
+            json!({ "organizationId": gamma }),
+            404,
+        )
+        .await;
+    client
+        .fails(
+            "/auth/switch-organization",
+            json!({ "organizationId": "nope" }),
+            404,
+        )
+        .await;
+    let who: Value = whoami(&client).await.json().await.unwrap();
     assert_eq!(who["role"], "admin", "a refused switch changes nothing");
 }
 
 #[tokio::test]
 async fn magic_auth_then_sign_up_creates_an_organization_in_workos() {
     let (app, fake) = app_with_workos().await;
-    let client = browser();
-    let sent = ok(
-        &app,
-        &client,
-        "/auth/start-magic-auth",
-        &json!({ "email": "New@Corp.test" }),
-    )
-    .await;
+    let client = app.browser();
+    let sent = client
+        .ok("/auth/start-magic-auth", json!({ "email": "New@Corp.test" }))
+        .await;
     assert_eq!(sent["email"], "New@Corp.test");
     let code = fake.magic_code("new@corp.test").expect("a code was emailed");
-    let problem = fails(
-        &app,
-        &client,
-        "/auth/finalize-magic-auth",
-        &json!({ "email": "New@Corp.test", "code": "000000x" }),
-        400,
-    )
-    .await;
+    let problem = client
+        .fails(
+            "/auth/finalize-magic-auth",
+            json!({ "email": "New@Corp.test", "code": "000000x" }),
+            400,
+        )
+        .await;
     assert_eq!(problem["type"], "https://qubital.app/errors/sign-in-rejected");
-    let result = ok(
-        &app,
-        &client,
-        "/auth/finalize-magic-auth",
-        &json!({ "email": "New@Corp.test", "code": code }),
-    )
-    .await;
+    let result = client
+        .ok(
+            "/auth/finalize-magic-auth",
+            json!({ "email": "New@Corp.test", "code": code }),
+        )
+        .await;
     assert_eq!(result["status"], "sign-up-required", "{result}");
-    assert_eq!(whoami(&app, &client).await.status(), 401);
+    assert_eq!(whoami(&client).await.status(), 401);
 
-    fails(
-        &app,
-        &client,
-        "/auth/sign-up",
-        &json!({ "signUpId": result["signUpId"] }),
-        422,
-    )
-    .await;
-    let me = ok(
-        &app,
-        &client,
-        "/auth/sign-up",
-        &json!({ "signUpId": result["signUpId"], "organizationName": "  Corp  " }),
-    )
-    .await;
+    client
+        .fails("/auth/sign-up", json!({ "signUpId": result["signUpId"] }), 422)
+        .await;
+    let me = client
+        .ok(
+            "/auth/sign-up",
+            json!({ "signUpId": result["signUpId"], "organizationName": "  Corp  " }),
+        )
+        .await;
     assert_eq!(me["organizationMemberships"][0]["organization"]["name"], "Corp");
     assert_eq!(me["organizationMemberships"][0]["role"], "admin");
-    let who: Value = whoami(&app, &client).await.json().await.unwrap();
+    let who: Value = whoami(&client).await.json().await.unwrap();
     assert_eq!(who["role"], "admin");
     let memberships = fake.memberships();
     assert_eq!(memberships.len(), 1);
@@ -557,14 +504,13 @@ async fn magic_auth_then_sign_up_creates_an_organization_in_workos() {
         Some("Corp")
     );
     // The sign-up handle is single use.
-    let problem = fails(
-        &app,
-        &client,
-        "/auth/sign-up",
-        &json!({ "signUpId": result["signUpId"], "organizationName": "Again" }),
-        400,
-    )
-    .await;
+    let problem = client
+        .fails(
+            "/auth/sign-up",
+            json!({ "signUpId": result["signUpId"], "organizationName": "Again" }),
+            400,
+        )
+        .await;
     assert_eq!(problem["type"], "https://qubital.app/errors/sign-in-step-invalid");
 }
 
@@ -576,18 +522,15 @@ async fn sign_in_is_rate_limited_per_ip() {
         .arg("3")
         .spawn()
         .await;
-    let client = browser();
+    let client = app.browser();
     for _ in 0..3 {
-        ok(
-            &app,
-            &client,
-            "/auth/start-magic-auth",
-            &json!({ "email": "a@b.test" }),
-        )
-        .await;
+        client
+            .ok("/auth/start-magic-auth", json!({ "email": "a@b.test" }))
+            .await;
     }
     // A spoofed X-Forwarded-For does not buy a new budget (not trusted by default).
     let response = client
+        .http
         .post(app.url("/auth/start-oauth"))
         .header("x-forwarded-for", "203.0.113.9")
         .json(&json!({ "client": "web" }))
@@ -598,31 +541,37 @@ async fn sign_in_is_rate_limited_per_ip() {
     let problem = qubital_testkit::problem(response).await;
     assert_eq!(problem["type"], "https://qubital.app/errors/rate-limited");
     // Signed-in operations are not limited.
-    let response = post(
-        &app,
-        &client,
-        "/auth/dev/sign-in",
-        &json!({ "email": "a@b.test" }),
-    )
-    .await;
+    let response = client
+        .send("/auth/dev/sign-in", &json!({ "email": "a@b.test" }))
+        .await;
     assert_eq!(response.status(), 200);
 }
 
 #[tokio::test]
 async fn development_sign_in_creates_or_reuses_users_and_organizations() {
     let app = qubital_testkit::spawn_app().await;
-    let ada = browser();
-    let me = dev_sign_in(&app, &ada, "ada@dev.test", "Dev Org").await;
+    let ada = app.browser();
+    let me = ada
+        .ok(
+            "/auth/dev/sign-in",
+            json!({ "email": "ada@dev.test", "organizationName": "Dev Org" }),
+        )
+        .await;
     assert_eq!(
         me["organizationMemberships"][0]["role"], "admin",
         "first member is admin"
     );
     assert_eq!(me["displayName"], "ada");
-    let who: Value = whoami(&app, &ada).await.json().await.unwrap();
+    let who: Value = whoami(&ada).await.json().await.unwrap();
     assert_eq!(who["role"], "admin");
 
-    let bob = browser();
-    let bob_me = dev_sign_in(&app, &bob, "bob@dev.test", "dev org").await;
+    let bob = app.browser();
+    let bob_me = bob
+        .ok(
+            "/auth/dev/sign-in",
+            json!({ "email": "bob@dev.test", "organizationName": "dev org" }),
+        )
+        .await;
     assert_eq!(
         bob_me["currentOrganizationId"], me["currentOrganizationId"],
         "joined by name"
@@ -630,54 +579,38 @@ async fn development_sign_in_creates_or_reuses_users_and_organizations() {
     assert_eq!(bob_me["organizationMemberships"][0]["role"], "member");
 
     // Signing in again reuses the user; a role can be given.
-    let again = ok(
-        &app,
-        &bob,
-        "/auth/dev/sign-in",
-        &json!({ "email": "BOB@dev.test", "organizationName": "Dev Org", "role": "moderator" }),
-    )
-    .await;
+    let again = bob
+        .ok(
+            "/auth/dev/sign-in",
+            json!({ "email": "BOB@dev.test", "organizationName": "Dev Org", "role": "moderator" }),
+        )
+        .await;
     assert_eq!(again["id"], bob_me["id"]);
     assert_eq!(again["organizationMemberships"][0]["role"], "moderator");
     // Without an organization name: back to the last one.
-    let last = ok(
-        &app,
-        &bob,
-        "/auth/dev/sign-in",
-        &json!({ "email": "bob@dev.test" }),
-    )
-    .await;
+    let last = bob
+        .ok("/auth/dev/sign-in", json!({ "email": "bob@dev.test" }))
+        .await;
     assert_eq!(last["currentOrganizationId"], me["currentOrganizationId"]);
 
-    let problem = fails(
-        &app,
-        &bob,
-        "/auth/dev/sign-in",
-        &json!({ "email": "not-an-email" }),
-        422,
-    )
-    .await;
+    let problem = bob
+        .fails("/auth/dev/sign-in", json!({ "email": "not-an-email" }), 422)
+        .await;
     assert_eq!(problem["errors"][0]["location"], "body.email");
-    fails(
-        &app,
-        &bob,
+    bob.fails(
         "/auth/dev/sign-in",
-        &json!({ "email": "a@b.test", "role": "owner" }),
+        json!({ "email": "a@b.test", "role": "owner" }),
         422,
     )
     .await;
 
     // WorkOS is disabled without credentials: its operations say so.
-    let problem = fails(&app, &bob, "/auth/start-oauth", &json!({ "client": "web" }), 503).await;
+    let problem = bob
+        .fails("/auth/start-oauth", json!({ "client": "web" }), 503)
+        .await;
     assert_eq!(problem["type"], "https://qubital.app/errors/integration-disabled");
-    fails(
-        &app,
-        &bob,
-        "/auth/start-magic-auth",
-        &json!({ "email": "a@b.test" }),
-        503,
-    )
-    .await;
+    bob.fails("/auth/start-magic-auth", json!({ "email": "a@b.test" }), 503)
+        .await;
 }
 
 fn production_args() -> Vec<String> {
@@ -733,17 +666,13 @@ async fn production_has_no_development_sign_in() {
     let org = fake.create_organization("Acme");
     let user = fake.create_user("ada@acme.test");
     fake.add_membership(&user.id, &org, "member");
-    let client = browser();
-    let started = ok(&app, &client, "/auth/start-oauth", &json!({ "client": "web" })).await;
+    let client = app.browser();
+    let started = client.ok("/auth/start-oauth", json!({ "client": "web" })).await;
     fake.sign_in_as("ada@acme.test");
     let (code, state) = authorize_to(started["authorizationUrl"].as_str().unwrap()).await;
-    let response = post(
-        &app,
-        &client,
-        "/auth/finalize-oauth",
-        &json!({ "code": code, "state": state }),
-    )
-    .await;
+    let response = client
+        .send("/auth/finalize-oauth", &json!({ "code": code, "state": state }))
+        .await;
     assert_eq!(response.status(), 200);
     assert!(access_cookie_header(&response).unwrap().contains("Secure"));
 }
@@ -780,7 +709,14 @@ async fn boots_in_production(args: &[String]) -> Result<(), String> {
 
 /// Like [`authorize`], for a redirect URI other than the tests' default.
 async fn authorize_to(url: &str) -> (String, String) {
-    let response = browser().get(url).send().await.unwrap();
+    let response = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+        .get(url)
+        .send()
+        .await
+        .unwrap();
     let location = response.headers()["location"].to_str().unwrap().to_owned();
     let query = location.split_once('?').unwrap().1.to_owned();
     let param = |name: &str| {
@@ -838,12 +774,10 @@ async fn production_refuses_to_boot_without_its_secrets() {
 #[tokio::test]
 async fn deleted_users_and_expired_sessions_are_refused_at_once() {
     let app = qubital_testkit::spawn_app().await;
-    let ada = browser();
-    let me = dev_sign_in(&app, &ada, "ada@dev.test", "Dev").await;
-    let ada_id: i64 = me["id"].as_str().unwrap().parse().unwrap();
-    let bob = browser();
-    dev_sign_in(&app, &bob, "bob@dev.test", "Dev").await;
-    assert_eq!(whoami(&app, &ada).await.status(), 200);
+    let ada = sign_in(&app.address, "ada@dev.test", "Dev", "admin").await;
+    let ada_id: i64 = ada.user_id().parse().unwrap();
+    let bob = sign_in(&app.address, "bob@dev.test", "Dev", "member").await;
+    assert_eq!(whoami(&ada).await.status(), 200);
 
     // Ending every session of a user (what user deletion does) is effective on the next request.
     let mut conn = app.db().acquire().await.unwrap();
@@ -854,22 +788,22 @@ async fn deleted_users_and_expired_sessions_are_refused_at_once() {
     )
     .await
     .unwrap();
-    assert_eq!(whoami(&app, &ada).await.status(), 401);
-    let me = dev_sign_in(&app, &ada, "ada@dev.test", "Dev").await;
-    assert_eq!(whoami(&app, &ada).await.status(), 200);
+    assert_eq!(whoami(&ada).await.status(), 401);
+    let ada = sign_in(&app.address, "ada@dev.test", "Dev", "admin").await;
+    assert_eq!(whoami(&ada).await.status(), 200);
     sqlx::query("DELETE FROM users WHERE id = $1")
-        .bind(me["id"].as_str().unwrap().parse::<i64>().unwrap())
+        .bind(ada.user_id().parse::<i64>().unwrap())
         .execute(app.db())
         .await
         .unwrap();
-    assert_eq!(whoami(&app, &ada).await.status(), 401);
+    assert_eq!(whoami(&ada).await.status(), 401);
 
     // A session past its absolute lifetime is over even with a valid token.
     sqlx::query("UPDATE user_sessions SET expires_at = now() - interval '1 second'")
         .execute(app.db())
         .await
         .unwrap();
-    let response = whoami(&app, &bob).await;
+    let response = whoami(&bob).await;
     assert_eq!(response.status(), 401);
     assert_eq!(
         qubital_testkit::problem(response).await["type"],
@@ -901,10 +835,8 @@ async fn a_trusted_proxy_address_is_the_rate_limit_key() {
 #[tokio::test]
 async fn retention_drops_expired_sign_in_state_and_old_sessions() {
     let app = qubital_testkit::spawn_app().await;
-    let ada = browser();
-    dev_sign_in(&app, &ada, "ada@dev.test", "Dev").await;
-    let bob = browser();
-    dev_sign_in(&app, &bob, "bob@dev.test", "Dev").await;
+    sign_in(&app.address, "ada@dev.test", "Dev", "admin").await;
+    let bob = sign_in(&app.address, "bob@dev.test", "Dev", "member").await;
     sqlx::query(
         "INSERT INTO oauth_states (state, client, code_challenge, redirect_uri, expires_at) VALUES
             ('old', 'desktop', 'c', 'r', now() - interval '2 hours'),
@@ -946,5 +878,5 @@ async fn retention_drops_expired_sign_in_state_and_old_sessions() {
         .await
         .unwrap();
     assert_eq!(sessions, 1, "only bob's live session is left");
-    assert_eq!(whoami(&app, &bob).await.status(), 200);
+    assert_eq!(whoami(&bob).await.status(), 200);
 }

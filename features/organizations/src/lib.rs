@@ -3,10 +3,13 @@
 //! Every operation acts in the caller's current organization only: an id from another
 //! organization answers 404. Write paths call WorkOS first (for mirrored organizations) and then
 //! write locally in one transaction.
+//!
+//! The rows are `qubital_auth`'s (it owns the identity tables): this crate calls its store, and
+//! its `enter` flows for creating, accepting an invitation and joining by link. Removing a
+//! member disconnects them from the organization's conferences (`conference.rs`).
 
-mod invitations;
-mod members;
-mod organizations;
+mod api;
+mod conference;
 mod permissions;
 mod problems;
 
@@ -14,8 +17,8 @@ use qubital_plugin::{Api, Feature};
 
 qubital_plugin::inventory::submit! {
     Feature::new("organizations").apis(&[
-        Api::of::<organizations::OrganizationsApi>(),
-        Api::of::<members::MembersApi>(),
-        Api::of::<invitations::InvitationsApi>(),
+        Api::of::<api::OrganizationsApi>(),
+        Api::of::<api::MembersApi>(),
+        Api::of::<api::InvitationsApi>(),
     ])
 }

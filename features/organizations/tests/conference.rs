@@ -7,15 +7,28 @@ extern crate qubital_realtime;
 extern crate qubital_spaces;
 extern crate qubital_users;
 
-#[path = "../../auth/tests/support/mod.rs"]
 mod support;
 
 use std::time::Duration;
 
 use platform_livekit::{fake::FakeLiveKit, livekit_protocol::participant_info::Kind};
-use qubital_testkit::TestApp;
+use qubital_auth::test_support::workos_admin;
+use qubital_testkit::{Client, TestApp};
 use serde_json::json;
 use support::*;
+
+/// A new space of the client's organization; its id.
+async fn create_space(client: &Client) -> String {
+    client
+        .ok(
+            "/spaces/create",
+            json!({"name": "Main", "layout": "office", "dimension": "medium", "style": "modern"}),
+        )
+        .await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
 
 async fn in_conference(app: &TestApp, space: &str, user_id: &str) {
     sqlx::query(
@@ -38,36 +51,15 @@ async fn a_removed_member_is_disconnected_from_the_organizations_conferences() {
         builder = builder.arg(arg);
     }
     let app = builder.spawn().await;
-    let create_space = |client| {
-        let app = &app;
-        async move {
-            ok(
-                app,
-                client,
-                "/spaces/create",
-                &json!({"name": "Main", "layout": "office", "dimension": "medium", "style": "modern"}),
-            )
-            .await["id"]
-                .as_str()
-                .unwrap()
-                .to_owned()
-        }
-    };
-    let ada = browser();
-    workos_admin(&app, &ada, &fake, "ada@acme.test", "Acme").await;
-    let bob = browser();
-    workos_admin(&app, &bob, &fake, "bob@acme.test", "Bob's own").await;
+    let ada = workos_admin(&app.address, &fake, "ada@acme.test", "Acme").await;
+    let bob = workos_admin(&app.address, &fake, "bob@acme.test", "Bob's own").await;
     let bobs_own_room = create_space(&bob).await;
-    let link = ok(&app, &ada, "/invitations/link/get", &json!({})).await;
-    let joined = ok(
-        &app,
-        &bob,
-        "/invitations/link/join",
-        &json!({ "inviteId": link["inviteId"] }),
-    )
-    .await;
+    let link = ada.ok("/invitations/link/get", json!({})).await;
+    let joined = bob
+        .ok("/invitations/link/join", json!({ "inviteId": link["inviteId"] }))
+        .await;
     let bob_id = joined["id"].as_str().unwrap().to_owned();
-    let ada_id = ok(&app, &ada, "/user/get", &json!({})).await["id"]
+    let ada_id = ada.ok("/user/get", json!({})).await["id"]
         .as_str()
         .unwrap()
         .to_owned();
@@ -82,8 +74,8 @@ async fn a_removed_member_is_disconnected_from_the_organizations_conferences() {
     livekit.set_room(&acme_room, Some(&people));
     livekit.set_room(&bobs_own_room, Some(&people[..1]));
 
-    let response = post(&app, &ada, &format!("/members/{bob_id}/remove"), &json!({})).await;
-    assert_eq!(response.status(), 204);
+    let (status, _) = ada.post(&format!("/members/{bob_id}/remove"), json!({})).await;
+    assert_eq!(status, 204);
     let deadline = std::time::Instant::now() + Duration::from_secs(10);
     while livekit.state.lock().unwrap().removed.is_empty() {
         assert!(

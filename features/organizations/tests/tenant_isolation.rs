@@ -4,9 +4,9 @@
 extern crate qubital_organizations;
 extern crate qubital_users;
 
-#[path = "../../auth/tests/support/mod.rs"]
 mod support;
 
+use qubital_auth::test_support::{web_sign_in, workos_admin};
 use serde_json::{json, Value};
 use support::*;
 
@@ -15,37 +15,32 @@ async fn another_organizations_admin_gets_404_or_403_never_the_data() {
     let (app, fake) = app_with_workos().await;
 
     // Organization A: ada (admin), bob (member), a pending invitation, an invite link.
-    let ada = browser();
-    let ada_me = workos_admin(&app, &ada, &fake, "ada@a.test", "Org A").await;
+    let ada = workos_admin(&app.address, &fake, "ada@a.test", "Org A").await;
+    let ada_me = ada.user.clone();
     let org_a = ada_me["currentOrganizationId"].as_str().unwrap().to_owned();
     let ada_id = ada_me["id"].as_str().unwrap().to_owned();
-    let link_a = ok(&app, &ada, "/invitations/link/get", &json!({})).await["inviteId"]
+    let link_a = ada.ok("/invitations/link/get", json!({})).await["inviteId"]
         .as_str()
         .unwrap()
         .to_owned();
-    let bob = browser();
-    let result = web_sign_in(&app, &bob, &fake, "bob@a.test").await;
-    let bob_me = ok(
-        &app,
-        &bob,
-        "/auth/sign-up",
-        &json!({ "signUpId": result["signUpId"], "inviteId": link_a }),
-    )
-    .await;
+    let bob = app.browser();
+    let result = web_sign_in(&bob, &fake, "bob@a.test").await;
+    let bob_me = bob
+        .ok(
+            "/auth/sign-up",
+            json!({ "signUpId": result["signUpId"], "inviteId": link_a }),
+        )
+        .await;
     let bob_id = bob_me["id"].as_str().unwrap().to_owned();
-    let invitation = ok(
-        &app,
-        &ada,
-        "/invitations/create",
-        &json!({ "email": "carol@a.test" }),
-    )
-    .await;
+    let invitation = ada
+        .ok("/invitations/create", json!({ "email": "carol@a.test" }))
+        .await;
     let invitation_id = invitation["id"].as_str().unwrap().to_owned();
     let carol_token = fake.invitations()[0].token.clone();
 
     // Organization B: eve, its admin.
-    let eve = browser();
-    let eve_me = workos_admin(&app, &eve, &fake, "eve@b.test", "Org B").await;
+    let eve = workos_admin(&app.address, &fake, "eve@b.test", "Org B").await;
+    let eve_me = eve.user.clone();
     let org_b = eve_me["currentOrganizationId"].as_str().unwrap().to_owned();
 
     let secrets = [
@@ -88,21 +83,21 @@ async fn another_organizations_admin_gets_404_or_403_never_the_data() {
         ("/invitations/accept".to_owned(), json!({ "token": carol_token })),
     ];
     for (path, body) in &by_id {
-        let problem = fails(&app, &eve, path, body, 404).await;
+        let problem = eve.fails(path, body.clone(), 404).await;
         never_leaks(&problem);
     }
 
     // Operations on "the current organization" only ever show B.
     for path in ["/members/list", "/invitations/list", "/invitations/link/get"] {
-        let body = ok(&app, &eve, path, &json!({})).await;
+        let body = eve.ok(path, json!({})).await;
         never_leaks(&body);
     }
-    let members = ok(&app, &eve, "/members/list", &json!({ "query": "a.test" })).await;
+    let members = eve.ok("/members/list", json!({ "query": "a.test" })).await;
     assert_eq!(members["page"]["total"], 0);
-    let me = ok(&app, &eve, "/user/get", &json!({})).await;
+    let me = eve.ok("/user/get", json!({})).await;
     never_leaks(&me);
     assert_eq!(me["currentOrganizationId"], org_b);
-    let org = ok(&app, &eve, &format!("/organizations/{org_b}/get"), &json!({})).await;
+    let org = eve.ok(&format!("/organizations/{org_b}/get"), json!({})).await;
     never_leaks(&org);
 
     // Bob, a member of A, is refused A's admin operations with 403.
@@ -119,14 +114,14 @@ async fn another_organizations_admin_gets_404_or_403_never_the_data() {
         ("/invitations/link/get".to_owned(), json!({})),
         ("/invitations/link/rotate".to_owned(), json!({})),
     ] {
-        let problem = fails(&app, &bob, &path, &body, 403).await;
+        let problem = bob.fails(&path, body, 403).await;
         assert_eq!(problem["type"], "https://qubital.app/errors/forbidden");
     }
 
     // Nothing in A changed.
-    let org = ok(&app, &ada, &format!("/organizations/{org_a}/get"), &json!({})).await;
+    let org = ada.ok(&format!("/organizations/{org_a}/get"), json!({})).await;
     assert_eq!(org["name"], "Org A");
-    let members = ok(&app, &ada, "/members/list", &json!({})).await;
+    let members = ada.ok("/members/list", json!({})).await;
     assert_eq!(members["page"]["total"], 2);
     let roles: Vec<(&str, &str)> = members["data"]
         .as_array()
@@ -135,9 +130,9 @@ async fn another_organizations_admin_gets_404_or_403_never_the_data() {
         .map(|m| (m["email"].as_str().unwrap(), m["role"].as_str().unwrap()))
         .collect();
     assert_eq!(roles, [("ada@a.test", "admin"), ("bob@a.test", "member")]);
-    let invitations = ok(&app, &ada, "/invitations/list", &json!({})).await;
+    let invitations = ada.ok("/invitations/list", json!({})).await;
     assert_eq!(invitations["data"][0]["state"], "pending");
-    let link = ok(&app, &ada, "/invitations/link/get", &json!({})).await;
+    let link = ada.ok("/invitations/link/get", json!({})).await;
     assert_eq!(link["inviteId"], link_a);
-    ok(&app, &bob, "/members/list", &json!({})).await;
+    bob.ok("/members/list", json!({})).await;
 }

@@ -4,9 +4,9 @@
 extern crate qubital_organizations;
 extern crate qubital_users;
 
-#[path = "../../auth/tests/support/mod.rs"]
 mod support;
 
+use qubital_auth::test_support::workos_admin;
 use qubital_testkit::TestApp;
 use serde_json::{json, Value};
 use support::*;
@@ -112,15 +112,8 @@ fn operations(org: &str, member: &str, invitation: &str) -> Vec<(String, Value, 
     ]
 }
 
-async fn expect_4xx(
-    app: &TestApp,
-    client: &reqwest::Client,
-    path: &str,
-    request: reqwest::RequestBuilder,
-    what: &str,
-) -> u16 {
-    let _ = app;
-    let _ = client;
+/// Sends `request` expecting a 4xx problem; its status.
+async fn expect_4xx(path: &str, request: reqwest::RequestBuilder, what: &str) -> u16 {
     let response = request.send().await.expect("the request is sent");
     let status = response.status().as_u16();
     let content_type = response
@@ -143,16 +136,12 @@ async fn bad_input_on_every_operation_is_a_4xx_problem() {
         .arg("100000")
         .spawn()
         .await;
-    let client = browser();
-    let me = workos_admin(&app, &client, &fake, "ada@acme.test", "Acme").await;
+    let client = workos_admin(&app.address, &fake, "ada@acme.test", "Acme").await;
+    let me = client.user.clone();
     let org = me["currentOrganizationId"].as_str().unwrap().to_owned();
-    let invitation = ok(
-        &app,
-        &client,
-        "/invitations/create",
-        &json!({ "email": "bob@acme.test" }),
-    )
-    .await;
+    let invitation = client
+        .ok("/invitations/create", json!({ "email": "bob@acme.test" }))
+        .await;
     let member = me["id"].as_str().unwrap().to_owned();
     let invitation = invitation["id"].as_str().unwrap().to_owned();
 
@@ -160,13 +149,11 @@ async fn bad_input_on_every_operation_is_a_4xx_problem() {
     for (path, valid, fields) in operations(&org, &member, &invitation) {
         let url = app.url(&path);
         let malformed = client
+            .http
             .post(&url)
             .header("content-type", "application/json")
             .body("{\"oops\": ");
-        assert_eq!(
-            expect_4xx(&app, &client, &path, malformed, "malformed JSON").await,
-            400
-        );
+        assert_eq!(expect_4xx(&path, malformed, "malformed JSON").await, 400);
         // Operations without a body ignore one; the others refuse other media types and shapes.
         let has_body = !(path.ends_with("/get")
             || path.ends_with("/remove")
@@ -175,22 +162,17 @@ async fn bad_input_on_every_operation_is_a_4xx_problem() {
             || path == "/auth/sign-out");
         if has_body {
             let wrong_type = client
+                .http
                 .post(&url)
                 .header("content-type", "text/plain")
                 .body("hello");
-            assert_eq!(
-                expect_4xx(&app, &client, &path, wrong_type, "text body").await,
-                415
-            );
-            let array = client.post(&url).json(&json!([1, 2]));
-            assert_eq!(expect_4xx(&app, &client, &path, array, "array body").await, 422);
+            assert_eq!(expect_4xx(&path, wrong_type, "text body").await, 415);
+            let array = client.http.post(&url).json(&json!([1, 2]));
+            assert_eq!(expect_4xx(&path, array, "array body").await, 422);
         }
         if valid.as_object().is_some_and(|o| !o.is_empty()) && !path.starts_with("/user/update") {
-            let missing = client.post(&url).json(&json!({}));
-            assert_eq!(
-                expect_4xx(&app, &client, &path, missing, "missing fields").await,
-                422
-            );
+            let missing = client.http.post(&url).json(&json!({}));
+            assert_eq!(expect_4xx(&path, missing, "missing fields").await, 422);
         }
         for field in fields {
             for (what, value) in [
@@ -200,8 +182,8 @@ async fn bad_input_on_every_operation_is_a_4xx_problem() {
             ] {
                 let mut body = valid.clone();
                 body[field] = value;
-                let request = client.post(&url).json(&body);
-                expect_4xx(&app, &client, &path, request, &format!("{field} as {what}")).await;
+                let request = client.http.post(&url).json(&body);
+                expect_4xx(&path, request, &format!("{field} as {what}")).await;
             }
         }
     }
@@ -216,9 +198,10 @@ async fn bad_input_on_every_operation_is_a_4xx_problem() {
         "/invitations/00000000-0000-0000-0000-000000000000/revoke".to_owned(),
     ] {
         let request = client
+            .http
             .post(app.url(&path))
             .json(&json!({ "role": "member", "name": "n" }));
-        expect_4xx(&app, &client, &path, request, "bad id").await;
+        expect_4xx(&path, request, "bad id").await;
     }
 
     // Without a cookie, or with a forged one: 401.
@@ -229,16 +212,13 @@ async fn bad_input_on_every_operation_is_a_4xx_problem() {
         "/invitations/link/get",
     ] {
         let request = reqwest::Client::new().post(app.url(path)).json(&json!({}));
-        assert_eq!(expect_4xx(&app, &client, path, request, "no cookie").await, 401);
+        assert_eq!(expect_4xx(path, request, "no cookie").await, 401);
         let request = reqwest::Client::new()
             .post(app.url(path))
             .header("cookie", "access_token=eyJhbGciOiJIUzI1NiJ9.e30.forged")
             .json(&json!({}));
-        assert_eq!(
-            expect_4xx(&app, &client, path, request, "forged cookie").await,
-            401
-        );
+        assert_eq!(expect_4xx(path, request, "forged cookie").await, 401);
     }
     // The session is still fine after all that.
-    ok(&app, &client, "/user/get", &json!({})).await;
+    client.ok("/user/get", json!({})).await;
 }

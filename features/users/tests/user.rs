@@ -2,20 +2,20 @@
 
 extern crate qubital_users;
 
-#[path = "../../auth/tests/support/mod.rs"]
 mod support;
 
+use qubital_auth::test_support::{sign_in, workos_admin};
 use serde_json::json;
 use support::*;
 
 #[tokio::test]
 async fn the_user_dto_shows_memberships_and_the_current_organization() {
     let app = qubital_testkit::spawn_app().await;
-    let ada = browser();
-    fails(&app, &ada, "/user/get", &json!({}), 401).await;
-    dev_sign_in(&app, &ada, "ada@dev.test", "First").await;
-    let me = dev_sign_in(&app, &ada, "ada@dev.test", "Second").await;
-    let got = ok(&app, &ada, "/user/get", &json!({})).await;
+    app.browser().fails("/user/get", json!({}), 401).await;
+    sign_in(&app.address, "ada@dev.test", "First", "admin").await;
+    let ada = sign_in(&app.address, "ada@dev.test", "Second", "admin").await;
+    let me = ada.user.clone();
+    let got = ada.ok("/user/get", json!({})).await;
     assert_eq!(got, me);
     assert_eq!(got["email"], "ada@dev.test");
     assert!(
@@ -36,40 +36,33 @@ async fn the_user_dto_shows_memberships_and_the_current_organization() {
 #[tokio::test]
 async fn display_names_are_per_organization_and_names_global() {
     let app = qubital_testkit::spawn_app().await;
-    let ada = browser();
-    let first = dev_sign_in(&app, &ada, "ada@dev.test", "First").await;
-    let me = ok(
-        &app,
-        &ada,
-        "/user/update",
-        &json!({ "displayName": "  Captain Ada ", "firstName": "Ada", "lastName": "Lovelace" }),
-    )
-    .await;
+    let ada = sign_in(&app.address, "ada@dev.test", "First", "admin").await;
+    let first = ada.user.clone();
+    let me = ada
+        .ok(
+            "/user/update",
+            json!({ "displayName": "  Captain Ada ", "firstName": "Ada", "lastName": "Lovelace" }),
+        )
+        .await;
     assert_eq!(me["displayName"], "Captain Ada");
     assert_eq!(me["firstName"], "Ada");
     assert_eq!(me["lastName"], "Lovelace");
 
     // In another organization the display name falls back to the full name.
-    let second = dev_sign_in(&app, &ada, "ada@dev.test", "Second").await;
-    assert_eq!(second["displayName"], "Ada Lovelace");
-    ok(
-        &app,
-        &ada,
+    let ada = sign_in(&app.address, "ada@dev.test", "Second", "admin").await;
+    assert_eq!(ada.user["displayName"], "Ada Lovelace");
+    ada.ok(
         "/auth/switch-organization",
-        &json!({ "organizationId": first["currentOrganizationId"] }),
+        json!({ "organizationId": first["currentOrganizationId"] }),
     )
     .await;
-    let back = ok(&app, &ada, "/user/get", &json!({})).await;
+    let back = ada.ok("/user/get", json!({})).await;
     assert_eq!(back["displayName"], "Captain Ada");
 
     // Empty resets; omitted leaves alone.
-    let me = ok(
-        &app,
-        &ada,
-        "/user/update",
-        &json!({ "displayName": "", "lastName": "" }),
-    )
-    .await;
+    let me = ada
+        .ok("/user/update", json!({ "displayName": "", "lastName": "" }))
+        .await;
     assert_eq!(me["displayName"], "Ada");
     assert_eq!(me["firstName"], "Ada");
     assert!(me["lastName"].is_null());
@@ -80,28 +73,23 @@ async fn display_names_are_per_organization_and_names_global() {
         json!({ "lastName": { "x": 1 } }),
         json!({ "displayName": "y".repeat(401) }),
     ] {
-        fails(&app, &ada, "/user/update", &bad, 422).await;
+        ada.fails("/user/update", bad, 422).await;
     }
 }
 
 #[tokio::test]
 async fn names_are_kept_in_step_with_workos() {
     let (app, fake) = app_with_workos().await;
-    let ada = browser();
-    workos_admin(&app, &ada, &fake, "ada@acme.test", "Acme").await;
-    let me = ok(
-        &app,
-        &ada,
-        "/user/update",
-        &json!({ "firstName": "Ada", "lastName": "King" }),
-    )
-    .await;
+    let ada = workos_admin(&app.address, &fake, "ada@acme.test", "Acme").await;
+    let me = ada
+        .ok("/user/update", json!({ "firstName": "Ada", "lastName": "King" }))
+        .await;
     assert_eq!(me["displayName"], "Ada King");
     let user = fake.state.lock().unwrap().users[0].clone();
     assert_eq!(user.first_name.as_deref(), Some("Ada"));
     assert_eq!(user.last_name.as_deref(), Some("King"));
     assert_eq!(fake.count_calls("PUT /user_management/users/"), 1);
     // A display name alone stays local.
-    ok(&app, &ada, "/user/update", &json!({ "displayName": "Countess" })).await;
+    ada.ok("/user/update", json!({ "displayName": "Countess" })).await;
     assert_eq!(fake.count_calls("PUT /user_management/users/"), 1);
 }

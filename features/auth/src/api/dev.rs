@@ -1,11 +1,12 @@
-//! The development sign-in: exists only when the process runs in development (absent from the
-//! routes and the spec in production).
+//! The development sign-in operation (tag `Development`): registered `development_only`, so it
+//! exists only when the process runs in development (absent from the routes and the spec in
+//! production). The flow is [`crate::development`].
 
 use poem::{web::Data, Request};
 use poem_openapi::{payload::Json, Object, OpenApi, Tags};
 use qubital_plugin::{auth::Role, AppContext, Problem};
 
-use crate::{directory::User, flows, validate};
+use crate::{development, directory::User, validate};
 
 #[derive(Tags)]
 enum DevTag {
@@ -55,7 +56,7 @@ impl DevApi {
             .map(|n| validate::name("body.organizationName", n, 100))
             .transpose()?;
         Ok(Json(
-            flows::development_sign_in(&ctx, req, &email, organization.as_deref(), body.role).await?,
+            development::sign_in(&ctx, req, &email, organization.as_deref(), body.role).await?,
         ))
     }
 }

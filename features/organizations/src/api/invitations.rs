@@ -4,21 +4,28 @@ use chrono::{DateTime, Utc};
 use platform_workos::{Workos, WorkosError};
 use poem::{web::Data, Request};
 use poem_openapi::{param::Path, payload::Json, Enum, Object, OpenApi, Tags};
-use qubital_auth::{crypto::random_token, flows, flows::Entrant, validate, workos_problem, User};
+use qubital_auth::{
+    crypto::random_token,
+    enter::{self, Entrant},
+    problems::{INVITATION_NOT_PENDING, ORGANIZATION_NOT_IN_WORKOS},
+    store::{
+        self,
+        invitations::{Invitation as InvitationRow, NewInvitation},
+    },
+    validate, workos_problem, User,
+};
 use qubital_plugin::{
-    auth::{CookieAuth, Role},
+    auth::{Caller, CookieAuth, Role},
+    list::default_limit,
     AppContext, Page, Problem,
 };
-use sqlx::Row;
+use sqlx::PgConnection;
 use uuid::Uuid;
-
-use qubital_plugin::list::default_limit;
 
 use crate::{
     permissions::{EDIT_USER, INVITE_MEMBER, MANAGE_ORGANIZATION},
     problems::{ALREADY_MEMBER, INVITATION_PENDING},
 };
-use qubital_auth::problems::{INVITATION_NOT_PENDING, ORGANIZATION_NOT_IN_WORKOS};
 
 #[derive(Tags)]
 enum InvitationsTag {
@@ -94,31 +101,109 @@ struct JoinByLinkRequest {
     invite_id: String,
 }
 
-const COLUMNS: &str = "id, email, role, state, expires_at, created_at, inviter_user_id";
-
-fn invitation_of(row: &sqlx::postgres::PgRow) -> Invitation {
-    let expires_at: DateTime<Utc> = row.get("expires_at");
-    let state = match row.get::<&str, _>("state") {
+/// An invitation's state as shown: a pending one past its expiry has expired.
+fn state_of(row: &InvitationRow) -> InvitationState {
+    match row.state.as_str() {
         "accepted" => InvitationState::Accepted,
         "revoked" => InvitationState::Revoked,
-        _ if expires_at <= Utc::now() => InvitationState::Expired,
+        _ if row.expires_at <= Utc::now() => InvitationState::Expired,
         _ => InvitationState::Pending,
-    };
-    Invitation {
-        id: row.get::<Uuid, _>("id").to_string(),
-        email: row.get("email"),
-        role: row.get("role"),
-        state,
-        expires_at,
-        created_at: row.get("created_at"),
-        invited_by: row
-            .get::<Option<i64>, _>("inviter_user_id")
-            .map(|id| id.to_string()),
+    }
+}
+
+impl From<InvitationRow> for Invitation {
+    fn from(row: InvitationRow) -> Self {
+        let state = state_of(&row);
+        Invitation {
+            id: row.id.to_string(),
+            email: row.email,
+            role: row.role,
+            state,
+            expires_at: row.expires_at,
+            created_at: row.created_at,
+            invited_by: row.inviter_user_id.map(|id| id.to_string()),
+        }
     }
 }
 
 fn pending_conflict() -> Problem {
     Problem::new(&INVITATION_PENDING)
+}
+
+/// The role to invite with (default: member): never above the inviter's own.
+fn invitable_role(caller: &Caller, role: Option<Role>) -> Result<Role, Problem> {
+    let role = role.unwrap_or(Role::Member);
+    if role > caller.role {
+        return Err(Problem::forbidden(EDIT_USER.name)
+            .with_detail("You cannot invite someone with a role above your own."));
+    }
+    Ok(role)
+}
+
+/// The organization's WorkOS id, its row locked until the transaction ends (invitations of one
+/// organization serialise). A local-only organization cannot invite: WorkOS sends invitations.
+async fn lock_workos_organization(conn: &mut PgConnection, org_id: i64) -> Result<String, Problem> {
+    store::organizations::workos_org_id(conn, org_id, true)
+        .await?
+        .ok_or_else(|| {
+            Problem::new(&ORGANIZATION_NOT_IN_WORKOS)
+                .with_detail("Invitations are sent by WorkOS; sign in through WorkOS to invite.")
+        })
+}
+
+/// Refuses to invite a member or an address with a pending invitation, and closes the expired
+/// pending one an address may still have (it would block the one-pending-per-address index).
+async fn check_invitable(conn: &mut PgConnection, org_id: i64, email: &str) -> Result<(), Problem> {
+    if store::memberships::any_with_email(&mut *conn, org_id, email).await? {
+        return Err(Problem::new(&ALREADY_MEMBER));
+    }
+    if store::invitations::any_pending(&mut *conn, org_id, email).await? {
+        return Err(pending_conflict());
+    }
+    store::invitations::revoke_pending(&mut *conn, org_id, email).await?;
+    Ok(())
+}
+
+/// An invitation WorkOS sent: its WorkOS id and expiry.
+struct Sent {
+    workos_invitation_id: String,
+    expires_at: DateTime<Utc>,
+}
+
+/// Asks WorkOS to send the invitation email, on behalf of the inviter (when they are a WorkOS
+/// user). An address WorkOS already invited is a pending conflict.
+async fn send_with_workos(
+    conn: &mut PgConnection,
+    workos: &Workos,
+    inviter: i64,
+    email: &str,
+    role: Role,
+    workos_org_id: &str,
+) -> Result<Sent, Problem> {
+    let inviter = store::users::workos_id(conn, inviter).await?;
+    let sent = match workos
+        .send_invitation(
+            email,
+            workos_org_id,
+            role.as_str(),
+            inviter.as_deref(),
+            Some(INVITATION_DAYS),
+        )
+        .await
+    {
+        Ok(sent) => sent,
+        Err(WorkosError::Rejected { code, .. }) if code.as_deref().is_some_and(|c| c.contains("already")) => {
+            return Err(pending_conflict())
+        }
+        Err(other) => return Err(workos_problem(other)),
+    };
+    let expires_at = DateTime::parse_from_rfc3339(&sent.expires_at)
+        .map(|t| t.with_timezone(&Utc))
+        .unwrap_or_else(|_| Utc::now() + chrono::Duration::days(INVITATION_DAYS));
+    Ok(Sent {
+        workos_invitation_id: sent.id,
+        expires_at,
+    })
 }
 
 #[derive(Default)]
@@ -144,97 +229,27 @@ impl InvitationsApi {
         caller.require(&INVITE_MEMBER)?;
         let body = body.0;
         let email = validate::email("body.email", &body.email)?;
-        let role = body.role.unwrap_or(Role::Member);
-        if role > caller.role {
-            return Err(Problem::forbidden(EDIT_USER.name)
-                .with_detail("You cannot invite someone with a role above your own."));
-        }
+        let role = invitable_role(&caller, body.role)?;
         let workos = ctx.get::<Workos>();
         if !workos.is_enabled() {
             return Err(Problem::integration_disabled("WorkOS"));
         }
+        let org_id = caller.organization_id;
         let mut tx = ctx.db().begin().await?;
-        let org = sqlx::query("SELECT workos_org_id FROM organizations WHERE id = $1 FOR UPDATE")
-            .bind(caller.organization_id)
-            .fetch_one(&mut *tx)
-            .await?;
-        let Some(workos_org_id) = org.get::<Option<String>, _>("workos_org_id") else {
-            return Err(Problem::new(&ORGANIZATION_NOT_IN_WORKOS)
-                .with_detail("Invitations are sent by WorkOS; sign in through WorkOS to invite."));
+        let workos_org_id = lock_workos_organization(&mut tx, org_id).await?;
+        check_invitable(&mut tx, org_id, &email).await?;
+        let sent = send_with_workos(&mut tx, workos, caller.user_id, &email, role, &workos_org_id).await?;
+        let new = NewInvitation {
+            org_id,
+            workos_invitation_id: &sent.workos_invitation_id,
+            email: &email,
+            role,
+            inviter_user_id: caller.user_id,
+            expires_at: sent.expires_at,
         };
-        let already_member: bool = sqlx::query_scalar(
-            "SELECT EXISTS (SELECT 1 FROM user_organizations m JOIN users u ON u.id = m.user_id
-                            WHERE m.org_id = $1 AND m.status = 'active' AND lower(u.email) = lower($2))",
-        )
-        .bind(caller.organization_id)
-        .bind(&email)
-        .fetch_one(&mut *tx)
-        .await?;
-        if already_member {
-            return Err(Problem::new(&ALREADY_MEMBER));
-        }
-        let pending: bool = sqlx::query_scalar(
-            "SELECT EXISTS (SELECT 1 FROM invitations
-                            WHERE org_id = $1 AND state = 'pending' AND lower(email) = lower($2)
-                              AND expires_at > now())",
-        )
-        .bind(caller.organization_id)
-        .bind(&email)
-        .fetch_one(&mut *tx)
-        .await?;
-        if pending {
-            return Err(pending_conflict());
-        }
-        // An expired pending row would block the unique index: close it.
-        sqlx::query(
-            "UPDATE invitations SET state = 'revoked', updated_at = now()
-             WHERE org_id = $1 AND state = 'pending' AND lower(email) = lower($2)",
-        )
-        .bind(caller.organization_id)
-        .bind(&email)
-        .execute(&mut *tx)
-        .await?;
-        let inviter: Option<String> = sqlx::query_scalar("SELECT workos_id FROM users WHERE id = $1")
-            .bind(caller.user_id)
-            .fetch_one(&mut *tx)
-            .await?;
-        let sent = match workos
-            .send_invitation(
-                &email,
-                &workos_org_id,
-                role.as_str(),
-                inviter.as_deref(),
-                Some(INVITATION_DAYS),
-            )
-            .await
-        {
-            Ok(sent) => sent,
-            Err(WorkosError::Rejected { code, .. })
-                if code.as_deref().is_some_and(|c| c.contains("already")) =>
-            {
-                return Err(pending_conflict())
-            }
-            Err(other) => return Err(workos_problem(other)),
-        };
-        let expires_at = DateTime::parse_from_rfc3339(&sent.expires_at)
-            .map(|t| t.with_timezone(&Utc))
-            .unwrap_or_else(|_| Utc::now() + chrono::Duration::days(INVITATION_DAYS));
-        let row = sqlx::query(&format!(
-            "INSERT INTO invitations (id, org_id, workos_invitation_id, email, role, state, inviter_user_id, expires_at)
-             VALUES ($1, $2, $3, $4, $5, 'pending', $6, $7)
-             RETURNING {COLUMNS}"
-        ))
-        .bind(Uuid::new_v4())
-        .bind(caller.organization_id)
-        .bind(&sent.id)
-        .bind(&email)
-        .bind(role)
-        .bind(caller.user_id)
-        .bind(expires_at)
-        .fetch_one(&mut *tx)
-        .await?;
+        let invitation = store::invitations::insert(&mut *tx, new).await?;
         tx.commit().await?;
-        Ok(Json(invitation_of(&row)))
+        Ok(Json(invitation.into()))
     }
 
     /// Invitations of the current organization, newest first.
@@ -253,22 +268,13 @@ impl InvitationsApi {
     ) -> Result<Json<Page<Invitation>>, Problem> {
         auth.0.require(&INVITE_MEMBER)?;
         let body = body.0;
+        let org_id = auth.0.organization_id;
         let mut conn = ctx.db().acquire().await?;
-        let total: i64 = sqlx::query_scalar("SELECT count(*) FROM invitations WHERE org_id = $1")
-            .bind(auth.0.organization_id)
-            .fetch_one(&mut *conn)
-            .await?;
-        let rows = sqlx::query(&format!(
-            "SELECT {COLUMNS} FROM invitations WHERE org_id = $1
-             ORDER BY created_at DESC, id LIMIT $2 OFFSET $3"
-        ))
-        .bind(auth.0.organization_id)
-        .bind(body.limit as i64)
-        .bind(body.offset as i64)
-        .fetch_all(&mut *conn)
-        .await?;
+        let total = store::invitations::count(&mut *conn, org_id).await?;
+        let rows =
+            store::invitations::page(&mut *conn, org_id, body.limit as i64, body.offset as i64).await?;
         Ok(Json(Page::new(
-            rows.iter().map(invitation_of).collect(),
+            rows.into_iter().map(Invitation::from).collect(),
             body.limit,
             body.offset,
             total,
@@ -293,19 +299,14 @@ impl InvitationsApi {
         caller.require(&INVITE_MEMBER)?;
         let id = Uuid::parse_str(&id.0).map_err(|_| Problem::not_found())?;
         let mut tx = ctx.db().begin().await?;
-        let row = sqlx::query(&format!(
-            "SELECT {COLUMNS}, workos_invitation_id FROM invitations WHERE id = $1 AND org_id = $2 FOR UPDATE"
-        ))
-        .bind(id)
-        .bind(caller.organization_id)
-        .fetch_optional(&mut *tx)
-        .await?
-        .ok_or_else(Problem::not_found)?;
-        if invitation_of(&row).state != InvitationState::Pending {
+        let invitation = store::invitations::lock(&mut tx, caller.organization_id, id)
+            .await?
+            .ok_or_else(Problem::not_found)?;
+        if state_of(&invitation) != InvitationState::Pending {
             return Err(Problem::new(&INVITATION_NOT_PENDING));
         }
-        if let Some(workos_id) = row.get::<Option<String>, _>("workos_invitation_id") {
-            match ctx.get::<Workos>().revoke_invitation(&workos_id).await {
+        if let Some(workos_id) = &invitation.workos_invitation_id {
+            match ctx.get::<Workos>().revoke_invitation(workos_id).await {
                 Ok(()) => {}
                 // Already gone or no longer pending at WorkOS: it cannot be used either way.
                 Err(WorkosError::Rejected {
@@ -315,14 +316,9 @@ impl InvitationsApi {
                 Err(other) => return Err(workos_problem(other)),
             }
         }
-        let row = sqlx::query(&format!(
-            "UPDATE invitations SET state = 'revoked', updated_at = now() WHERE id = $1 RETURNING {COLUMNS}"
-        ))
-        .bind(id)
-        .fetch_one(&mut *tx)
-        .await?;
+        let invitation = store::invitations::revoke(&mut *tx, id).await?;
         tx.commit().await?;
-        Ok(Json(invitation_of(&row)))
+        Ok(Json(invitation.into()))
     }
 
     /// Accept an invitation (the token from the email) addressed to the signed-in user's email:
@@ -343,7 +339,7 @@ impl InvitationsApi {
     ) -> Result<Json<User>, Problem> {
         let token = validate::token("body.token", &body.0.token)?;
         Ok(Json(
-            flows::join_by_invitation(&ctx, req, Entrant::Session(auth.0.session_id), &token).await?,
+            enter::join_by_invitation(&ctx, req, Entrant::Session(auth.0.session_id), &token).await?,
         ))
     }
 
@@ -357,13 +353,8 @@ impl InvitationsApi {
     )]
     async fn link_get(&self, ctx: Data<&AppContext>, auth: CookieAuth) -> Result<Json<InviteLink>, Problem> {
         auth.0.require(&INVITE_MEMBER)?;
-        let invite_id: String = sqlx::query_scalar(
-            "UPDATE organizations SET invite_id = COALESCE(invite_id, $2) WHERE id = $1 RETURNING invite_id",
-        )
-        .bind(auth.0.organization_id)
-        .bind(random_token(24))
-        .fetch_one(ctx.db())
-        .await?;
+        let invite_id =
+            store::organizations::invite_id(ctx.db(), auth.0.organization_id, &random_token(24)).await?;
         Ok(Json(InviteLink { invite_id }))
     }
 
@@ -381,13 +372,9 @@ impl InvitationsApi {
         auth: CookieAuth,
     ) -> Result<Json<InviteLink>, Problem> {
         auth.0.require(&MANAGE_ORGANIZATION)?;
-        let invite_id: String = sqlx::query_scalar(
-            "UPDATE organizations SET invite_id = $2, updated_at = now() WHERE id = $1 RETURNING invite_id",
-        )
-        .bind(auth.0.organization_id)
-        .bind(random_token(24))
-        .fetch_one(ctx.db())
-        .await?;
+        let invite_id =
+            store::organizations::replace_invite_id(ctx.db(), auth.0.organization_id, &random_token(24))
+                .await?;
         Ok(Json(InviteLink { invite_id }))
     }
 
@@ -409,7 +396,7 @@ impl InvitationsApi {
     ) -> Result<Json<User>, Problem> {
         let invite_id = validate::token("body.inviteId", &body.0.invite_id)?;
         Ok(Json(
-            flows::join_by_invite_link(&ctx, req, Entrant::Session(auth.0.session_id), &invite_id).await?,
+            enter::join_by_invite_link(&ctx, req, Entrant::Session(auth.0.session_id), &invite_id).await?,
         ))
     }
 }

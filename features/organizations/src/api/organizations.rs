@@ -4,9 +4,12 @@ use chrono::{DateTime, Utc};
 use platform_workos::Workos;
 use poem::{web::Data, Request};
 use poem_openapi::{param::Path, payload::Json, Object, OpenApi, Tags};
-use qubital_auth::{flows, flows::Entrant, validate, workos_problem, User};
+use qubital_auth::{
+    enter::{self, Entrant},
+    store::organizations::{self as store, Details},
+    validate, workos_problem, User,
+};
 use qubital_plugin::{auth::CookieAuth, AppContext, Problem};
-use sqlx::{PgConnection, Row};
 
 use crate::permissions::MANAGE_ORGANIZATION;
 use qubital_auth::permissions::VIEW_ORGANIZATION;
@@ -47,33 +50,15 @@ struct UpdateOrganizationRequest {
 /// Longest organization name.
 pub const MAX_NAME: usize = 100;
 
-/// The caller's current organization, if `public_id` names it; anything else is 404.
-async fn current(
-    conn: &mut PgConnection,
-    org_id: i64,
-    public_id: &str,
-    lock: bool,
-) -> Result<sqlx::postgres::PgRow, Problem> {
-    let sql = format!(
-        "SELECT id, public_id, name, logo_url, initialized, created_at, workos_org_id
-         FROM organizations WHERE id = $1 AND public_id = $2 {}",
-        if lock { "FOR UPDATE" } else { "" }
-    );
-    sqlx::query(&sql)
-        .bind(org_id)
-        .bind(public_id)
-        .fetch_optional(conn)
-        .await?
-        .ok_or_else(Problem::not_found)
-}
-
-fn dto(row: &sqlx::postgres::PgRow) -> Organization {
-    Organization {
-        id: row.get("public_id"),
-        name: row.get("name"),
-        logo_url: row.get("logo_url"),
-        initialized: row.get("initialized"),
-        created_at: row.get("created_at"),
+impl From<Details> for Organization {
+    fn from(row: Details) -> Self {
+        Organization {
+            id: row.public_id,
+            name: row.name,
+            logo_url: row.logo_url,
+            initialized: row.initialized,
+            created_at: row.created_at,
+        }
     }
 }
 
@@ -100,7 +85,7 @@ impl OrganizationsApi {
     ) -> Result<Json<User>, Problem> {
         let name = validate::name("body.name", &body.0.name, MAX_NAME)?;
         Ok(Json(
-            flows::create_organization(&ctx, req, Entrant::Session(auth.0.session_id), &name).await?,
+            enter::create_organization(&ctx, req, Entrant::Session(auth.0.session_id), &name).await?,
         ))
     }
 
@@ -120,8 +105,10 @@ impl OrganizationsApi {
     ) -> Result<Json<Organization>, Problem> {
         auth.0.require(&VIEW_ORGANIZATION)?;
         let mut conn = ctx.db().acquire().await?;
-        let row = current(&mut conn, auth.0.organization_id, &id.0, false).await?;
-        Ok(Json(dto(&row)))
+        let org = store::details(&mut conn, auth.0.organization_id, &id.0, false)
+            .await?
+            .ok_or_else(Problem::not_found)?;
+        Ok(Json(org.into()))
     }
 
     /// Rename the current organization (WorkOS first, then here). Marks it initialized.
@@ -142,24 +129,19 @@ impl OrganizationsApi {
         let caller = auth.0;
         let mut tx = ctx.db().begin().await?;
         // Existence first, then permission: another organization's id is 404 for everyone.
-        let row = current(&mut tx, caller.organization_id, &id.0, true).await?;
+        let org = store::details(&mut tx, caller.organization_id, &id.0, true)
+            .await?
+            .ok_or_else(Problem::not_found)?;
         caller.require(&MANAGE_ORGANIZATION)?;
         let name = validate::name("body.name", &body.0.name, MAX_NAME)?;
-        if let Some(workos_org_id) = row.get::<Option<String>, _>("workos_org_id") {
+        if let Some(workos_org_id) = &org.workos_org_id {
             ctx.get::<Workos>()
-                .rename_organization(&workos_org_id, &name)
+                .rename_organization(workos_org_id, &name)
                 .await
                 .map_err(workos_problem)?;
         }
-        let row = sqlx::query(
-            "UPDATE organizations SET name = $2, initialized = true, updated_at = now() WHERE id = $1
-             RETURNING id, public_id, name, logo_url, initialized, created_at",
-        )
-        .bind(caller.organization_id)
-        .bind(&name)
-        .fetch_one(&mut *tx)
-        .await?;
+        let org = store::rename(&mut *tx, caller.organization_id, &name).await?;
         tx.commit().await?;
-        Ok(Json(dto(&row)))
+        Ok(Json(org.into()))
     }
 }

@@ -1,0 +1,465 @@
+//! The sign-in operations (tag `Auth`): OAuth and Magic Auth, organization selection,
+//! sign-up, switching, sign-out. Each checks the rate limit, validates its input and calls the
+//! flow that does the work ([`crate::sign_in`], [`crate::enter`]).
+
+use chrono::{DateTime, Utc};
+use platform_workos::Workos;
+use poem::{web::Data, Request};
+use poem_openapi::{payload::Json, ApiResponse, Enum, Object, OpenApi, Tags, Union};
+use qubital_plugin::{auth::CookieAuth, AppContext, Problem};
+
+use crate::{
+    directory::{OrganizationRef, User},
+    enter::{self, Entrant},
+    ratelimit,
+    sessions::{self, reason},
+    sign_in::{self, OAuthStart, Outcome, Pkce},
+    state::{sign_in_problem, AuthState},
+    validate,
+};
+
+#[derive(Tags)]
+enum AuthTag {
+    /// Sign-in and sign-up (WorkOS), organization selection and switching, sign-out. Success
+    /// sets the `access_token` cookie; tokens never appear in a body.
+    Auth,
+}
+
+/// Which kind of OAuth client starts the sign-in.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Enum)]
+#[oai(rename_all = "lowercase")]
+pub enum OAuthClient {
+    /// The browser app: the backend generates and keeps the PKCE verifier.
+    Web,
+    /// The desktop app: sends its own S256 `codeChallenge` now and `codeVerifier` at finalize.
+    Desktop,
+}
+
+/// The identity provider to sign in with.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Enum)]
+#[oai(rename_all = "lowercase")]
+pub enum OAuthProvider {
+    Google,
+    Microsoft,
+    /// The hosted AuthKit page (every method the WorkOS environment enables).
+    Authkit,
+}
+
+impl OAuthProvider {
+    fn workos_name(self) -> &'static str {
+        match self {
+            OAuthProvider::Google => "GoogleOAuth",
+            OAuthProvider::Microsoft => "MicrosoftOAuth",
+            OAuthProvider::Authkit => "authkit",
+        }
+    }
+}
+
+#[derive(Debug, Object)]
+#[oai(rename_all = "camelCase")]
+struct StartOAuthRequest {
+    client: OAuthClient,
+    /// Desktop only (required there): the S256 PKCE challenge, base64url without padding.
+    #[oai(validator(min_length = 43, max_length = 128))]
+    code_challenge: Option<String>,
+    /// Defaults to `google`.
+    provider: Option<OAuthProvider>,
+    /// The token of a WorkOS invitation being accepted by this sign-in.
+    #[oai(validator(min_length = 1, max_length = 512))]
+    invitation_token: Option<String>,
+    /// Pre-fills the email at the identity provider.
+    #[oai(validator(max_length = 254))]
+    login_hint: Option<String>,
+}
+
+#[derive(Debug, Object)]
+#[oai(rename_all = "camelCase")]
+struct StartOAuthResponse {
+    /// Where to send the user's browser.
+    authorization_url: String,
+    /// Comes back with the code; single use.
+    state: String,
+    /// After this, finalize refuses the state.
+    expires_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Object)]
+#[oai(rename_all = "camelCase")]
+struct FinalizeOAuthRequest {
+    #[oai(validator(min_length = 1, max_length = 512))]
+    code: String,
+    #[oai(validator(min_length = 1, max_length = 512))]
+    state: String,
+    /// Desktop only (required there): the PKCE verifier whose challenge started the flow.
+    #[oai(validator(min_length = 43, max_length = 128))]
+    code_verifier: Option<String>,
+}
+
+#[derive(Debug, Object)]
+#[oai(rename_all = "camelCase")]
+struct StartMagicAuthRequest {
+    #[oai(validator(max_length = 320))]
+    email: String,
+}
+
+#[derive(Debug, Object)]
+#[oai(rename_all = "camelCase")]
+struct MagicAuthStarted {
+    /// The address the one-time code was sent to.
+    email: String,
+}
+
+#[derive(Debug, Object)]
+#[oai(rename_all = "camelCase")]
+struct FinalizeMagicAuthRequest {
+    #[oai(validator(max_length = 320))]
+    email: String,
+    /// The one-time code from the email.
+    #[oai(validator(min_length = 1, max_length = 64))]
+    code: String,
+    #[oai(validator(min_length = 1, max_length = 512))]
+    invitation_token: Option<String>,
+}
+
+#[derive(Debug, Object)]
+#[oai(rename_all = "camelCase")]
+struct SelectOrganizationRequest {
+    /// From the `organization-selection-required` result.
+    #[oai(validator(min_length = 1, max_length = 512))]
+    selection_id: String,
+    /// One of the offered organizations.
+    #[oai(validator(min_length = 1, max_length = 64))]
+    organization_id: String,
+}
+
+#[derive(Debug, Object)]
+#[oai(rename_all = "camelCase")]
+struct SwitchOrganizationRequest {
+    /// An organization the user belongs to.
+    #[oai(validator(min_length = 1, max_length = 64))]
+    organization_id: String,
+}
+
+#[derive(Debug, Object)]
+#[oai(rename_all = "camelCase")]
+struct SignUpRequest {
+    /// From the `sign-up-required` result.
+    #[oai(validator(min_length = 1, max_length = 512))]
+    sign_up_id: String,
+    /// Create this organization and become its admin...
+    #[oai(validator(max_length = 200))]
+    organization_name: Option<String>,
+    /// ...or join through a WorkOS invitation (the token from the email)...
+    #[oai(validator(min_length = 1, max_length = 512))]
+    invitation_token: Option<String>,
+    /// ...or join through an organization's invite link. Exactly one of the three.
+    #[oai(validator(min_length = 1, max_length = 128))]
+    invite_id: Option<String>,
+}
+
+#[derive(ApiResponse)]
+enum SignedOut {
+    /// The session has ended and the cookie is cleared.
+    #[oai(status = 204)]
+    Done,
+}
+
+/// Signed in: the cookie is set.
+#[derive(Debug, Object)]
+#[oai(rename_all = "camelCase")]
+pub struct SignedIn {
+    pub user: User,
+}
+
+/// The user belongs to several organizations: choose one with `/auth/select-organization`.
+#[derive(Debug, Object)]
+#[oai(rename_all = "camelCase")]
+pub struct OrganizationSelectionRequired {
+    /// Opaque, single-use handle for `/auth/select-organization` (valid 15 minutes).
+    pub selection_id: String,
+    pub organizations: Vec<OrganizationRef>,
+}
+
+/// The user has no organization yet: finish with `/auth/sign-up` (create one, or join by
+/// invitation or invite link).
+#[derive(Debug, Object)]
+#[oai(rename_all = "camelCase")]
+pub struct SignUpRequired {
+    /// Opaque, single-use handle for `/auth/sign-up` (valid 15 minutes).
+    pub sign_up_id: String,
+    pub email: String,
+}
+
+/// The outcome of a sign-in: `status` says which.
+#[derive(Debug, Union)]
+#[oai(discriminator_name = "status")]
+pub enum AuthResult {
+    #[oai(mapping = "signed-in")]
+    SignedIn(SignedIn),
+    #[oai(mapping = "organization-selection-required")]
+    OrganizationSelectionRequired(OrganizationSelectionRequired),
+    #[oai(mapping = "sign-up-required")]
+    SignUpRequired(SignUpRequired),
+}
+
+impl From<Outcome> for AuthResult {
+    fn from(outcome: Outcome) -> Self {
+        match outcome {
+            Outcome::SignedIn(user) => AuthResult::SignedIn(SignedIn { user }),
+            Outcome::SelectionRequired {
+                selection_id,
+                organizations,
+            } => AuthResult::OrganizationSelectionRequired(OrganizationSelectionRequired {
+                selection_id,
+                organizations: organizations
+                    .into_iter()
+                    .map(|o| OrganizationRef {
+                        id: o.public_id,
+                        name: o.name,
+                        logo_url: None,
+                    })
+                    .collect(),
+            }),
+            Outcome::SignUpRequired { sign_up_id, email } => {
+                AuthResult::SignUpRequired(SignUpRequired { sign_up_id, email })
+            }
+        }
+    }
+}
+
+/// The PKCE arrangement a start asks for: the web client must leave it to the server, the
+/// desktop client must send its challenge.
+fn pkce(client: OAuthClient, code_challenge: Option<String>) -> Result<Pkce, Problem> {
+    match (client, code_challenge) {
+        (OAuthClient::Desktop, Some(challenge)) => Ok(Pkce::Client {
+            challenge: validate::token("body.codeChallenge", &challenge)?,
+        }),
+        (OAuthClient::Desktop, None) => Err(Problem::invalid_field(
+            "body.codeChallenge",
+            "is required for desktop sign-in",
+        )),
+        (OAuthClient::Web, Some(_)) => Err(Problem::invalid_field(
+            "body.codeChallenge",
+            "must not be sent for web sign-in (the server manages PKCE)",
+        )),
+        (OAuthClient::Web, None) => Ok(Pkce::Server),
+    }
+}
+
+/// An optional invitation token, validated.
+fn invitation_token(token: Option<&str>) -> Result<Option<String>, Problem> {
+    token
+        .map(|t| validate::token("body.invitationToken", t))
+        .transpose()
+}
+
+#[derive(Default)]
+pub struct AuthApi;
+
+#[OpenApi(tag = "AuthTag::Auth")]
+impl AuthApi {
+    /// Start an OAuth sign-in: returns the URL to send the browser to. Web clients get
+    /// backend-managed PKCE (kept server-side under `state`); desktop clients send their S256
+    /// challenge. The `state` is single use and expires after 10 minutes.
+    ///
+    /// Permission: none (public). Rate-limited per IP.
+    #[oai(path = "/auth/start-oauth", method = "post", operation_id = "start-oauth")]
+    async fn start_oauth(
+        &self,
+        ctx: Data<&AppContext>,
+        req: &Request,
+        body: Json<StartOAuthRequest>,
+    ) -> Result<Json<StartOAuthResponse>, Problem> {
+        ratelimit::check(&ctx, ctx.get::<AuthState>(), req).await?;
+        if !ctx.get::<Workos>().is_enabled() {
+            return Err(Problem::integration_disabled("WorkOS"));
+        }
+        let body = body.0;
+        let start = OAuthStart {
+            pkce: pkce(body.client, body.code_challenge)?,
+            provider: body.provider.unwrap_or(OAuthProvider::Google).workos_name(),
+            invitation_token: invitation_token(body.invitation_token.as_deref())?,
+            login_hint: body
+                .login_hint
+                .as_deref()
+                .map(|e| validate::email("body.loginHint", e))
+                .transpose()?,
+        };
+        let started = sign_in::start_oauth(&ctx, start).await?;
+        Ok(Json(StartOAuthResponse {
+            authorization_url: started.authorization_url,
+            state: started.state,
+            expires_at: started.expires_at,
+        }))
+    }
+
+    /// Finish an OAuth sign-in with the `code` and `state` the redirect carried (desktop also
+    /// sends its `codeVerifier`). Signs in (sets the cookie), or asks for an organization
+    /// selection or a sign-up.
+    ///
+    /// Permission: none (public). Rate-limited per IP.
+    #[oai(
+        path = "/auth/finalize-oauth",
+        method = "post",
+        operation_id = "finalize-oauth"
+    )]
+    async fn finalize_oauth(
+        &self,
+        ctx: Data<&AppContext>,
+        req: &Request,
+        body: Json<FinalizeOAuthRequest>,
+    ) -> Result<Json<AuthResult>, Problem> {
+        ratelimit::check(&ctx, ctx.get::<AuthState>(), req).await?;
+        let body = body.0;
+        let code = validate::token("body.code", &body.code)?;
+        let state = validate::token("body.state", &body.state)?;
+        let outcome = sign_in::finish_oauth(&ctx, req, &code, &state, body.code_verifier).await?;
+        Ok(Json(outcome.into()))
+    }
+
+    /// Email a one-time sign-in code (Magic Auth) to an address.
+    ///
+    /// Permission: none (public). Rate-limited per IP.
+    #[oai(
+        path = "/auth/start-magic-auth",
+        method = "post",
+        operation_id = "start-magic-auth"
+    )]
+    async fn start_magic_auth(
+        &self,
+        ctx: Data<&AppContext>,
+        req: &Request,
+        body: Json<StartMagicAuthRequest>,
+    ) -> Result<Json<MagicAuthStarted>, Problem> {
+        let state = ctx.get::<AuthState>();
+        ratelimit::check(&ctx, state, req).await?;
+        let email = validate::email("body.email", &body.0.email)?;
+        ctx.get::<Workos>()
+            .send_magic_auth_code(&email, &state.client_info(req))
+            .await
+            .map_err(sign_in_problem)?;
+        Ok(Json(MagicAuthStarted { email }))
+    }
+
+    /// Sign in with the emailed one-time code.
+    ///
+    /// Permission: none (public). Rate-limited per IP.
+    #[oai(
+        path = "/auth/finalize-magic-auth",
+        method = "post",
+        operation_id = "finalize-magic-auth"
+    )]
+    async fn finalize_magic_auth(
+        &self,
+        ctx: Data<&AppContext>,
+        req: &Request,
+        body: Json<FinalizeMagicAuthRequest>,
+    ) -> Result<Json<AuthResult>, Problem> {
+        ratelimit::check(&ctx, ctx.get::<AuthState>(), req).await?;
+        let body = body.0;
+        let email = validate::email("body.email", &body.email)?;
+        let code = validate::token("body.code", &body.code)?;
+        let invitation = invitation_token(body.invitation_token.as_deref())?;
+        let outcome = sign_in::finish_magic_auth(&ctx, req, &email, &code, invitation.as_deref()).await?;
+        Ok(Json(outcome.into()))
+    }
+
+    /// Finish a sign-in that asked for an organization: signs into the chosen one.
+    ///
+    /// Permission: none (public; needs the `selectionId`). Rate-limited per IP.
+    #[oai(
+        path = "/auth/select-organization",
+        method = "post",
+        operation_id = "select-organization"
+    )]
+    async fn select_organization(
+        &self,
+        ctx: Data<&AppContext>,
+        req: &Request,
+        body: Json<SelectOrganizationRequest>,
+    ) -> Result<Json<User>, Problem> {
+        ratelimit::check(&ctx, ctx.get::<AuthState>(), req).await?;
+        let selection = validate::token("body.selectionId", &body.0.selection_id)?;
+        let org = validate::token("body.organizationId", &body.0.organization_id)?;
+        Ok(Json(
+            sign_in::select_organization(&ctx, req, &selection, &org).await?,
+        ))
+    }
+
+    /// Move the session to another organization the user belongs to (re-issues the cookie).
+    /// An organization the user does not belong to answers 404.
+    ///
+    /// Permission: none (any signed-in user).
+    #[oai(
+        path = "/auth/switch-organization",
+        method = "post",
+        operation_id = "switch-organization"
+    )]
+    async fn switch_organization(
+        &self,
+        ctx: Data<&AppContext>,
+        req: &Request,
+        auth: CookieAuth,
+        body: Json<SwitchOrganizationRequest>,
+    ) -> Result<Json<User>, Problem> {
+        let org = validate::token("body.organizationId", &body.0.organization_id)?;
+        let caller = auth.0;
+        Ok(Json(
+            enter::switch_organization(&ctx, req, caller.session_id, caller.user_id, &org).await?,
+        ))
+    }
+
+    /// Finish the sign-in of a user who has no organization yet: create one (and become its
+    /// admin), or join one through a WorkOS invitation or an invite link.
+    ///
+    /// Permission: none (public; needs the `signUpId`). Rate-limited per IP.
+    #[oai(path = "/auth/sign-up", method = "post", operation_id = "sign-up")]
+    async fn sign_up(
+        &self,
+        ctx: Data<&AppContext>,
+        req: &Request,
+        body: Json<SignUpRequest>,
+    ) -> Result<Json<User>, Problem> {
+        ratelimit::check(&ctx, ctx.get::<AuthState>(), req).await?;
+        let body = body.0;
+        let entrant = Entrant::SignUp(validate::token("body.signUpId", &body.sign_up_id)?);
+        let user = match (body.organization_name, body.invitation_token, body.invite_id) {
+            (Some(name), None, None) => {
+                let name = validate::name("body.organizationName", &name, 100)?;
+                enter::create_organization(&ctx, req, entrant, &name).await?
+            }
+            (None, Some(token), None) => {
+                let token = validate::token("body.invitationToken", &token)?;
+                enter::join_by_invitation(&ctx, req, entrant, &token).await?
+            }
+            (None, None, Some(invite)) => {
+                let invite = validate::token("body.inviteId", &invite)?;
+                enter::join_by_invite_link(&ctx, req, entrant, &invite).await?
+            }
+            _ => {
+                return Err(Problem::invalid_field(
+                    "body",
+                    "send exactly one of organizationName, invitationToken, inviteId",
+                ))
+            }
+        };
+        Ok(Json(user))
+    }
+
+    /// End the current session and clear the cookie (the WorkOS session is revoked too).
+    ///
+    /// Permission: none (any signed-in user).
+    #[oai(path = "/auth/sign-out", method = "post", operation_id = "sign-out")]
+    async fn sign_out(
+        &self,
+        ctx: Data<&AppContext>,
+        req: &Request,
+        auth: CookieAuth,
+    ) -> Result<SignedOut, Problem> {
+        let mut conn = ctx.db().acquire().await?;
+        let ended = sessions::end_session(&mut conn, auth.0.session_id, reason::SIGNED_OUT).await?;
+        sessions::revoke_with_workos(ctx.get::<Workos>(), ended);
+        sessions::clear_cookie(ctx.get::<AuthState>(), req);
+        Ok(SignedOut::Done)
+    }
+}

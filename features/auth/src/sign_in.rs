@@ -1,0 +1,403 @@
+//! Signing in through WorkOS: starting and finishing an OAuth sign-in, finishing a Magic Auth
+//! one, and turning what WorkOS answers into a session or the next step (choose an
+//! organization, or sign up).
+//!
+//! The next steps are pending sign-ins: the client holds an opaque random handle; the backend
+//! keeps its hash with the sealed WorkOS token the step needs (WorkOS tokens never reach the
+//! client).
+
+use chrono::{DateTime, Utc};
+use platform_workos::{AuthOutcome, Authentication, AuthorizationRequest, Workos};
+use poem::Request;
+use qubital_plugin::{auth::Role, AppContext, Problem};
+use sqlx::PgConnection;
+
+use crate::{
+    crypto::{random_token, s256},
+    directory::{self, mirror_organization, Organization, User},
+    sessions::{self, NewSession, SessionKind},
+    state::{sign_in_problem, workos_problem, AuthState},
+    store::{self, sign_in::NewOAuthState},
+};
+
+/// Associated data of sealed secrets of pending sign-ins.
+pub(crate) const PENDING_CONTEXT: &str = "pending_sign_ins.secret";
+
+/// How long a pending sign-in (organization selection, sign-up) waits for its next step.
+const PENDING_TTL_MINUTES: i32 = 15;
+
+/// Associated data of sealed PKCE verifiers and invitation tokens of OAuth starts.
+const STATE_CONTEXT: &str = "oauth_states";
+
+/// How long an OAuth start may wait for its finalize.
+const OAUTH_STATE_TTL_SECS: f64 = 600.0;
+
+/// Where a sign-in ended.
+pub enum Outcome {
+    /// Signed in: the cookie is set.
+    SignedIn(User),
+    /// The user belongs to several organizations: they choose one of `organizations` with
+    /// `selection_id`.
+    SelectionRequired {
+        selection_id: String,
+        organizations: Vec<Organization>,
+    },
+    /// The user belongs to no organization: they sign up with `sign_up_id`.
+    SignUpRequired { sign_up_id: String, email: String },
+}
+
+pub(crate) fn pending_invalid() -> Problem {
+    start_again(Problem::new(&crate::problems::SIGN_IN_STEP_INVALID))
+}
+
+fn start_again(problem: Problem) -> Problem {
+    problem.with_detail("Start the sign-in again.")
+}
+
+/// How an OAuth sign-in proves it is the one that started (PKCE).
+pub enum Pkce {
+    /// The web client: the backend generates the verifier and keeps it.
+    Server,
+    /// The desktop client: it keeps its verifier and sent this S256 challenge.
+    Client { challenge: String },
+}
+
+/// An OAuth sign-in to start.
+pub struct OAuthStart {
+    pub pkce: Pkce,
+    /// The WorkOS provider name (`GoogleOAuth`, `MicrosoftOAuth`, `authkit`).
+    pub provider: &'static str,
+    /// A WorkOS invitation this sign-in redeems.
+    pub invitation_token: Option<String>,
+    pub login_hint: Option<String>,
+}
+
+/// A started OAuth sign-in: where to send the browser, and the state it comes back with.
+pub struct OAuthStarted {
+    pub authorization_url: String,
+    pub state: String,
+    pub expires_at: DateTime<Utc>,
+}
+
+/// Starts an OAuth sign-in: remembers its PKCE verifier (web) or challenge (desktop) under a new
+/// single-use state, and builds the WorkOS authorization URL.
+pub async fn start_oauth(ctx: &AppContext, start: OAuthStart) -> Result<OAuthStarted, Problem> {
+    let (state, workos) = (ctx.get::<AuthState>(), ctx.get::<Workos>());
+    let desktop = matches!(start.pkce, Pkce::Client { .. });
+    let redirect_uri = redirect_uri(state, desktop)?;
+    let (verifier, challenge) = match start.pkce {
+        Pkce::Server => {
+            let verifier = random_token(48);
+            let challenge = s256(&verifier);
+            (Some(verifier), challenge)
+        }
+        Pkce::Client { challenge } => (None, challenge),
+    };
+    let oauth_state = random_token(32);
+    let seal = |secret: &str| state.sealer().seal(secret, STATE_CONTEXT);
+    let expires_at = store::sign_in::insert_oauth_state(
+        ctx.db(),
+        NewOAuthState {
+            state: &oauth_state,
+            client: if desktop { "desktop" } else { "web" },
+            sealed_verifier: verifier.as_deref().map(seal),
+            code_challenge: desktop.then_some(challenge.as_str()),
+            redirect_uri: &redirect_uri,
+            sealed_invitation_token: start.invitation_token.as_deref().map(seal),
+            ttl_secs: OAUTH_STATE_TTL_SECS,
+        },
+    )
+    .await?;
+    let authorization_url = workos
+        .authorization_url(&AuthorizationRequest {
+            redirect_uri,
+            state: oauth_state.clone(),
+            code_challenge: Some(challenge),
+            provider: start.provider.to_owned(),
+            login_hint: start.login_hint,
+        })
+        .map_err(workos_problem)?;
+    Ok(OAuthStarted {
+        authorization_url,
+        state: oauth_state,
+        expires_at,
+    })
+}
+
+/// The redirect URI of a web or desktop sign-in: from settings, never from the request.
+fn redirect_uri(state: &AuthState, desktop: bool) -> Result<String, Problem> {
+    let settings = state.settings();
+    let web = settings.redirect_uri.clone();
+    let uri = if desktop {
+        settings.desktop_redirect_uri.clone().or(web)
+    } else {
+        web
+    };
+    uri.ok_or_else(|| Problem::integration_disabled("WorkOS (no WORKOS_REDIRECT_URI)"))
+}
+
+/// Finishes an OAuth sign-in with the `code` and `state` the redirect carried (and, desktop,
+/// the client's PKCE verifier). The state is spent whatever happens.
+pub async fn finish_oauth(
+    ctx: &AppContext,
+    req: &Request,
+    code: &str,
+    oauth_state: &str,
+    code_verifier: Option<String>,
+) -> Result<Outcome, Problem> {
+    let (state, workos) = (ctx.get::<AuthState>(), ctx.get::<Workos>());
+    let started = store::sign_in::take_oauth_state(ctx.db(), oauth_state)
+        .await?
+        .ok_or_else(|| start_again(Problem::new(&crate::problems::OAUTH_STATE_INVALID)))?;
+    if !started.live {
+        return Err(start_again(Problem::new(&crate::problems::OAUTH_STATE_EXPIRED)));
+    }
+    let verifier = pkce_verifier(state, &started, code_verifier)?;
+    let invitation = started
+        .invitation_token
+        .and_then(|sealed| state.sealer().open(&sealed, STATE_CONTEXT).ok());
+    let invitation_id = invitation_id(workos, invitation.as_deref()).await;
+    let outcome = workos
+        .authenticate_with_code(
+            code,
+            Some(&verifier),
+            invitation.as_deref(),
+            &state.client_info(req),
+        )
+        .await
+        .map_err(sign_in_problem)?;
+    complete(ctx, req, outcome, invitation_id.as_deref()).await
+}
+
+/// The PKCE verifier to send WorkOS: the desktop client's (checked against the challenge it
+/// started with), or the one the backend kept for a web client.
+fn pkce_verifier(
+    state: &AuthState,
+    started: &store::sign_in::OAuthState,
+    code_verifier: Option<String>,
+) -> Result<String, Problem> {
+    if started.client == "desktop" {
+        let verifier = code_verifier
+            .ok_or_else(|| Problem::invalid_field("body.codeVerifier", "is required for desktop sign-in"))?;
+        if Some(s256(&verifier)) != started.code_challenge {
+            return Err(start_again(Problem::new(&crate::problems::PKCE_MISMATCH)));
+        }
+        return Ok(verifier);
+    }
+    if code_verifier.is_some() {
+        return Err(Problem::invalid_field(
+            "body.codeVerifier",
+            "must not be sent for web sign-in (the server manages PKCE)",
+        ));
+    }
+    started
+        .code_verifier
+        .as_deref()
+        .and_then(|sealed| state.sealer().open(sealed, STATE_CONTEXT).ok())
+        .ok_or_else(|| Problem::internal("an OAuth state's verifier does not open"))
+}
+
+/// Finishes a Magic Auth sign-in with the emailed one-time code.
+pub async fn finish_magic_auth(
+    ctx: &AppContext,
+    req: &Request,
+    email: &str,
+    code: &str,
+    invitation: Option<&str>,
+) -> Result<Outcome, Problem> {
+    let (state, workos) = (ctx.get::<AuthState>(), ctx.get::<Workos>());
+    let invitation_id = invitation_id(workos, invitation).await;
+    let outcome = workos
+        .authenticate_with_magic_auth(email, code, invitation, &state.client_info(req))
+        .await
+        .map_err(sign_in_problem)?;
+    complete(ctx, req, outcome, invitation_id.as_deref()).await
+}
+
+/// The WorkOS id of the invitation a sign-in carries, to mark its mirror accepted afterwards
+/// (best effort: an unknown token is WorkOS's to refuse at authenticate).
+async fn invitation_id(workos: &Workos, token: Option<&str>) -> Option<String> {
+    workos.find_invitation_by_token(token?).await.ok().map(|i| i.id)
+}
+
+/// Finishes a WorkOS authentication (code, magic code, organization selection): a session in
+/// the organization WorkOS signed into, or the next step.
+///
+/// `accepted_invitation` is the WorkOS id of an invitation the authentication redeemed (its
+/// token came with the sign-in); its local mirror is marked accepted.
+async fn complete(
+    ctx: &AppContext,
+    req: &Request,
+    outcome: AuthOutcome,
+    accepted_invitation: Option<&str>,
+) -> Result<Outcome, Problem> {
+    let mut tx = ctx.db().begin().await?;
+    let outcome = match outcome {
+        AuthOutcome::Authenticated(auth) => {
+            let user_id = store::users::upsert_from_workos(&mut *tx, &auth.user).await?;
+            if let Some(invitation) = accepted_invitation {
+                store::invitations::accept_if_pending(&mut *tx, invitation).await?;
+            }
+            match auth.organization_id.clone() {
+                Some(workos_org_id) => {
+                    let (started, org_id) =
+                        start_workos_session(&mut tx, ctx, user_id, &auth, &workos_org_id).await?;
+                    tx.commit().await?;
+                    return Ok(Outcome::SignedIn(
+                        sessions::signed_in(ctx, req, &started, org_id).await?,
+                    ));
+                }
+                None => ask_for_sign_up(&mut tx, ctx.get::<AuthState>(), user_id, auth).await?,
+            }
+        }
+        AuthOutcome::OrganizationSelectionRequired {
+            pending_authentication_token,
+            user,
+            organizations,
+        } => {
+            let user_id = store::users::upsert_from_workos(&mut *tx, &user).await?;
+            let mut offered = Vec::with_capacity(organizations.len());
+            for org in &organizations {
+                offered.push(Organization::upsert_from_workos(&mut tx, &org.id, &org.name, false).await?);
+            }
+            let state = ctx.get::<AuthState>();
+            ask_for_selection(&mut tx, state, user_id, &pending_authentication_token, offered).await?
+        }
+    };
+    tx.commit().await?;
+    Ok(outcome)
+}
+
+/// Starts the session of a user WorkOS signed into `workos_org_id`, mirroring the organization
+/// and the membership first if they are new here.
+async fn start_workos_session(
+    conn: &mut PgConnection,
+    ctx: &AppContext,
+    user_id: i64,
+    auth: &Authentication,
+    workos_org_id: &str,
+) -> Result<(sessions::Started, i64), Problem> {
+    let workos = ctx.get::<Workos>();
+    let org = mirror_organization(conn, workos, workos_org_id).await?;
+    ensure_membership(conn, workos, user_id, auth, &org).await?;
+    let started = sessions::create(
+        conn,
+        ctx.get::<AuthState>(),
+        NewSession {
+            user_id,
+            org_id: org.id,
+            kind: SessionKind::Workos,
+            refresh_token: Some(&auth.refresh_token),
+            workos_session_id: auth.session_id.as_deref(),
+        },
+    )
+    .await?;
+    Ok((started, org.id))
+}
+
+/// Makes sure the local membership of a user WorkOS signed into `org` exists, with the role
+/// WorkOS records.
+async fn ensure_membership(
+    conn: &mut PgConnection,
+    workos: &Workos,
+    user_id: i64,
+    auth: &Authentication,
+    org: &Organization,
+) -> Result<(), Problem> {
+    if store::memberships::role(&mut *conn, user_id, org.id)
+        .await?
+        .is_some()
+    {
+        return Ok(());
+    }
+    let workos_org_id = org.workos_org_id.as_deref().unwrap_or_default();
+    let remote = workos
+        .find_membership(&auth.user.id, workos_org_id)
+        .await
+        .map_err(workos_problem)?;
+    let (role, membership_id) = match &remote {
+        Some(m) => (directory::role_from_slug(&m.role_slug), Some(m.id.as_str())),
+        None => (Role::Member, None),
+    };
+    store::memberships::upsert(conn, user_id, org.id, role, membership_id, true).await?;
+    Ok(())
+}
+
+/// The user belongs to no organization: a sign-up step holding their WorkOS refresh token.
+async fn ask_for_sign_up(
+    conn: &mut PgConnection,
+    state: &AuthState,
+    user_id: i64,
+    auth: Authentication,
+) -> Result<Outcome, Problem> {
+    let handle = random_token(32);
+    let sealed = state.sealer().seal(&auth.refresh_token, PENDING_CONTEXT);
+    store::sign_in::insert_sign_up(
+        conn,
+        &handle,
+        user_id,
+        sealed,
+        auth.session_id.as_deref(),
+        PENDING_TTL_MINUTES,
+    )
+    .await?;
+    Ok(Outcome::SignUpRequired {
+        sign_up_id: handle,
+        email: auth.user.email,
+    })
+}
+
+/// The user belongs to several organizations: a selection step holding WorkOS's pending
+/// authentication token and the organizations offered.
+async fn ask_for_selection(
+    conn: &mut PgConnection,
+    state: &AuthState,
+    user_id: i64,
+    pending_authentication_token: &str,
+    offered: Vec<Organization>,
+) -> Result<Outcome, Problem> {
+    let handle = random_token(32);
+    let sealed = state.sealer().seal(pending_authentication_token, PENDING_CONTEXT);
+    let ids: Vec<i64> = offered.iter().map(|o| o.id).collect();
+    store::sign_in::insert_selection(conn, &handle, user_id, sealed, &ids, PENDING_TTL_MINUTES).await?;
+    Ok(Outcome::SelectionRequired {
+        selection_id: handle,
+        organizations: offered,
+    })
+}
+
+/// Finishes an organization selection: signs into the chosen one of the offered organizations.
+pub async fn select_organization(
+    ctx: &AppContext,
+    req: &Request,
+    selection_id: &str,
+    organization_id: &str,
+) -> Result<User, Problem> {
+    let (state, workos) = (ctx.get::<AuthState>(), ctx.get::<Workos>());
+    let mut tx = ctx.db().begin().await?;
+    let selection = store::sign_in::take_selection(&mut *tx, selection_id)
+        .await?
+        .filter(|s| s.live)
+        .ok_or_else(pending_invalid)?;
+    let org = Organization::by_public_id(&mut tx, organization_id)
+        .await?
+        .filter(|o| selection.organization_ids.contains(&o.id))
+        .ok_or_else(Problem::not_found)?;
+    let pending = state
+        .sealer()
+        .open(&selection.secret, PENDING_CONTEXT)
+        .map_err(|_| pending_invalid())?;
+    // The handle is single use whatever WorkOS answers (its token is single use too).
+    tx.commit().await?;
+    let workos_org_id = org.workos_org_id.clone().ok_or_else(Problem::not_found)?;
+    let outcome = workos
+        .authenticate_with_organization_selection(&pending, &workos_org_id, &state.client_info(req))
+        .await
+        .map_err(sign_in_problem)?;
+    match complete(ctx, req, outcome, None).await? {
+        Outcome::SignedIn(user) => Ok(user),
+        _ => Err(Problem::internal(
+            "WorkOS asked for another step after organization selection",
+        )),
+    }
+}

@@ -1,0 +1,262 @@
+//! `user_organizations`: who is a member of which organization, with which role, and their
+//! per-organization profile (display name, avatar).
+
+use qubital_plugin::auth::Role;
+use sqlx::{PgConnection, PgExecutor};
+
+/// The role of `user_id` in `org_id`, if they are an active member.
+pub async fn role<'e>(
+    db: impl PgExecutor<'e>,
+    user_id: i64,
+    org_id: i64,
+) -> Result<Option<Role>, sqlx::Error> {
+    sqlx::query_scalar(
+        "SELECT role FROM user_organizations WHERE user_id = $1 AND org_id = $2 AND status = 'active'",
+    )
+    .bind(user_id)
+    .bind(org_id)
+    .fetch_optional(db)
+    .await
+}
+
+/// Adds (or re-activates) a membership. An existing membership keeps its role unless
+/// `overwrite_role`. Returns the role it has now.
+pub async fn upsert<'e>(
+    db: impl PgExecutor<'e>,
+    user_id: i64,
+    org_id: i64,
+    role: Role,
+    workos_membership_id: Option<&str>,
+    overwrite_role: bool,
+) -> Result<Role, sqlx::Error> {
+    sqlx::query_scalar(
+        "INSERT INTO user_organizations (user_id, org_id, role, workos_membership_id)
+         VALUES ($1, $2, $3, $4)
+         ON CONFLICT (user_id, org_id) DO UPDATE
+            SET status = 'active',
+                role = CASE WHEN $5 THEN EXCLUDED.role ELSE user_organizations.role END,
+                workos_membership_id = COALESCE(EXCLUDED.workos_membership_id, user_organizations.workos_membership_id),
+                updated_at = now()
+         RETURNING role",
+    )
+    .bind(user_id)
+    .bind(org_id)
+    .bind(role)
+    .bind(workos_membership_id)
+    .bind(overwrite_role)
+    .fetch_one(db)
+    .await
+}
+
+/// One of a user's active memberships, with its organization.
+#[derive(Clone, Debug, sqlx::FromRow)]
+pub struct OfUser {
+    pub org_id: i64,
+    pub public_id: String,
+    pub name: String,
+    pub logo_url: Option<String>,
+    pub role: Role,
+    pub display_name: Option<String>,
+    pub avatar_url: Option<String>,
+}
+
+/// A user's active memberships, ordered by organization name.
+pub async fn of_user<'e>(db: impl PgExecutor<'e>, user_id: i64) -> Result<Vec<OfUser>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT o.id AS org_id, o.public_id, o.name, o.logo_url, m.role, m.display_name, m.avatar_url
+         FROM user_organizations m JOIN organizations o ON o.id = m.org_id
+         WHERE m.user_id = $1 AND m.status = 'active'
+         ORDER BY lower(o.name), o.id",
+    )
+    .bind(user_id)
+    .fetch_all(db)
+    .await
+}
+
+/// The organization a user returns to when none is named: their last one if they are still an
+/// active member there, else their oldest membership.
+pub async fn usual_organization<'e>(
+    db: impl PgExecutor<'e>,
+    user_id: i64,
+) -> Result<Option<i64>, sqlx::Error> {
+    sqlx::query_scalar(
+        "SELECT m.org_id FROM user_organizations m JOIN users u ON u.id = m.user_id
+         WHERE m.user_id = $1 AND m.status = 'active'
+         ORDER BY (m.org_id = u.last_organization_id) DESC, m.created_at LIMIT 1",
+    )
+    .bind(user_id)
+    .fetch_optional(db)
+    .await
+}
+
+/// Whether the organization has any active member.
+pub async fn any_active<'e>(db: impl PgExecutor<'e>, org_id: i64) -> Result<bool, sqlx::Error> {
+    sqlx::query_scalar(
+        "SELECT EXISTS (SELECT 1 FROM user_organizations WHERE org_id = $1 AND status = 'active')",
+    )
+    .bind(org_id)
+    .fetch_one(db)
+    .await
+}
+
+/// Whether an active member of the organization has this email (case-insensitively).
+pub async fn any_with_email<'e>(
+    db: impl PgExecutor<'e>,
+    org_id: i64,
+    email: &str,
+) -> Result<bool, sqlx::Error> {
+    sqlx::query_scalar(
+        "SELECT EXISTS (SELECT 1 FROM user_organizations m JOIN users u ON u.id = m.user_id
+                        WHERE m.org_id = $1 AND m.status = 'active' AND lower(u.email) = lower($2))",
+    )
+    .bind(org_id)
+    .bind(email)
+    .fetch_one(db)
+    .await
+}
+
+/// Sets (or, with `None`, clears) the user's display name in an organization.
+pub async fn set_display_name<'e>(
+    db: impl PgExecutor<'e>,
+    user_id: i64,
+    org_id: i64,
+    display_name: Option<&str>,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "UPDATE user_organizations SET display_name = $3, updated_at = now()
+         WHERE user_id = $1 AND org_id = $2",
+    )
+    .bind(user_id)
+    .bind(org_id)
+    .bind(display_name)
+    .execute(db)
+    .await?;
+    Ok(())
+}
+
+/// A member of an organization: the membership with its user.
+#[derive(Clone, Debug, sqlx::FromRow)]
+pub struct Member {
+    pub user_id: i64,
+    pub email: String,
+    pub first_name: Option<String>,
+    pub last_name: Option<String>,
+    pub workos_id: Option<String>,
+    pub display_name: Option<String>,
+    pub avatar_url: Option<String>,
+    pub role: Role,
+    pub workos_membership_id: Option<String>,
+}
+
+const MEMBER_COLUMNS: &str = "u.id AS user_id, u.email, u.first_name, u.last_name, u.workos_id,
+     m.display_name, m.avatar_url, m.role, m.workos_membership_id";
+
+/// Active members of `org_id` matching `pattern` (an `ILIKE` pattern built by
+/// `qubital_plugin::list::contains_pattern`) on the email or the shown name; any when `None`.
+const MEMBER_FILTER: &str = "m.org_id = $1 AND m.status = 'active'
+     AND ($2::text IS NULL
+          OR u.email ILIKE $2
+          OR m.display_name ILIKE $2
+          OR (COALESCE(m.display_name, '') = '' AND concat_ws(' ', u.first_name, u.last_name) ILIKE $2))";
+
+/// How many members match (see [`page`]).
+pub async fn count<'e>(
+    db: impl PgExecutor<'e>,
+    org_id: i64,
+    pattern: Option<&str>,
+) -> Result<i64, sqlx::Error> {
+    sqlx::query_scalar(&format!(
+        "SELECT count(*) FROM user_organizations m JOIN users u ON u.id = m.user_id WHERE {MEMBER_FILTER}"
+    ))
+    .bind(org_id)
+    .bind(pattern)
+    .fetch_one(db)
+    .await
+}
+
+/// A page of the members matching `pattern`, ordered by the name shown (display name, full name,
+/// email), then id.
+pub async fn page<'e>(
+    db: impl PgExecutor<'e>,
+    org_id: i64,
+    pattern: Option<&str>,
+    limit: i64,
+    offset: i64,
+) -> Result<Vec<Member>, sqlx::Error> {
+    sqlx::query_as(&format!(
+        "SELECT {MEMBER_COLUMNS} FROM user_organizations m JOIN users u ON u.id = m.user_id
+         WHERE {MEMBER_FILTER}
+         ORDER BY lower(COALESCE(NULLIF(m.display_name, ''),
+                                 NULLIF(concat_ws(' ', u.first_name, u.last_name), ''),
+                                 u.email)), u.id
+         LIMIT $3 OFFSET $4"
+    ))
+    .bind(org_id)
+    .bind(pattern)
+    .bind(limit)
+    .bind(offset)
+    .fetch_all(db)
+    .await
+}
+
+/// The active member `user_id` of `org_id`, their membership locked until the caller's
+/// transaction ends.
+pub async fn lock_member(
+    conn: &mut PgConnection,
+    org_id: i64,
+    user_id: i64,
+) -> Result<Option<Member>, sqlx::Error> {
+    sqlx::query_as(&format!(
+        "SELECT {MEMBER_COLUMNS} FROM user_organizations m JOIN users u ON u.id = m.user_id
+         WHERE m.org_id = $1 AND m.user_id = $2 AND m.status = 'active' FOR UPDATE OF m"
+    ))
+    .bind(org_id)
+    .bind(user_id)
+    .fetch_optional(conn)
+    .await
+}
+
+/// Changes a member's role; the member as they are now.
+pub async fn set_role<'e>(
+    db: impl PgExecutor<'e>,
+    org_id: i64,
+    user_id: i64,
+    role: Role,
+) -> Result<Member, sqlx::Error> {
+    sqlx::query_as(&format!(
+        "WITH updated AS (
+            UPDATE user_organizations SET role = $3, updated_at = now()
+            WHERE org_id = $1 AND user_id = $2
+            RETURNING *)
+         SELECT {MEMBER_COLUMNS} FROM updated m JOIN users u ON u.id = m.user_id"
+    ))
+    .bind(org_id)
+    .bind(user_id)
+    .bind(role)
+    .fetch_one(db)
+    .await
+}
+
+/// The organization's admins, locked in id order until the caller's transaction ends (so two
+/// admins demoting each other serialise, and cannot both succeed).
+pub async fn lock_admins(conn: &mut PgConnection, org_id: i64) -> Result<Vec<i64>, sqlx::Error> {
+    sqlx::query_scalar(
+        "SELECT user_id FROM user_organizations
+         WHERE org_id = $1 AND role = 'admin' AND status = 'active'
+         ORDER BY user_id FOR UPDATE",
+    )
+    .bind(org_id)
+    .fetch_all(conn)
+    .await
+}
+
+/// Ends a membership: the row goes, and the organization stops being the user's last one.
+/// (Their sessions in it are `sessions::end_membership_sessions`'s to end.)
+pub async fn remove(conn: &mut PgConnection, org_id: i64, user_id: i64) -> Result<(), sqlx::Error> {
+    sqlx::query("DELETE FROM user_organizations WHERE org_id = $1 AND user_id = $2")
+        .bind(org_id)
+        .bind(user_id)
+        .execute(&mut *conn)
+        .await?;
+    super::users::forget_last_organization(conn, user_id, org_id).await
+}

@@ -1,0 +1,123 @@
+//! `users`: one row per person, mirrored from WorkOS (or local, made by the development sign-in).
+
+use sqlx::{PgConnection, PgExecutor};
+
+/// Mirrors a WorkOS user (insert, or refresh email and names). Returns the internal id.
+pub async fn upsert_from_workos<'e>(
+    db: impl PgExecutor<'e>,
+    user: &platform_workos::User,
+) -> Result<i64, sqlx::Error> {
+    sqlx::query_scalar(
+        "INSERT INTO users (workos_id, email, first_name, last_name) VALUES ($1, $2, $3, $4)
+         ON CONFLICT (workos_id) DO UPDATE
+            SET email = EXCLUDED.email,
+                first_name = COALESCE(EXCLUDED.first_name, users.first_name),
+                last_name = COALESCE(EXCLUDED.last_name, users.last_name),
+                updated_at = now()
+         RETURNING id",
+    )
+    .bind(&user.id)
+    .bind(&user.email)
+    .bind(&user.first_name)
+    .bind(&user.last_name)
+    .fetch_one(db)
+    .await
+}
+
+/// The local (development) user with this email, created if new: development users have no
+/// WorkOS id and are found again by email, case-insensitively. Returns the internal id.
+pub async fn upsert_local<'e>(db: impl PgExecutor<'e>, email: &str) -> Result<i64, sqlx::Error> {
+    sqlx::query_scalar(
+        "INSERT INTO users (email) VALUES ($1)
+         ON CONFLICT (lower(email)) WHERE workos_id IS NULL DO UPDATE SET updated_at = now()
+         RETURNING id",
+    )
+    .bind(email)
+    .fetch_one(db)
+    .await
+}
+
+/// A user's global profile.
+#[derive(Clone, Debug, sqlx::FromRow)]
+pub struct Profile {
+    pub email: String,
+    pub first_name: Option<String>,
+    pub last_name: Option<String>,
+}
+
+pub async fn profile<'e>(db: impl PgExecutor<'e>, user_id: i64) -> Result<Option<Profile>, sqlx::Error> {
+    sqlx::query_as("SELECT email, first_name, last_name FROM users WHERE id = $1")
+        .bind(user_id)
+        .fetch_optional(db)
+        .await
+}
+
+/// The WorkOS id of a user, if they came from WorkOS.
+pub async fn workos_id<'e>(db: impl PgExecutor<'e>, user_id: i64) -> Result<Option<String>, sqlx::Error> {
+    sqlx::query_scalar("SELECT workos_id FROM users WHERE id = $1")
+        .bind(user_id)
+        .fetch_optional(db)
+        .await
+        .map(Option::flatten)
+}
+
+/// A user's names and WorkOS id, as read before changing the names.
+#[derive(Clone, Debug, sqlx::FromRow)]
+pub struct Names {
+    pub workos_id: Option<String>,
+    pub first_name: Option<String>,
+    pub last_name: Option<String>,
+}
+
+/// Reads and locks a user's names until the caller's transaction ends, so that concurrent
+/// updates (each calling WorkOS first) serialise.
+pub async fn lock_names(conn: &mut PgConnection, user_id: i64) -> Result<Names, sqlx::Error> {
+    sqlx::query_as("SELECT workos_id, first_name, last_name FROM users WHERE id = $1 FOR UPDATE")
+        .bind(user_id)
+        .fetch_one(conn)
+        .await
+}
+
+pub async fn set_names<'e>(
+    db: impl PgExecutor<'e>,
+    user_id: i64,
+    first_name: Option<&str>,
+    last_name: Option<&str>,
+) -> Result<(), sqlx::Error> {
+    sqlx::query("UPDATE users SET first_name = $2, last_name = $3, updated_at = now() WHERE id = $1")
+        .bind(user_id)
+        .bind(first_name)
+        .bind(last_name)
+        .execute(db)
+        .await?;
+    Ok(())
+}
+
+/// Remembers the organization a user last acted in (where a sign-in that does not name one
+/// returns).
+pub async fn set_last_organization<'e>(
+    db: impl PgExecutor<'e>,
+    user_id: i64,
+    org_id: i64,
+) -> Result<(), sqlx::Error> {
+    sqlx::query("UPDATE users SET last_organization_id = $2 WHERE id = $1")
+        .bind(user_id)
+        .bind(org_id)
+        .execute(db)
+        .await?;
+    Ok(())
+}
+
+/// Forgets `org_id` as the user's last organization (they left it).
+pub async fn forget_last_organization<'e>(
+    db: impl PgExecutor<'e>,
+    user_id: i64,
+    org_id: i64,
+) -> Result<(), sqlx::Error> {
+    sqlx::query("UPDATE users SET last_organization_id = NULL WHERE id = $1 AND last_organization_id = $2")
+        .bind(user_id)
+        .bind(org_id)
+        .execute(db)
+        .await?;
+    Ok(())
+}

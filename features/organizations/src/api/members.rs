@@ -1,0 +1,269 @@
+//! Members of the current organization: list, change role, remove (tag `Members`).
+
+use platform_workos::Workos;
+use poem::web::Data;
+use poem_openapi::{param::Path, payload::Json, ApiResponse, Enum, Object, OpenApi, Tags};
+use qubital_auth::{
+    directory::fallback_display_name,
+    permissions::VIEW_ORGANIZATION,
+    sessions,
+    store::{self, memberships::Member as MemberRow},
+    workos_problem,
+};
+use qubital_plugin::{
+    auth::{CookieAuth, Role},
+    list::{contains_pattern, default_limit},
+    AppContext, Page, Problem,
+};
+use sqlx::PgConnection;
+
+use crate::{
+    conference::disconnect_from_conferences,
+    permissions::{BAN_USER, EDIT_USER},
+    problems::LAST_ADMIN,
+};
+
+#[derive(Tags)]
+enum MembersTag {
+    /// The users of the current organization.
+    Members,
+}
+
+/// Presence as shown in member lists.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Enum)]
+#[oai(rename_all = "lowercase")]
+pub enum PresenceStatus {
+    Offline,
+    Online,
+    Away,
+    Busy,
+}
+
+/// A member of the organization.
+#[derive(Debug, Object)]
+#[oai(rename_all = "camelCase")]
+pub struct Member {
+    /// Stringified internal user id (the same id as `User.id`).
+    pub id: String,
+    pub display_name: String,
+    pub avatar_url: Option<String>,
+    pub email: String,
+    pub role: Role,
+    /// `offline` until the presence feature reports otherwise.
+    pub presence_status: PresenceStatus,
+}
+
+#[derive(Debug, Object)]
+#[oai(rename_all = "camelCase")]
+struct ListMembersRequest {
+    /// Case-insensitive substring of the display name or the email.
+    #[oai(validator(max_length = 200))]
+    query: Option<String>,
+    #[oai(
+        default = "default_limit",
+        validator(minimum(value = "1"), maximum(value = "100"))
+    )]
+    limit: u32,
+    #[oai(default, validator(maximum(value = "1000000")))]
+    offset: u32,
+}
+
+#[derive(Debug, Object)]
+#[oai(rename_all = "camelCase")]
+struct UpdateMemberRequest {
+    role: Role,
+}
+
+#[derive(ApiResponse)]
+enum Removed {
+    /// The member is removed and their sessions in this organization have ended.
+    #[oai(status = 204)]
+    Done,
+}
+
+impl From<MemberRow> for Member {
+    fn from(row: MemberRow) -> Self {
+        Member {
+            id: row.user_id.to_string(),
+            display_name: row
+                .display_name
+                .filter(|d| !d.trim().is_empty())
+                .unwrap_or_else(|| {
+                    fallback_display_name(row.first_name.as_deref(), row.last_name.as_deref(), &row.email)
+                }),
+            avatar_url: row.avatar_url,
+            email: row.email,
+            role: row.role,
+            presence_status: PresenceStatus::Offline,
+        }
+    }
+}
+
+/// A member id on the wire; anything unparseable cannot be a member (404).
+fn parse_id(id: &str) -> Result<i64, Problem> {
+    id.parse::<i64>()
+        .ok()
+        .filter(|id| *id > 0)
+        .ok_or_else(Problem::not_found)
+}
+
+/// The active member `user_id` of the organization, locked until the transaction ends; 404 for
+/// anyone else.
+async fn lock_member(conn: &mut PgConnection, org_id: i64, user_id: i64) -> Result<MemberRow, Problem> {
+    store::memberships::lock_member(conn, org_id, user_id)
+        .await?
+        .ok_or_else(Problem::not_found)
+}
+
+/// Locks the organization's admins (in id order) and refuses to take away the last one.
+async fn guard_last_admin(conn: &mut PgConnection, org_id: i64, target: i64) -> Result<(), Problem> {
+    let admins = store::memberships::lock_admins(conn, org_id).await?;
+    if admins.contains(&target) && admins.len() <= 1 {
+        return Err(Problem::new(&LAST_ADMIN).with_detail("Make another member an admin first."));
+    }
+    Ok(())
+}
+
+/// The WorkOS membership id of a member of a mirrored organization (looked up when unknown);
+/// `None` for local-only organizations and users.
+async fn workos_membership(
+    conn: &mut PgConnection,
+    workos: &Workos,
+    member: &MemberRow,
+    org_id: i64,
+) -> Result<Option<String>, Problem> {
+    let workos_org_id = store::organizations::workos_org_id(conn, org_id, false).await?;
+    let (Some(workos_org_id), Some(workos_user_id)) = (workos_org_id, &member.workos_id) else {
+        return Ok(None);
+    };
+    if let Some(id) = &member.workos_membership_id {
+        return Ok(Some(id.clone()));
+    }
+    let found = workos
+        .find_membership(workos_user_id, &workos_org_id)
+        .await
+        .map_err(workos_problem)?;
+    Ok(found.map(|m| m.id))
+}
+
+#[derive(Default)]
+pub struct MembersApi;
+
+#[OpenApi(tag = "MembersTag::Members")]
+impl MembersApi {
+    /// Members of the current organization, ordered by display name, optionally filtered by a
+    /// case-insensitive substring of the display name or email.
+    ///
+    /// Permission: ViewOrganization.
+    #[oai(path = "/members/list", method = "post", operation_id = "list-members")]
+    async fn list(
+        &self,
+        ctx: Data<&AppContext>,
+        auth: CookieAuth,
+        body: Json<ListMembersRequest>,
+    ) -> Result<Json<Page<Member>>, Problem> {
+        auth.0.require(&VIEW_ORGANIZATION)?;
+        let body = body.0;
+        let pattern = body
+            .query
+            .as_deref()
+            .map(str::trim)
+            .filter(|q| !q.is_empty())
+            .map(contains_pattern);
+        let org_id = auth.0.organization_id;
+        let (limit, offset) = (body.limit as i64, body.offset as i64);
+        let mut conn = ctx.db().acquire().await?;
+        let total = store::memberships::count(&mut *conn, org_id, pattern.as_deref()).await?;
+        let rows = store::memberships::page(&mut *conn, org_id, pattern.as_deref(), limit, offset).await?;
+        Ok(Json(Page::new(
+            rows.into_iter().map(Member::from).collect(),
+            body.limit,
+            body.offset,
+            total,
+        )))
+    }
+
+    /// Change a member's role (WorkOS first, then here). The last admin cannot be demoted.
+    ///
+    /// Permission: EditUser.
+    #[oai(
+        path = "/members/:id/update",
+        method = "post",
+        operation_id = "update-member-role"
+    )]
+    async fn update(
+        &self,
+        ctx: Data<&AppContext>,
+        auth: CookieAuth,
+        id: Path<String>,
+        body: Json<UpdateMemberRequest>,
+    ) -> Result<Json<Member>, Problem> {
+        let caller = auth.0;
+        caller.require(&EDIT_USER)?;
+        let target = parse_id(&id.0)?;
+        let role = body.0.role;
+        let mut tx = ctx.db().begin().await?;
+        let member = lock_member(&mut tx, caller.organization_id, target).await?;
+        if member.role == role {
+            return Ok(Json(member.into()));
+        }
+        if member.role == Role::Admin {
+            guard_last_admin(&mut tx, caller.organization_id, target).await?;
+        }
+        let workos = ctx.get::<Workos>();
+        if let Some(membership_id) =
+            workos_membership(&mut tx, workos, &member, caller.organization_id).await?
+        {
+            workos
+                .update_membership_role(&membership_id, role.as_str())
+                .await
+                .map_err(workos_problem)?;
+        }
+        let member = store::memberships::set_role(&mut *tx, caller.organization_id, target, role).await?;
+        tx.commit().await?;
+        Ok(Json(member.into()))
+    }
+
+    /// Remove a member from the organization (WorkOS first, then here), end their sessions in
+    /// it and disconnect them from its conferences they are in. The last admin cannot be
+    /// removed.
+    ///
+    /// Permission: BanUser.
+    #[oai(path = "/members/:id/remove", method = "post", operation_id = "remove-member")]
+    async fn remove(
+        &self,
+        ctx: Data<&AppContext>,
+        auth: CookieAuth,
+        id: Path<String>,
+    ) -> Result<Removed, Problem> {
+        let caller = auth.0;
+        caller.require(&BAN_USER)?;
+        let target = parse_id(&id.0)?;
+        let mut tx = ctx.db().begin().await?;
+        let member = lock_member(&mut tx, caller.organization_id, target).await?;
+        if member.role == Role::Admin {
+            guard_last_admin(&mut tx, caller.organization_id, target).await?;
+        }
+        let workos = ctx.get::<Workos>();
+        if let Some(membership_id) =
+            workos_membership(&mut tx, workos, &member, caller.organization_id).await?
+        {
+            workos
+                .delete_membership(&membership_id)
+                .await
+                .map_err(workos_problem)?;
+        }
+        store::memberships::remove(&mut tx, caller.organization_id, target).await?;
+        let ended = sessions::end_membership_sessions(
+            &mut tx,
+            target,
+            caller.organization_id,
+            sessions::reason::MEMBER_REMOVED,
+        )
+        .await?;
+        tx.commit().await?;
+        sessions::revoke_with_workos(workos, ended);
+        disconnect_from_conferences(&ctx, caller.organization_id, target).await;
+        Ok(Removed::Done)
+    }
+}

@@ -1,0 +1,127 @@
+//! The operations on the signed-in user (tag `User`).
+
+use platform_workos::Workos;
+use poem::web::Data;
+use poem_openapi::{payload::Json, Object, OpenApi, Tags};
+use qubital_auth::{directory, store, validate, workos_problem, User};
+use qubital_plugin::{auth::CookieAuth, AppContext, Problem};
+use sqlx::PgConnection;
+
+#[derive(Tags)]
+enum UserTag {
+    /// The signed-in user and their profile.
+    User,
+}
+
+/// Longest display, first or last name.
+const MAX_NAME: usize = 100;
+
+#[derive(Debug, Object)]
+#[oai(rename_all = "camelCase")]
+struct UpdateProfileRequest {
+    /// The name shown to the current organization. Omitted: unchanged; empty: reset to the
+    /// full name.
+    #[oai(validator(max_length = 400))]
+    display_name: Option<String>,
+    /// Omitted: unchanged; empty: cleared.
+    #[oai(validator(max_length = 400))]
+    first_name: Option<String>,
+    /// Omitted: unchanged; empty: cleared.
+    #[oai(validator(max_length = 400))]
+    last_name: Option<String>,
+}
+
+/// `None` = unchanged, `Some(None)` = cleared, `Some(Some(v))` = set.
+fn optional_name(location: &str, value: Option<String>) -> Result<Option<Option<String>>, Problem> {
+    match value {
+        None => Ok(None),
+        Some(v) if v.trim().is_empty() => Ok(Some(None)),
+        Some(v) => Ok(Some(Some(validate::name(location, &v, MAX_NAME)?))),
+    }
+}
+
+/// Changes the user's first and/or last name (`None`: unchanged), WorkOS first for WorkOS
+/// users: if WorkOS refuses, nothing changes here either. The row stays locked until the
+/// caller's transaction ends.
+async fn update_names(
+    conn: &mut PgConnection,
+    workos: &Workos,
+    user_id: i64,
+    first_name: Option<Option<String>>,
+    last_name: Option<Option<String>>,
+) -> Result<(), Problem> {
+    let current = store::users::lock_names(conn, user_id).await?;
+    let first = first_name.unwrap_or(current.first_name);
+    let last = last_name.unwrap_or(current.last_name);
+    if let Some(workos_id) = current.workos_id {
+        workos
+            .update_user(
+                &workos_id,
+                Some(first.as_deref().unwrap_or("")),
+                Some(last.as_deref().unwrap_or("")),
+            )
+            .await
+            .map_err(workos_problem)?;
+    }
+    store::users::set_names(conn, user_id, first.as_deref(), last.as_deref()).await?;
+    Ok(())
+}
+
+#[derive(Default)]
+pub struct UserApi;
+
+#[OpenApi(tag = "UserTag::User")]
+impl UserApi {
+    /// The signed-in user, with their memberships and current organization.
+    ///
+    /// Permission: none (any signed-in user).
+    #[oai(path = "/user/get", method = "post", operation_id = "get-current-user")]
+    async fn get(&self, ctx: Data<&AppContext>, auth: CookieAuth) -> Result<Json<User>, Problem> {
+        let mut conn = ctx.db().acquire().await?;
+        Ok(Json(
+            directory::load_user(&mut conn, auth.0.user_id, auth.0.organization_id).await?,
+        ))
+    }
+
+    /// Update the profile: display name (in the current organization), first and last name
+    /// (global, kept in step with WorkOS).
+    ///
+    /// Permission: none (any signed-in user; only their own profile).
+    #[oai(path = "/user/update", method = "post", operation_id = "update-profile")]
+    async fn update(
+        &self,
+        ctx: Data<&AppContext>,
+        auth: CookieAuth,
+        body: Json<UpdateProfileRequest>,
+    ) -> Result<Json<User>, Problem> {
+        let caller = auth.0;
+        let body = body.0;
+        let display_name = optional_name("body.displayName", body.display_name)?;
+        let first_name = optional_name("body.firstName", body.first_name)?;
+        let last_name = optional_name("body.lastName", body.last_name)?;
+
+        let mut tx = ctx.db().begin().await?;
+        if first_name.is_some() || last_name.is_some() {
+            update_names(
+                &mut tx,
+                ctx.get::<Workos>(),
+                caller.user_id,
+                first_name,
+                last_name,
+            )
+            .await?;
+        }
+        if let Some(display_name) = display_name {
+            store::memberships::set_display_name(
+                &mut *tx,
+                caller.user_id,
+                caller.organization_id,
+                display_name.as_deref(),
+            )
+            .await?;
+        }
+        let user = directory::load_user(&mut tx, caller.user_id, caller.organization_id).await?;
+        tx.commit().await?;
+        Ok(Json(user))
+    }
+}
