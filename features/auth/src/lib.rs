@@ -17,6 +17,7 @@ pub mod ratelimit;
 pub mod sessions;
 pub mod settings;
 pub mod state;
+pub mod store;
 #[cfg(feature = "test-support")]
 pub mod test_support;
 pub mod tokens;

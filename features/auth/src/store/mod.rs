@@ -1,0 +1,3 @@
+//! The identity tables' SQL, as typed functions other crates call.
+
+pub mod mirror;
