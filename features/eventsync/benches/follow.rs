@@ -3,14 +3,15 @@
 //!
 //! `cargo bench -p qubital-eventsync --bench follow [-- <events>]` (or `cargo xtask bench-eventsync`).
 
+// The tests' steps; a bench cannot depend on a test target, so it includes the file.
 #[path = "../tests/support/mod.rs"]
 mod support;
 
 use std::time::Instant;
 
-use qubital_eventsync::{follower, EventsyncSettings};
+use qubital_eventsync::follower;
 use sqlx::PgPool;
-use support::{churn, FakeWorkos, World};
+use support::{inbox_count, settings, workos};
 use tokio_util::sync::CancellationToken;
 
 #[tokio::main]
@@ -19,10 +20,9 @@ async fn main() {
         .skip(1)
         .find_map(|a| a.parse().ok())
         .unwrap_or(5000);
-    let mut world = World::default();
-    churn(&mut world, steps, 42);
-    let events = world.events.len();
-    let fake = FakeWorkos::start(world).await;
+    let fake = workos().await;
+    fake.churn(steps, 42);
+    let events = fake.events().len();
     let db = qubital_testkit::fresh_database().await;
     let pool = PgPool::connect(&db.url).await.expect("connect");
     // Straight to the stream (no backfill), as a follower catching up.
@@ -32,20 +32,12 @@ async fn main() {
     .execute(&pool)
     .await
     .expect("seed the cursor");
-    let settings = EventsyncSettings {
-        page_size: 100,
-        webhook_secret: None,
-        webhook_tolerance_secs: 300,
-    };
     let started = Instant::now();
-    follower::follow(&pool, &fake.workos(), &settings, &CancellationToken::new())
+    follower::follow(&pool, &fake.workos(), &settings(100), &CancellationToken::new())
         .await
         .expect("follow");
     let elapsed = started.elapsed().as_secs_f64();
-    let applied: i64 = sqlx::query_scalar("SELECT count(*) FROM event_inbox")
-        .fetch_one(&pool)
-        .await
-        .expect("count");
+    let applied = inbox_count(&pool).await;
     assert_eq!(applied as usize, events, "every event processed");
     println!(
         "eventsync follow: {events} events in {elapsed:.2} s = {:.0} events/s (page size 100)",

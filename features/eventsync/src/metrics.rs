@@ -91,6 +91,26 @@ pub fn metrics() -> &'static Metrics {
     })
 }
 
+/// Counts an error of `kind` (`workos`, `rate-limited`) while following the stream.
+pub fn count_error(kind: &str) {
+    metrics()
+        .errors
+        .get_or_create(&ErrorLabels {
+            kind: kind.to_owned(),
+        })
+        .inc();
+}
+
+/// Counts a webhook delivery, `accepted` or `rejected`.
+pub fn count_webhook(result: &str) {
+    metrics()
+        .webhooks
+        .get_or_create(&WebhookLabels {
+            result: result.to_owned(),
+        })
+        .inc();
+}
+
 /// Counts one processed event.
 pub fn record(event_type: &str, outcome: Option<Outcome>) {
     let m = metrics();

@@ -63,6 +63,37 @@ pub enum Change {
     MembershipDeleted(MembershipObject),
 }
 
+/// The kinds of WorkOS object the mirror keeps, as `workos_tombstones.object_type` names them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ObjectKind {
+    Organization,
+    User,
+    Membership,
+}
+
+impl ObjectKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ObjectKind::Organization => "organization",
+            ObjectKind::User => "user",
+            ObjectKind::Membership => "organization_membership",
+        }
+    }
+}
+
+impl Change {
+    /// The object changed: its kind and WorkOS id.
+    pub fn object(&self) -> (ObjectKind, &str) {
+        match self {
+            Change::OrganizationUpserted(o) | Change::OrganizationDeleted(o) => {
+                (ObjectKind::Organization, &o.id)
+            }
+            Change::UserUpserted(u) | Change::UserDeleted(u) => (ObjectKind::User, &u.id),
+            Change::MembershipUpserted(m) | Change::MembershipDeleted(m) => (ObjectKind::Membership, &m.id),
+        }
+    }
+}
+
 /// The change an event of type `event_type` carrying `data` makes; `Ok(None)` for a type the
 /// mirror does not follow.
 pub fn change_of(event_type: &str, data: &serde_json::Value) -> Result<Option<Change>, serde_json::Error> {

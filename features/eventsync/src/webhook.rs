@@ -2,7 +2,7 @@
 //! arrive (in order) through the stream, so a delivery is verified, deduplicated by event id and
 //! applied through the very same code as the stream's.
 
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
 
 use poem::web::Data;
 use poem_openapi::{
@@ -10,11 +10,15 @@ use poem_openapi::{
     payload::{Binary, Json},
     Object, OpenApi, Tags,
 };
-use qubital_plugin::{AppContext, ExposeSecret, Problem};
+use qubital_plugin::{
+    problem::types::{INVALID_SIGNATURE, MALFORMED_EVENT},
+    AppContext, ExposeSecret, Problem, SecretString,
+};
+use sqlx::PgPool;
 
 use crate::{
-    apply::{self, Source},
-    metrics::{metrics, WebhookLabels},
+    apply::{self, Outcome, Source},
+    metrics,
     objects::Event,
     EventsyncSettings,
 };
@@ -57,43 +61,57 @@ impl WebhookApi {
         let Some(secret) = qubital_plugin::secret::present_secret(&settings.webhook_secret) else {
             return Err(Problem::integration_disabled("WorkOS webhooks"));
         };
-        let verified = signature
-            .0
-            .as_deref()
-            .ok_or(platform_workos::webhook::SignatureError::Malformed)
-            .and_then(|header| {
-                platform_workos::webhook::verify(
-                    secret.expose_secret().as_bytes(),
-                    header,
-                    &body.0,
-                    settings.webhook_tolerance(),
-                    SystemTime::now(),
-                )
-            });
-        if let Err(error) = verified {
-            metrics()
-                .webhooks
-                .get_or_create(&WebhookLabels {
-                    result: "rejected".into(),
-                })
-                .inc();
-            tracing::warn!(%error, "WorkOS webhook rejected");
-            return Err(Problem::new(&qubital_plugin::problem::types::INVALID_SIGNATURE));
-        }
-        let event: Event = serde_json::from_slice(&body.0)
-            .map_err(|_| Problem::new(&qubital_plugin::problem::types::MALFORMED_EVENT))?;
-        let mut tx = ctx.db().begin().await?;
-        let outcome = apply::apply_event(&mut tx, &event, Source::Webhook).await?;
-        tx.commit().await?;
-        metrics()
-            .webhooks
-            .get_or_create(&WebhookLabels {
-                result: "accepted".into(),
-            })
-            .inc();
-        crate::metrics::record(&event.event, outcome);
+        verify(
+            secret,
+            settings.webhook_tolerance(),
+            signature.0.as_deref(),
+            &body.0,
+        )?;
+        let event = parse(&body.0)?;
+        let outcome = apply(ctx.db(), &event).await?;
+        metrics::count_webhook("accepted");
+        metrics::record(&event.event, outcome);
         Ok(Json(Delivery {
-            outcome: outcome.map(|o| o.as_str()).unwrap_or("duplicate").to_owned(),
+            outcome: outcome.map(Outcome::as_str).unwrap_or("duplicate").to_owned(),
         }))
     }
+}
+
+/// Checks the `WorkOS-Signature` header against the exact bytes received; a missing,
+/// malformed, wrong or stale one is counted, logged and answered 401.
+fn verify(
+    secret: &SecretString,
+    tolerance: Duration,
+    header: Option<&str>,
+    body: &[u8],
+) -> Result<(), Problem> {
+    let verified = header
+        .ok_or(platform_workos::webhook::SignatureError::Malformed)
+        .and_then(|header| {
+            platform_workos::webhook::verify(
+                secret.expose_secret().as_bytes(),
+                header,
+                body,
+                tolerance,
+                SystemTime::now(),
+            )
+        });
+    verified.map_err(|error| {
+        metrics::count_webhook("rejected");
+        tracing::warn!(%error, "WorkOS webhook rejected");
+        Problem::new(&INVALID_SIGNATURE)
+    })
+}
+
+/// The event delivered; a signed body that is not an event is a 400.
+fn parse(body: &[u8]) -> Result<Event, Problem> {
+    serde_json::from_slice(body).map_err(|_| Problem::new(&MALFORMED_EVENT))
+}
+
+/// Applies the event in its own transaction; `None` for a duplicate.
+async fn apply(db: &PgPool, event: &Event) -> Result<Option<Outcome>, Problem> {
+    let mut tx = db.begin().await?;
+    let outcome = apply::apply_event(&mut tx, event, Source::Webhook).await?;
+    tx.commit().await?;
+    Ok(outcome)
 }

@@ -5,77 +5,35 @@ mod support;
 
 use std::time::{Duration, Instant};
 
-use qubital_eventsync::{follower, EventsyncSettings};
+use qubital_eventsync::follower;
 use qubital_testkit::fresh_database;
 use sqlx::PgPool;
-use support::{assert_same, churn, mirrored, FakeWorkos, World};
+use support::{
+    assert_same, database_following_the_stream, expected, follow, inbox_count, last_event_id, mirrored,
+    settings, skip_backfill, workos,
+};
 use tokio_util::sync::CancellationToken;
-
-fn settings(page_size: u32) -> EventsyncSettings {
-    EventsyncSettings {
-        page_size,
-        webhook_secret: None,
-        webhook_tolerance_secs: 300,
-    }
-}
-
-async fn follow(db: &PgPool, fake: &FakeWorkos, page_size: u32) {
-    follower::follow(
-        db,
-        &fake.workos(),
-        &settings(page_size),
-        &CancellationToken::new(),
-    )
-    .await
-    .expect("the follower runs");
-}
-
-/// Positions the follower on the stream (as after a backfill long ago), so it reads every event.
-async fn skip_backfill(pool: &PgPool) {
-    sqlx::query(
-        "INSERT INTO event_cursors (stream, backfill_started_at) VALUES ('workos', '2026-10-01T00:00:00Z')",
-    )
-    .execute(pool)
-    .await
-    .unwrap();
-}
-
-/// A fresh database whose follower starts on the stream.
-async fn database_following_the_stream() -> (qubital_testkit::TestDatabase, PgPool) {
-    let db = fresh_database().await;
-    let pool = PgPool::connect(&db.url).await.unwrap();
-    skip_backfill(&pool).await;
-    (db, pool)
-}
-
-async fn inbox_count(db: &PgPool) -> i64 {
-    sqlx::query_scalar("SELECT count(*) FROM event_inbox")
-        .fetch_one(db)
-        .await
-        .unwrap()
-}
 
 #[tokio::test]
 async fn backfill_then_stream_converges_on_workos_through_thousands_of_events() {
     // History before the follower's first start: the backfill copies its result, and the stream
     // then replays it from before the backfill (stale updates, deletes of what is gone).
-    let mut world = World::default();
-    churn(&mut world, 1500, 7);
-    let fake = FakeWorkos::start(world).await;
+    let fake = workos().await;
+    fake.churn(1500, 7);
     let db = fresh_database().await;
     let pool = PgPool::connect(&db.url).await.unwrap();
 
     follow(&pool, &fake, 100).await;
     assert_same(
         &mirrored(&pool).await,
-        &fake.with(|w| w.expected()),
+        &expected(&fake),
         "after the backfill and the replay",
     );
 
     // Life goes on: more changes, applied from the cursor.
-    fake.with(|w| churn(w, 1500, 11));
+    fake.churn(1500, 11);
     follow(&pool, &fake, 100).await;
-    let expected = fake.with(|w| w.expected());
+    let expected = expected(&fake);
     assert!(
         expected.organizations.len() > 5 && expected.memberships.len() > 20,
         "the world is not trivial"
@@ -83,16 +41,13 @@ async fn backfill_then_stream_converges_on_workos_through_thousands_of_events() 
     assert_same(&mirrored(&pool).await, &expected, "after more changes");
 
     // Every event of the stream was processed exactly once; the cursor is at the last one.
-    let events = fake.with(|w| w.events.len()) as i64;
+    let events = fake.events().len() as i64;
     assert_eq!(inbox_count(&pool).await, events);
     let cursor: Option<String> = sqlx::query_scalar("SELECT cursor FROM event_cursors")
         .fetch_one(&pool)
         .await
         .unwrap();
-    assert_eq!(
-        cursor,
-        fake.with(|w| w.events.last().unwrap()["id"].as_str().map(str::to_owned))
-    );
+    assert_eq!(cursor, last_event_id(&fake));
     let skipped: i64 =
         sqlx::query_scalar("SELECT count(*) FROM event_inbox WHERE event_type = 'dsync.activated'")
             .fetch_one(&pool)
@@ -121,13 +76,12 @@ async fn backfill_then_stream_converges_on_workos_through_thousands_of_events() 
 
 #[tokio::test]
 async fn two_followers_started_together_apply_each_event_once() {
-    let mut world = World::default();
-    let org = world.create_organization("Acme");
+    let fake = workos().await;
+    let org = fake.create_organization("Acme");
     for i in 0..300 {
-        let user = world.create_user(&format!("u{i}@acme.test"));
-        world.add_membership(&user, &org, "member");
+        let user = fake.create_user(&format!("u{i}@acme.test")).id;
+        fake.add_membership(&user, &org, "member");
     }
-    let fake = FakeWorkos::start(world).await;
     let db = fresh_database().await;
     let (a, b) = (
         PgPool::connect(&db.url).await.unwrap(),
@@ -138,18 +92,17 @@ async fn two_followers_started_together_apply_each_event_once() {
     tokio::join!(follow(&a, &fake, 10), follow(&b, &fake, 10));
     // Whichever stopped first, a final pass drains what is left.
     follow(&a, &fake, 10).await;
-    assert_eq!(inbox_count(&a).await, fake.with(|w| w.events.len()) as i64);
-    assert_eq!(mirrored(&a).await, fake.with(|w| w.expected()));
+    assert_eq!(inbox_count(&a).await, fake.events().len() as i64);
+    assert_eq!(mirrored(&a).await, expected(&fake));
 }
 
 #[tokio::test]
 async fn a_rate_limited_follower_waits_as_asked_and_then_catches_up() {
-    let mut world = World::default();
-    world.create_organization("Patient Inc");
-    let fake = FakeWorkos::start(world).await;
+    let fake = workos().await;
+    fake.create_organization("Patient Inc");
     let (_db, pool) = database_following_the_stream().await;
     // More 429s than the client retries by itself: the follower must wait out Retry-After.
-    fake.with(|w| w.throttle = 3);
+    fake.rate_limit(3);
     let started = Instant::now();
     follow(&pool, &fake, 10).await;
     assert!(
@@ -158,14 +111,13 @@ async fn a_rate_limited_follower_waits_as_asked_and_then_catches_up() {
     );
     follow(&pool, &fake, 10).await;
     follow(&pool, &fake, 10).await;
-    assert_eq!(mirrored(&pool).await, fake.with(|w| w.expected()));
+    assert_eq!(mirrored(&pool).await, expected(&fake));
 }
 
 #[tokio::test]
 async fn a_refused_cursor_is_reconciled_by_a_new_backfill() {
-    let mut world = World::default();
-    let org = world.create_organization("Old Name");
-    let fake = FakeWorkos::start(world).await;
+    let fake = workos().await;
+    let org = fake.create_organization("Old Name");
     let db = fresh_database().await;
     let pool = PgPool::connect(&db.url).await.unwrap();
     // A cursor WorkOS no longer knows (events are kept 30 days).
@@ -173,10 +125,10 @@ async fn a_refused_cursor_is_reconciled_by_a_new_backfill() {
         .execute(&pool)
         .await
         .unwrap();
-    fake.with(|w| w.rename_organization(&org, "New Name"));
+    fake.rename_organization(&org, "New Name");
     follow(&pool, &fake, 10).await; // refused: position reset
     follow(&pool, &fake, 10).await; // backfill + stream
-    assert_eq!(mirrored(&pool).await, fake.with(|w| w.expected()));
+    assert_eq!(mirrored(&pool).await, expected(&fake));
 }
 
 /// Not a test of its own: the child process of the crash test (see below).
@@ -190,13 +142,8 @@ async fn child_follower() {
         return;
     };
     let pool = PgPool::connect(&db_url).await.unwrap();
-    let workos = platform_workos::Workos::from_settings(&platform_workos::WorkosSettings {
-        api_url: workos_url,
-        api_key: Some(support::API_KEY.into()),
-        client_id: Some("client_eventsync".into()),
-        timeout_secs: 5,
-    })
-    .unwrap();
+    let workos =
+        platform_workos::Workos::from_settings(&platform_workos::fake::settings_for(&workos_url)).unwrap();
     loop {
         follower::follow(&pool, &workos, &settings(20), &CancellationToken::new())
             .await
@@ -218,11 +165,10 @@ fn spawn_child(db_url: &str, workos_url: &str) -> std::process::Child {
 
 #[tokio::test]
 async fn a_killed_follower_resumes_without_losing_or_repeating_events() {
-    let mut world = World::default();
-    churn(&mut world, 2000, 3);
-    world.page_delay = Duration::from_millis(15);
-    let total = world.events.len() as i64;
-    let fake = FakeWorkos::start(world).await;
+    let fake = workos().await;
+    fake.churn(2000, 3);
+    fake.delay_event_pages(Duration::from_millis(15));
+    let total = fake.events().len() as i64;
     let (db, pool) = database_following_the_stream().await;
 
     // Kill -9 the follower process mid-stream, twice, then let a third finish.
@@ -252,15 +198,14 @@ async fn a_killed_follower_resumes_without_losing_or_repeating_events() {
         total,
         "each event processed exactly once"
     );
-    assert_eq!(mirrored(&pool).await, fake.with(|w| w.expected()));
+    assert_eq!(mirrored(&pool).await, expected(&fake));
 }
 
 #[tokio::test]
 async fn a_stop_request_ends_the_run_between_events_with_the_cursor_matching_what_was_applied() {
-    let mut world = World::default();
-    churn(&mut world, 600, 5);
-    world.page_delay = Duration::from_millis(10);
-    let fake = FakeWorkos::start(world).await;
+    let fake = workos().await;
+    fake.churn(600, 5);
+    fake.delay_event_pages(Duration::from_millis(10));
     let (_db, pool) = database_following_the_stream().await;
     let stop = CancellationToken::new();
     let run = tokio::spawn({
@@ -273,13 +218,17 @@ async fn a_stop_request_ends_the_run_between_events_with_the_cursor_matching_wha
     stop.cancel();
     run.await.unwrap().expect("a stopped run is not an error");
     let applied = inbox_count(&pool).await;
-    let total = fake.with(|w| w.events.len()) as i64;
+    let total = fake.events().len() as i64;
     assert!(applied < total, "the run should have stopped early");
     // The cursor is exactly the last applied event: nothing half-applied, nothing skipped.
     let cursor: String = sqlx::query_scalar("SELECT cursor FROM event_cursors")
         .fetch_one(&pool)
         .await
         .unwrap();
-    let position = fake.with(|w| w.events.iter().position(|e| e["id"] == cursor.as_str()).unwrap()) as i64;
+    let position = fake
+        .events()
+        .iter()
+        .position(|e| e["id"] == cursor.as_str())
+        .unwrap() as i64;
     assert_eq!(position + 1, applied);
 }

@@ -3,52 +3,21 @@
 
 extern crate qubital_eventsync;
 
+mod support;
+
 use std::time::{Duration, SystemTime};
 
-use qubital_testkit::{problem, TestApp};
+use platform_workos::fake::wire;
+use qubital_testkit::TestApp;
 use serde_json::{json, Value};
-
-const SECRET: &str = "whsec_test_eventsync";
-
-async fn app() -> TestApp {
-    TestApp::builder()
-        .arg("--workos-webhook-secret")
-        .arg(SECRET)
-        .spawn()
-        .await
-}
-
-async fn deliver_signed(app: &TestApp, body: &[u8], signature: &str) -> reqwest::Response {
-    app.client
-        .post(app.url("/webhooks/workos"))
-        .header("content-type", "application/json")
-        .header("WorkOS-Signature", signature)
-        .body(body.to_vec())
-        .send()
-        .await
-        .unwrap()
-}
-
-async fn deliver(app: &TestApp, event: &Value) -> reqwest::Response {
-    let body = serde_json::to_vec(event).unwrap();
-    let signature = platform_workos::webhook::sign(SECRET.as_bytes(), &body, SystemTime::now());
-    deliver_signed(app, &body, &signature).await
-}
-
-async fn outcome(response: reqwest::Response) -> String {
-    assert_eq!(response.status(), 200);
-    response.json::<Value>().await.unwrap()["outcome"]
-        .as_str()
-        .unwrap()
-        .to_owned()
-}
+use support::{app_with_webhooks as app, deliver, deliver_signed, outcome, WEBHOOK_SECRET as SECRET};
 
 fn event(id: &str, kind: &str, data: Value, at: &str) -> Value {
-    json!({"object": "event", "id": id, "event": kind, "data": data, "created_at": at})
+    wire::event(id, kind, data, at)
 }
 
 fn organization(id: &str, name: &str, updated_at: &str) -> Value {
-    json!({"object": "organization", "id": id, "name": name, "domains": [], "created_at": "2026-11-01T00:00:00.000Z", "updated_at": updated_at})
+    wire::organization(id, name, "2026-11-01T00:00:00.000Z", updated_at)
 }
 
 async fn organization_name(app: &TestApp, workos_id: &str) -> Option<String> {
@@ -62,17 +31,18 @@ async fn organization_name(app: &TestApp, workos_id: &str) -> Option<String> {
 #[tokio::test]
 async fn a_signed_event_is_applied_once_and_replays_change_nothing() {
     let app = app().await;
+    let client = app.browser();
     let created = event(
         "event_1",
         "organization.created",
         organization("org_1", "Acme", "2026-11-02T10:00:00.000Z"),
         "2026-11-02T10:00:00.000Z",
     );
-    assert_eq!(outcome(deliver(&app, &created).await).await, "applied");
+    assert_eq!(outcome(&client, &created).await, "applied");
     assert_eq!(organization_name(&app, "org_1").await.as_deref(), Some("Acme"));
 
     // WorkOS retries deliveries: the same event id is a duplicate, even with a fresh signature.
-    assert_eq!(outcome(deliver(&app, &created).await).await, "duplicate");
+    assert_eq!(outcome(&client, &created).await, "duplicate");
     let organizations: i64 = sqlx::query_scalar("SELECT count(*) FROM organizations")
         .fetch_one(app.db())
         .await
@@ -83,6 +53,7 @@ async fn a_signed_event_is_applied_once_and_replays_change_nothing() {
 #[tokio::test]
 async fn bad_signatures_are_401_problems_and_change_nothing() {
     let app = app().await;
+    let client = app.browser();
     let body = serde_json::to_vec(&event(
         "event_9",
         "organization.created",
@@ -113,43 +84,33 @@ async fn bad_signatures_are_401_problems_and_change_nothing() {
         ("garbage header", body.clone(), "t=abc, v1=xyz".to_owned()),
     ];
     for (case, payload, signature) in cases {
-        let response = deliver_signed(&app, &payload, &signature).await;
-        assert_eq!(response.status(), 401, "{case}");
+        let (status, answer) = deliver_signed(&client, &payload, Some(&signature)).await;
+        assert_eq!(status, 401, "{case}");
         assert_eq!(
-            problem(response).await["type"],
-            "https://qubital.app/errors/invalid-signature",
+            answer["type"], "https://qubital.app/errors/invalid-signature",
             "{case}"
         );
     }
-    let unsigned = app
-        .client
-        .post(app.url("/webhooks/workos"))
-        .header("content-type", "application/json")
-        .body(body)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(unsigned.status(), 401);
+    let (unsigned, _) = deliver_signed(&client, &body, None).await;
+    assert_eq!(unsigned, 401);
     assert_eq!(organization_name(&app, "org_9").await, None);
 
     // Properly signed, but not an event: a 400, not a 500.
     let junk = b"{\"hello\": \"world\"}";
-    let response = deliver_signed(
-        &app,
+    let (status, answer) = deliver_signed(
+        &client,
         junk,
-        &platform_workos::webhook::sign(SECRET.as_bytes(), junk, now),
+        Some(&platform_workos::webhook::sign(SECRET.as_bytes(), junk, now)),
     )
     .await;
-    assert_eq!(response.status(), 400);
-    assert_eq!(
-        problem(response).await["type"],
-        "https://qubital.app/errors/malformed-event"
-    );
+    assert_eq!(status, 400);
+    assert_eq!(answer["type"], "https://qubital.app/errors/malformed-event");
 }
 
 #[tokio::test]
 async fn late_older_events_do_not_overwrite_newer_state_nor_resurrect_deleted_objects() {
     let app = app().await;
+    let client = app.browser();
     let newer = event(
         "event_3",
         "organization.updated",
@@ -162,8 +123,8 @@ async fn late_older_events_do_not_overwrite_newer_state_nor_resurrect_deleted_ob
         organization("org_2", "Old Name", "2026-11-02T11:00:00.000Z"),
         "2026-11-02T11:00:00.000Z",
     );
-    assert_eq!(outcome(deliver(&app, &newer).await).await, "applied");
-    assert_eq!(outcome(deliver(&app, &older).await).await, "stale");
+    assert_eq!(outcome(&client, &newer).await, "applied");
+    assert_eq!(outcome(&client, &older).await, "stale");
     assert_eq!(
         organization_name(&app, "org_2").await.as_deref(),
         Some("New Name")
@@ -175,14 +136,14 @@ async fn late_older_events_do_not_overwrite_newer_state_nor_resurrect_deleted_ob
         organization("org_2", "New Name", "2026-11-02T13:00:00.000Z"),
         "2026-11-02T13:00:00.000Z",
     );
-    assert_eq!(outcome(deliver(&app, &deleted).await).await, "applied");
+    assert_eq!(outcome(&client, &deleted).await, "applied");
     let late_update = event(
         "event_4",
         "organization.updated",
         organization("org_2", "Zombie", "2026-11-02T12:30:00.000Z"),
         "2026-11-02T12:30:00.000Z",
     );
-    assert_eq!(outcome(deliver(&app, &late_update).await).await, "stale");
+    assert_eq!(outcome(&client, &late_update).await, "stale");
     assert_eq!(organization_name(&app, "org_2").await, None);
 
     // Deleting what is not there is fine; event types the mirror does not follow are skipped.
@@ -192,14 +153,14 @@ async fn late_older_events_do_not_overwrite_newer_state_nor_resurrect_deleted_ob
         json!({"id": "user_nobody", "email": "x@y.z", "updated_at": "2026-11-02T13:00:00.000Z"}),
         "2026-11-02T13:00:00.000Z",
     );
-    assert_eq!(outcome(deliver(&app, &unknown_delete).await).await, "stale");
+    assert_eq!(outcome(&client, &unknown_delete).await, "stale");
     let unrelated = event(
         "event_7",
         "connection.activated",
         json!({"id": "conn_1"}),
         "2026-11-02T13:00:00.000Z",
     );
-    assert_eq!(outcome(deliver(&app, &unrelated).await).await, "skipped");
+    assert_eq!(outcome(&client, &unrelated).await, "skipped");
 }
 
 async fn live_sessions(app: &TestApp, user_workos_id: &str) -> i64 {
@@ -215,6 +176,7 @@ async fn live_sessions(app: &TestApp, user_workos_id: &str) -> i64 {
 #[tokio::test]
 async fn removing_a_membership_or_deleting_a_user_ends_their_sessions_and_renames_show_everywhere() {
     let app = app().await;
+    let client = app.browser();
     let t = "2026-11-02T10:00:00.000Z";
     let user = |id: &str, email: &str| json!({"object": "user", "id": id, "email": email, "email_verified": true, "created_at": t, "updated_at": t});
     let membership = |id: &str, user: &str, org: &str, at: &str| json!({"object": "organization_membership", "id": id, "user_id": user, "organization_id": org, "status": "active", "role": {"slug": "member"}, "created_at": t, "updated_at": at});
@@ -243,7 +205,7 @@ async fn removing_a_membership_or_deleting_a_user_ends_their_sessions_and_rename
     .iter()
     .enumerate()
     {
-        assert_eq!(outcome(deliver(&app, e).await).await, "applied", "event {i}");
+        assert_eq!(outcome(&client, e).await, "applied", "event {i}");
     }
     // Each user has a live session in the organization.
     sqlx::query(
@@ -269,7 +231,7 @@ async fn removing_a_membership_or_deleting_a_user_ends_their_sessions_and_rename
         membership("om_a", "user_a", "org_s", later),
         later,
     );
-    assert_eq!(outcome(deliver(&app, &removed).await).await, "applied");
+    assert_eq!(outcome(&client, &removed).await, "applied");
     assert_eq!(
         live_sessions(&app, "user_a").await,
         0,
@@ -283,7 +245,7 @@ async fn removing_a_membership_or_deleting_a_user_ends_their_sessions_and_rename
         json!({"object": "user", "id": "user_b", "email": "b@sessions.test", "updated_at": later}),
         later,
     );
-    assert_eq!(outcome(deliver(&app, &gone).await).await, "applied");
+    assert_eq!(outcome(&client, &gone).await, "applied");
     let sessions_left: i64 = sqlx::query_scalar("SELECT count(*) FROM user_sessions WHERE ended_at IS NULL")
         .fetch_one(app.db())
         .await
@@ -296,7 +258,7 @@ async fn removing_a_membership_or_deleting_a_user_ends_their_sessions_and_rename
         organization("org_s", "Sessions GmbH", later),
         later,
     );
-    assert_eq!(outcome(deliver(&app, &renamed).await).await, "applied");
+    assert_eq!(outcome(&client, &renamed).await, "applied");
     assert_eq!(
         organization_name(&app, "org_s").await.as_deref(),
         Some("Sessions GmbH")
@@ -306,17 +268,15 @@ async fn removing_a_membership_or_deleting_a_user_ends_their_sessions_and_rename
 #[tokio::test]
 async fn without_a_secret_the_endpoint_is_disabled_in_development() {
     let app = TestApp::builder().spawn().await;
-    let response = deliver(&app, &json!({})).await;
-    assert_eq!(response.status(), 503);
-    assert_eq!(
-        problem(response).await["type"],
-        "https://qubital.app/errors/integration-disabled"
-    );
+    let (status, answer) = deliver(&app.browser(), &json!({})).await;
+    assert_eq!(status, 503);
+    assert_eq!(answer["type"], "https://qubital.app/errors/integration-disabled");
 }
 
 #[tokio::test]
 async fn a_membership_that_outran_its_user_and_organization_is_applied_when_it_comes_back() {
     let app = app().await;
+    let client = app.browser();
     let t = "2026-11-03T10:00:00.000Z";
     let membership = event(
         "event_m1",
@@ -325,7 +285,7 @@ async fn a_membership_that_outran_its_user_and_organization_is_applied_when_it_c
         t,
     );
     // The webhook delivers the membership first: nothing to attach it to yet.
-    assert_eq!(outcome(deliver(&app, &membership).await).await, "skipped");
+    assert_eq!(outcome(&client, &membership).await, "skipped");
     for e in [
         event(
             "event_m2",
@@ -340,11 +300,11 @@ async fn a_membership_that_outran_its_user_and_organization_is_applied_when_it_c
             t,
         ),
     ] {
-        assert_eq!(outcome(deliver(&app, &e).await).await, "applied");
+        assert_eq!(outcome(&client, &e).await, "applied");
     }
     // The same event again (the ordered stream, or WorkOS retrying): now it applies, once.
-    assert_eq!(outcome(deliver(&app, &membership).await).await, "applied");
-    assert_eq!(outcome(deliver(&app, &membership).await).await, "duplicate");
+    assert_eq!(outcome(&client, &membership).await, "applied");
+    assert_eq!(outcome(&client, &membership).await, "duplicate");
     let role: Option<String> = sqlx::query_scalar(
         "SELECT m.role FROM user_organizations m JOIN users u ON u.id = m.user_id
          WHERE u.workos_id = 'user_e' AND m.workos_membership_id = 'om_early'",
@@ -358,6 +318,7 @@ async fn a_membership_that_outran_its_user_and_organization_is_applied_when_it_c
 #[tokio::test]
 async fn a_late_delete_of_an_older_membership_leaves_the_newer_one() {
     let app = app().await;
+    let client = app.browser();
     let t = "2026-11-04T10:00:00.000Z";
     let later = "2026-11-04T12:00:00.000Z";
     let membership = |id: &str, at: &str| json!({"object": "organization_membership", "id": id, "user_id": "user_l", "organization_id": "org_l", "status": "active", "role": {"slug": "member"}, "created_at": at, "updated_at": at});
@@ -383,7 +344,7 @@ async fn a_late_delete_of_an_older_membership_leaves_the_newer_one() {
             later,
         ),
     ] {
-        assert_eq!(outcome(deliver(&app, &e).await).await, "applied");
+        assert_eq!(outcome(&client, &e).await, "applied");
     }
     sqlx::query(
         "INSERT INTO user_sessions (session_id, user_id, org_id, kind, expires_at)
@@ -399,7 +360,7 @@ async fn a_late_delete_of_an_older_membership_leaves_the_newer_one() {
         membership("om_old", "2026-11-04T11:00:00.000Z"),
         "2026-11-04T11:00:00.000Z",
     );
-    assert_eq!(outcome(deliver(&app, &late_delete).await).await, "stale");
+    assert_eq!(outcome(&client, &late_delete).await, "stale");
     let kept: Vec<String> = sqlx::query_scalar("SELECT workos_membership_id FROM user_organizations")
         .fetch_all(app.db())
         .await

@@ -11,6 +11,8 @@
 
 pub mod invitations;
 pub mod memberships;
+/// The WorkOS mirror's writes (newer-wins upserts and deletes), called by eventsync.
+pub mod mirror;
 pub mod organizations;
 pub mod rate_limits;
 pub mod sessions;

@@ -1,374 +1,52 @@
-//! A local WorkOS for tests: a small HTTP server on `127.0.0.1:0` that speaks the JSON of the
-//! documented WorkOS endpoints the backend uses (User Management authenticate/authorize, Magic
-//! Auth, sessions, users, organization memberships, invitations; Organizations).
-//!
-//! It keeps its state in memory and lets a test script the outside world: who signs in at the
-//! authorization page ([`FakeWorkos::sign_in_as`]), which Magic Auth code was emailed
-//! ([`FakeWorkos::magic_code`]), which memberships exist ([`FakeWorkos::add_membership`]).
-//! Like WorkOS, it checks the API key, binds codes to their PKCE challenge, rotates refresh
-//! tokens (each usable once) and answers `organization_selection_required` for users with
-//! several memberships.
-
-use std::{
-    collections::HashMap,
-    net::SocketAddr,
-    sync::{Arc, Mutex},
-};
+//! User Management: the authorization page, `authenticate` (code, Magic Auth, organization
+//! selection, refresh token), Magic Auth codes, sessions, users, organization memberships and
+//! invitations.
 
 use base64::Engine;
+use chrono::Utc;
 use poem::{
     handler,
     http::StatusCode,
-    listener::{Acceptor, Listener, TcpListener},
     web::{Data, Json, Path, Query},
-    EndpointExt, IntoResponse, Request, Response, Route, Server,
+    IntoResponse, Response, Route,
 };
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 
-pub const API_KEY: &str = "sk_test_fake";
-pub const CLIENT_ID: &str = "client_fake";
+use super::{
+    events::PageQuery, timestamp, wire::error, FakeInvitation, Grant, IssuedCode, Shared, State, API_KEY,
+    CLIENT_ID,
+};
 
-#[derive(Clone, Debug)]
-pub struct FakeUser {
-    pub id: String,
-    pub email: String,
-    pub first_name: Option<String>,
-    pub last_name: Option<String>,
-}
-
-#[derive(Clone, Debug)]
-pub struct FakeMembership {
-    pub id: String,
-    pub user_id: String,
-    pub organization_id: String,
-    pub role_slug: String,
-    pub status: String,
-}
-
-#[derive(Clone, Debug)]
-pub struct FakeInvitation {
-    pub id: String,
-    pub email: String,
-    pub organization_id: String,
-    pub role_slug: String,
-    pub state: String,
-    pub token: String,
-    pub inviter_user_id: Option<String>,
-}
-
-#[derive(Clone, Debug)]
-struct IssuedCode {
-    user_id: String,
-    code_challenge: Option<String>,
-}
-
-#[derive(Clone, Debug)]
-struct Grant {
-    user_id: String,
-    organization_id: Option<String>,
-    session_id: String,
-}
-
-#[derive(Default)]
-pub struct State {
-    pub users: Vec<FakeUser>,
-    pub organizations: HashMap<String, String>,
-    pub memberships: Vec<FakeMembership>,
-    pub invitations: Vec<FakeInvitation>,
-    /// Every request, as `METHOD /path`.
-    pub calls: Vec<String>,
-    /// Revoked WorkOS session ids.
-    pub revoked_sessions: Vec<String>,
-    next_sign_in: Option<String>,
-    codes: HashMap<String, IssuedCode>,
-    magic_codes: HashMap<String, String>,
-    refresh_tokens: HashMap<String, Grant>,
-    pending_tokens: HashMap<String, String>,
-    counter: u64,
-}
-
-impl State {
-    fn id(&mut self, prefix: &str) -> String {
-        self.counter += 1;
-        format!("{prefix}_{:08}{}", self.counter, uuid::Uuid::new_v4().simple())
-    }
-
-    fn user_by_email(&mut self, email: &str) -> FakeUser {
-        if let Some(user) = self.users.iter().find(|u| u.email.eq_ignore_ascii_case(email)) {
-            return user.clone();
-        }
-        let user = FakeUser {
-            id: self.id("user"),
-            email: email.to_owned(),
-            first_name: None,
-            last_name: None,
-        };
-        self.users.push(user.clone());
-        user
-    }
-
-    fn user(&self, id: &str) -> Option<&FakeUser> {
-        self.users.iter().find(|u| u.id == id)
-    }
-
-    fn active_memberships(&self, user_id: &str) -> Vec<FakeMembership> {
-        self.memberships
-            .iter()
-            .filter(|m| m.user_id == user_id && m.status == "active")
-            .cloned()
-            .collect()
-    }
-}
-
-/// A running fake. Dropping it stops the server.
-pub struct FakeWorkos {
-    pub url: String,
-    pub state: Arc<Mutex<State>>,
-    _server: tokio::task::JoinHandle<()>,
-}
-
-impl Drop for FakeWorkos {
-    fn drop(&mut self) {
-        self._server.abort();
-    }
-}
-
-impl FakeWorkos {
-    pub async fn start() -> Self {
-        let state = Arc::new(Mutex::new(State::default()));
-        let acceptor = TcpListener::bind("127.0.0.1:0")
-            .into_acceptor()
-            .await
-            .expect("the fake WorkOS binds");
-        let addr: SocketAddr = *acceptor.local_addr()[0]
-            .as_socket_addr()
-            .expect("a socket address");
-        let app = Route::new()
-            .at("/user_management/authorize", poem::get(authorize))
-            .at("/user_management/authenticate", poem::post(authenticate))
-            .at("/user_management/magic_auth", poem::post(magic_auth))
-            .at("/user_management/sessions/revoke", poem::post(revoke_session))
-            .at("/user_management/users/:id", poem::put(update_user))
-            .at(
-                "/user_management/organization_memberships",
-                poem::get(list_memberships).post(create_membership),
-            )
-            .at(
-                "/user_management/organization_memberships/:id",
-                poem::put(update_membership).delete(delete_membership),
-            )
-            .at("/user_management/invitations", poem::post(send_invitation))
-            .at(
-                "/user_management/invitations/by_token/:token",
-                poem::get(invitation_by_token),
-            )
-            .at(
-                "/user_management/invitations/:id/revoke",
-                poem::post(revoke_invitation),
-            )
-            .at(
-                "/user_management/invitations/:id/accept",
-                poem::post(accept_invitation),
-            )
-            .at("/organizations", poem::post(create_organization))
-            .at(
-                "/organizations/:id",
-                poem::get(get_organization).put(update_organization),
-            )
-            .around(check_and_log)
-            .data(state.clone());
-        let server = tokio::spawn(async move {
-            let _ = Server::new_with_acceptor(acceptor).run(app).await;
-        });
-        Self {
-            url: format!("http://{addr}"),
-            state,
-            _server: server,
-        }
-    }
-
-    /// The CLI flags that point the app at this fake.
-    pub fn args(&self) -> Vec<String> {
-        vec![
-            "--workos-api-url".into(),
-            self.url.clone(),
-            "--workos-api-key".into(),
-            API_KEY.into(),
-            "--workos-client-id".into(),
-            CLIENT_ID.into(),
-        ]
-    }
-
-    /// The next visit of the authorization page signs in as `email` (created if new).
-    pub fn sign_in_as(&self, email: &str) -> FakeUser {
-        let mut state = self.state.lock().unwrap();
-        state.next_sign_in = Some(email.to_owned());
-        state.user_by_email(email)
-    }
-
-    pub fn create_user(&self, email: &str) -> FakeUser {
-        self.state.lock().unwrap().user_by_email(email)
-    }
-
-    pub fn create_organization(&self, name: &str) -> String {
-        let mut state = self.state.lock().unwrap();
-        let id = state.id("org");
-        state.organizations.insert(id.clone(), name.to_owned());
-        id
-    }
-
-    pub fn add_membership(&self, user_id: &str, organization_id: &str, role_slug: &str) -> String {
-        let mut state = self.state.lock().unwrap();
-        let id = state.id("om");
-        state.memberships.push(FakeMembership {
-            id: id.clone(),
-            user_id: user_id.to_owned(),
-            organization_id: organization_id.to_owned(),
-            role_slug: role_slug.to_owned(),
-            status: "active".into(),
-        });
-        id
-    }
-
-    /// The Magic Auth code last emailed to `email`.
-    pub fn magic_code(&self, email: &str) -> Option<String> {
-        self.state
-            .lock()
-            .unwrap()
-            .magic_codes
-            .get(&email.to_lowercase())
-            .cloned()
-    }
-
-    /// Invalidates every refresh token of `user_id` (as when WorkOS ends the session).
-    pub fn revoke_refresh_tokens(&self, user_id: &str) {
-        self.state
-            .lock()
-            .unwrap()
-            .refresh_tokens
-            .retain(|_, grant| grant.user_id != user_id);
-    }
-
-    pub fn calls(&self) -> Vec<String> {
-        self.state.lock().unwrap().calls.clone()
-    }
-
-    pub fn count_calls(&self, prefix: &str) -> usize {
-        self.calls().iter().filter(|c| c.starts_with(prefix)).count()
-    }
-
-    pub fn invitations(&self) -> Vec<FakeInvitation> {
-        self.state.lock().unwrap().invitations.clone()
-    }
-
-    pub fn memberships(&self) -> Vec<FakeMembership> {
-        self.state.lock().unwrap().memberships.clone()
-    }
-
-    pub fn organization_name(&self, id: &str) -> Option<String> {
-        self.state.lock().unwrap().organizations.get(id).cloned()
-    }
-}
-
-type Shared = Arc<Mutex<State>>;
-
-fn now() -> String {
-    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
-}
-
-fn error(status: StatusCode, code: &str, message: &str) -> Response {
-    (
-        status,
-        Json(json!({ "code": code, "message": message, "error": code, "error_description": message })),
-    )
-        .into_response()
-}
-
-fn user_json(user: &FakeUser) -> Value {
-    json!({
-        "object": "user",
-        "id": user.id,
-        "email": user.email,
-        "email_verified": true,
-        "first_name": user.first_name,
-        "last_name": user.last_name,
-        "profile_picture_url": null,
-        "created_at": now(),
-        "updated_at": now(),
-    })
-}
-
-fn organization_json(id: &str, name: &str) -> Value {
-    json!({
-        "object": "organization",
-        "id": id,
-        "name": name,
-        "domains": [],
-        "metadata": {},
-        "created_at": now(),
-        "updated_at": now(),
-    })
-}
-
-fn membership_json(state: &State, m: &FakeMembership) -> Value {
-    let user = state.user(&m.user_id).cloned().unwrap_or(FakeUser {
-        id: m.user_id.clone(),
-        email: "unknown@example.com".into(),
-        first_name: None,
-        last_name: None,
-    });
-    json!({
-        "object": "organization_membership",
-        "id": m.id,
-        "user_id": m.user_id,
-        "organization_id": m.organization_id,
-        "organization_name": state.organizations.get(&m.organization_id),
-        "status": m.status,
-        "directory_managed": false,
-        "role": { "slug": m.role_slug },
-        "roles": [{ "slug": m.role_slug }],
-        "user": user_json(&user),
-        "created_at": now(),
-        "updated_at": now(),
-    })
-}
-
-fn invitation_json(i: &FakeInvitation) -> Value {
-    json!({
-        "object": "invitation",
-        "id": i.id,
-        "email": i.email,
-        "state": i.state,
-        "organization_id": i.organization_id,
-        "inviter_user_id": i.inviter_user_id,
-        "role_slug": i.role_slug,
-        "expires_at": (chrono::Utc::now() + chrono::Duration::days(7)).to_rfc3339(),
-        "created_at": now(),
-        "updated_at": now(),
-        "token": i.token,
-        "accept_invitation_url": format!("https://example.invalid/invite?invitation_token={}", i.token),
-    })
-}
-
-async fn check_and_log<E: poem::Endpoint>(next: Arc<E>, req: Request) -> poem::Result<Response> {
-    let state = req.data::<Shared>().cloned().expect("state");
-    let path = req.uri().path().to_owned();
-    state
-        .lock()
-        .unwrap()
-        .calls
-        .push(format!("{} {}", req.method(), path));
-    // The authorize page is visited by a browser; everything else needs the API key (as a
-    // bearer token, or as `client_secret` in the authenticate body, checked there).
-    if path != "/user_management/authorize" && path != "/user_management/authenticate" {
-        let authorized = req.headers().get("authorization").and_then(|v| v.to_str().ok())
-            == Some(&format!("Bearer {API_KEY}"));
-        if !authorized {
-            return Ok(error(StatusCode::UNAUTHORIZED, "unauthorized", "Invalid API key"));
-        }
-    }
-    Ok(next.call(req).await?.into_response())
+pub(super) fn routes(route: Route) -> Route {
+    route
+        .at("/user_management/authorize", poem::get(authorize))
+        .at("/user_management/authenticate", poem::post(authenticate))
+        .at("/user_management/magic_auth", poem::post(magic_auth))
+        .at("/user_management/sessions/revoke", poem::post(revoke_session))
+        .at("/user_management/users", poem::get(list_users))
+        .at("/user_management/users/:id", poem::put(update_user))
+        .at(
+            "/user_management/organization_memberships",
+            poem::get(list_memberships).post(create_membership),
+        )
+        .at(
+            "/user_management/organization_memberships/:id",
+            poem::put(update_membership).delete(delete_membership),
+        )
+        .at("/user_management/invitations", poem::post(send_invitation))
+        .at(
+            "/user_management/invitations/by_token/:token",
+            poem::get(invitation_by_token),
+        )
+        .at(
+            "/user_management/invitations/:id/revoke",
+            poem::post(revoke_invitation),
+        )
+        .at(
+            "/user_management/invitations/:id/accept",
+            poem::post(accept_invitation),
+        )
 }
 
 #[derive(serde::Deserialize)]
@@ -460,7 +138,7 @@ fn complete(state: &mut State, user_id: &str, organization_id: Option<String>) -
                             "code": "organization_selection_required",
                             "message": "The user must choose an organization.",
                             "pending_authentication_token": token,
-                            "user": user_json(&user),
+                            "user": state.user_json(&user),
                             "organizations": organizations,
                         })),
                     )
@@ -485,7 +163,7 @@ fn issue(state: &mut State, user_id: &str, organization_id: Option<String>, sid:
     );
     let user = state.user(user_id).cloned().expect("a known user");
     Json(json!({
-        "user": user_json(&user),
+        "user": state.user_json(&user),
         "organization_id": organization_id,
         "access_token": access_token(&sid, user_id, organization_id.as_deref()),
         "refresh_token": refresh,
@@ -516,14 +194,7 @@ fn accept_by_token(state: &mut State, token: &str, user_id: &str) -> Result<Stri
     }
     invite.state = "accepted".into();
     let (org, role) = (invite.organization_id.clone(), invite.role_slug.clone());
-    let id = state.id("om");
-    state.memberships.push(FakeMembership {
-        id,
-        user_id: user_id.to_owned(),
-        organization_id: org.clone(),
-        role_slug: role,
-        status: "active".into(),
-    });
+    state.add_membership(user_id, &org, &role);
     Ok(org)
 }
 
@@ -659,9 +330,9 @@ fn magic_auth(Json(body): Json<Value>, Data(state): Data<&Shared>) -> Response {
         "id": id,
         "user_id": user.id,
         "email": email,
-        "expires_at": (chrono::Utc::now() + chrono::Duration::minutes(10)).to_rfc3339(),
-        "created_at": now(),
-        "updated_at": now(),
+        "expires_at": (Utc::now() + chrono::Duration::minutes(10)).to_rfc3339(),
+        "created_at": timestamp(Utc::now()),
+        "updated_at": timestamp(Utc::now()),
         "code": code,
     }))
     .into_response()
@@ -683,37 +354,54 @@ fn revoke_session(Json(body): Json<Value>, Data(state): Data<&Shared>) -> Respon
 #[handler]
 fn update_user(Path(id): Path<String>, Json(body): Json<Value>, Data(state): Data<&Shared>) -> Response {
     let mut state = state.lock().unwrap();
-    let Some(user) = state.users.iter_mut().find(|u| u.id == id) else {
-        return error(StatusCode::NOT_FOUND, "entity_not_found", "User not found");
-    };
-    if let Some(first) = body.get("first_name").and_then(Value::as_str) {
-        user.first_name = Some(first.to_owned());
+    let name = |field: &str| body.get(field).and_then(Value::as_str);
+    match state.update_user(&id, name("first_name"), name("last_name")) {
+        Some(user) => Json(state.user_json(&user)).into_response(),
+        None => error(StatusCode::NOT_FOUND, "entity_not_found", "User not found"),
     }
-    if let Some(last) = body.get("last_name").and_then(Value::as_str) {
-        user.last_name = Some(last.to_owned());
-    }
-    let user = user.clone();
-    Json(user_json(&user)).into_response()
+}
+
+/// `GET /user_management/users`: every user, a page at a time.
+#[handler]
+fn list_users(Query(page): Query<PageQuery>, Data(state): Data<&Shared>) -> Response {
+    let state = state.lock().unwrap();
+    let users = state.users.iter().map(|u| state.user_json(u)).collect();
+    page.of(users)
 }
 
 #[derive(serde::Deserialize)]
 struct MembershipQuery {
     user_id: Option<String>,
     organization_id: Option<String>,
+    /// Comma-separated; WorkOS's default is `active` only.
+    statuses: Option<String>,
+    #[serde(flatten)]
+    page: PageQuery,
 }
 
+/// `GET /user_management/organization_memberships`: the memberships of a user and/or an
+/// organization (at least one is required), of the statuses asked for, a page at a time.
 #[handler]
 fn list_memberships(Query(q): Query<MembershipQuery>, Data(state): Data<&Shared>) -> Response {
+    if q.user_id.is_none() && q.organization_id.is_none() {
+        return error(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_request",
+            "organization_id or user_id is required",
+        );
+    }
+    let statuses = q.statuses.as_deref().unwrap_or("active");
+    let wanted: Vec<&str> = statuses.split(',').map(str::trim).collect();
     let state = state.lock().unwrap();
     let data: Vec<Value> = state
         .memberships
         .iter()
         .filter(|m| q.user_id.as_ref().is_none_or(|u| &m.user_id == u))
         .filter(|m| q.organization_id.as_ref().is_none_or(|o| &m.organization_id == o))
-        .map(|m| membership_json(&state, m))
+        .filter(|m| wanted.contains(&m.status.as_str()))
+        .map(|m| state.membership_json(m))
         .collect();
-    Json(json!({ "object": "list", "data": data, "list_metadata": { "before": null, "after": null } }))
-        .into_response()
+    q.page.of(data)
 }
 
 #[handler]
@@ -752,16 +440,8 @@ fn create_membership(Json(body): Json<Value>, Data(state): Data<&Shared>) -> Res
         .and_then(Value::as_str)
         .unwrap_or("member")
         .to_owned();
-    let id = state.id("om");
-    let membership = FakeMembership {
-        id,
-        user_id,
-        organization_id: org,
-        role_slug: role,
-        status: "active".into(),
-    };
-    state.memberships.push(membership.clone());
-    (StatusCode::CREATED, Json(membership_json(&state, &membership))).into_response()
+    let membership = state.add_membership(&user_id, &org, &role);
+    (StatusCode::CREATED, Json(state.membership_json(&membership))).into_response()
 }
 
 #[handler]
@@ -771,22 +451,16 @@ fn update_membership(
     Data(state): Data<&Shared>,
 ) -> Response {
     let mut state = state.lock().unwrap();
-    let Some(m) = state.memberships.iter_mut().find(|m| m.id == id) else {
-        return error(StatusCode::NOT_FOUND, "entity_not_found", "Membership not found");
-    };
-    if let Some(role) = body.get("role_slug").and_then(Value::as_str) {
-        m.role_slug = role.to_owned();
+    let role = body.get("role_slug").and_then(Value::as_str);
+    match state.update_membership(&id, role, None) {
+        Some(m) => Json(state.membership_json(&m)).into_response(),
+        None => error(StatusCode::NOT_FOUND, "entity_not_found", "Membership not found"),
     }
-    let m = m.clone();
-    Json(membership_json(&state, &m)).into_response()
 }
 
 #[handler]
 fn delete_membership(Path(id): Path<String>, Data(state): Data<&Shared>) -> Response {
-    let mut state = state.lock().unwrap();
-    let before = state.memberships.len();
-    state.memberships.retain(|m| m.id != id);
-    if state.memberships.len() == before {
+    if !state.lock().unwrap().delete_membership(&id) {
         return error(StatusCode::NOT_FOUND, "entity_not_found", "Membership not found");
     }
     StatusCode::ACCEPTED.into_response()
@@ -854,14 +528,7 @@ fn set_invitation_state(state: &Shared, id: &str, to: &str) -> Response {
     let invite = invite.clone();
     if to == "accepted" {
         let user = state.user_by_email(&invite.email);
-        let id = state.id("om");
-        state.memberships.push(FakeMembership {
-            id,
-            user_id: user.id,
-            organization_id: invite.organization_id.clone(),
-            role_slug: invite.role_slug.clone(),
-            status: "active".into(),
-        });
+        state.add_membership(&user.id, &invite.organization_id, &invite.role_slug);
     }
     Json(invitation_json(&invite)).into_response()
 }
@@ -876,51 +543,19 @@ fn accept_invitation(Path(id): Path<String>, Data(state): Data<&Shared>) -> Resp
     set_invitation_state(state, &id, "accepted")
 }
 
-#[handler]
-fn create_organization(Json(body): Json<Value>, Data(state): Data<&Shared>) -> Response {
-    let mut state = state.lock().unwrap();
-    let Some(name) = body.get("name").and_then(Value::as_str) else {
-        return error(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "invalid_request",
-            "name is required",
-        );
-    };
-    let id = state.id("org");
-    state.organizations.insert(id.clone(), name.to_owned());
-    (StatusCode::CREATED, Json(organization_json(&id, name))).into_response()
-}
-
-#[handler]
-fn get_organization(Path(id): Path<String>, Data(state): Data<&Shared>) -> Response {
-    let state = state.lock().unwrap();
-    match state.organizations.get(&id) {
-        Some(name) => Json(organization_json(&id, name)).into_response(),
-        None => error(
-            StatusCode::NOT_FOUND,
-            "entity_not_found",
-            "Organization not found",
-        ),
-    }
-}
-
-#[handler]
-fn update_organization(
-    Path(id): Path<String>,
-    Json(body): Json<Value>,
-    Data(state): Data<&Shared>,
-) -> Response {
-    let mut state = state.lock().unwrap();
-    let Some(name) = state.organizations.get_mut(&id) else {
-        return error(
-            StatusCode::NOT_FOUND,
-            "entity_not_found",
-            "Organization not found",
-        );
-    };
-    if let Some(new) = body.get("name").and_then(Value::as_str) {
-        *name = new.to_owned();
-    }
-    let name = name.clone();
-    Json(organization_json(&id, &name)).into_response()
+fn invitation_json(i: &FakeInvitation) -> Value {
+    json!({
+        "object": "invitation",
+        "id": i.id,
+        "email": i.email,
+        "state": i.state,
+        "organization_id": i.organization_id,
+        "inviter_user_id": i.inviter_user_id,
+        "role_slug": i.role_slug,
+        "expires_at": (Utc::now() + chrono::Duration::days(7)).to_rfc3339(),
+        "created_at": timestamp(Utc::now()),
+        "updated_at": timestamp(Utc::now()),
+        "token": i.token,
+        "accept_invitation_url": format!("https://example.invalid/invite?invitation_token={}", i.token),
+    })
 }
