@@ -275,10 +275,9 @@ impl RecordingsApi {
         .bind(caller.organization_id)
         .execute(&mut *tx)
         .await?;
-        let space =
-            qubital_spaces::store::find_in_organization(&mut *tx, caller.organization_id, body.space_id)
-                .await?
-                .ok_or_else(Problem::not_found)?;
+        let space = qubital_spaces::find_in_organization(&mut *tx, caller.organization_id, body.space_id)
+            .await?
+            .ok_or_else(Problem::not_found)?;
         let errors = not_members(
             &mut tx,
             caller.organization_id,

@@ -58,10 +58,9 @@ impl RecordingPresenceApi {
         }
 
         let mut tx = ctx.db().begin().await?;
-        let space =
-            qubital_spaces::store::find_in_organization(&mut *tx, caller.organization_id, body.space_id)
-                .await?
-                .ok_or_else(Problem::not_found)?;
+        let space = qubital_spaces::find_in_organization(&mut *tx, caller.organization_id, body.space_id)
+            .await?
+            .ok_or_else(Problem::not_found)?;
         let errors = api::not_members(
             &mut tx,
             caller.organization_id,

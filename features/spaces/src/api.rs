@@ -11,7 +11,7 @@ use uuid::Uuid;
 use crate::{
     permissions::{CREATE_ROOM, DELETE_ROOM, LIST_ROOMS, UPDATE_ROOM},
     problems::SPACE_TAG_EXISTS,
-    store::{self, SpaceFilter, SpaceRow, TagRow},
+    store::{self, Layout, SpaceFields, SpaceFilter, SpaceOrder, SpaceRow, TagRow},
     validate::{self, Errors},
 };
 
@@ -229,39 +229,20 @@ impl SpacesApi {
     ) -> Result<Json<Space>, Problem> {
         let caller = &auth.0;
         caller.require(&CREATE_ROOM)?;
-        let body = body.0;
-        let mut errors = Errors::default();
-        let name = errors.check(validate::name("body.name", &body.name, NAME_MAX));
-        let description = errors.check(
-            body.description
-                .as_deref()
-                .map(|d| validate::description("body.description", d, DESCRIPTION_MAX))
-                .transpose(),
-        );
-        let tag_ids = dedup(body.tag_ids.unwrap_or_default());
-        errors.finish()?;
-        let (name, description) = (name.unwrap_or_default(), description.flatten().flatten());
+        let new = NewSpace::validate(body.0)?;
+        let fields = new.fields();
 
         let mut tx = ctx.db().begin().await?;
-        let mut errors = Errors::default();
-        check_combination(&mut tx, &mut errors, &body.layout, &body.dimension, &body.style).await?;
-        check_tags(&mut tx, &mut errors, caller.organization_id, &tag_ids).await?;
-        errors.finish()?;
-        let id = Uuid::new_v4();
-        let pk: i64 = sqlx::query_scalar(
-            "INSERT INTO rooms (room_id, org_id, name, description, layout, dimension, style)
-             VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id",
+        check_references(
+            &mut tx,
+            caller.organization_id,
+            Some(&fields.layout),
+            &new.tag_ids,
         )
-        .bind(id)
-        .bind(caller.organization_id)
-        .bind(&name)
-        .bind(&description)
-        .bind(&body.layout)
-        .bind(&body.dimension)
-        .bind(&body.style)
-        .fetch_one(&mut *tx)
         .await?;
-        store::set_tags(&mut tx, pk, &tag_ids).await?;
+        let id = Uuid::new_v4();
+        let pk = store::insert_space(&mut tx, caller.organization_id, id, &fields).await?;
+        store::set_tags(&mut tx, pk, &new.tag_ids).await?;
         let space = load(&mut tx, caller.organization_id, id).await?;
         tx.commit().await?;
         tracing::info!(space_id = %id, "space created");
@@ -284,25 +265,20 @@ impl SpacesApi {
         let body = body.0;
         let name = body.name.as_deref().map(str::trim).filter(|n| !n.is_empty());
         let tag_ids = dedup(body.tag_ids.unwrap_or_default());
-        let order_by = match (body.sort, body.order) {
-            (SpaceSort::Name, SpaceSortOrder::Asc) => "lower(name) ASC, room_id ASC",
-            (SpaceSort::Name, SpaceSortOrder::Desc) => "lower(name) DESC, room_id DESC",
-            (SpaceSort::CreatedAt, SpaceSortOrder::Asc) => "created_at ASC, room_id ASC",
-            (SpaceSort::CreatedAt, SpaceSortOrder::Desc) => "created_at DESC, room_id DESC",
+        let filter = SpaceFilter {
+            organization_id: caller.organization_id,
+            name_contains: name,
+            tag_ids: &tag_ids,
+            order: match body.sort {
+                SpaceSort::Name => SpaceOrder::Name,
+                SpaceSort::CreatedAt => SpaceOrder::CreatedAt,
+            },
+            descending: body.order == SpaceSortOrder::Desc,
+            limit: i64::from(body.limit),
+            offset: i64::from(body.offset),
         };
         let mut conn = ctx.db().acquire().await?;
-        let (rows, total) = store::list_spaces(
-            &mut conn,
-            &SpaceFilter {
-                organization_id: caller.organization_id,
-                name_contains: name,
-                tag_ids: &tag_ids,
-                order_by,
-                limit: i64::from(body.limit),
-                offset: i64::from(body.offset),
-            },
-        )
-        .await?;
+        let (rows, total) = store::list_spaces(&mut conn, &filter).await?;
         let data = rows
             .into_iter()
             .map(|row| {
@@ -342,97 +318,26 @@ impl SpacesApi {
     ) -> Result<Json<Space>, Problem> {
         let caller = &auth.0;
         caller.require(&UPDATE_ROOM)?;
-        let body = body.0;
-        let mut errors = Errors::default();
-        let name = match &body.name {
-            MaybeUndefined::Undefined => None,
-            MaybeUndefined::Null => {
-                errors.push("body.name", "cannot be null");
-                None
-            }
-            MaybeUndefined::Value(name) => errors.check(validate::name("body.name", name, NAME_MAX)),
-        };
-        let description = match &body.description {
-            MaybeUndefined::Undefined => None,
-            MaybeUndefined::Null => Some(None),
-            MaybeUndefined::Value(d) => {
-                errors.check(validate::description("body.description", d, DESCRIPTION_MAX))
-            }
-        };
-        let mut layout_part = |field: &MaybeUndefined<String>, location: &str| match field {
-            MaybeUndefined::Undefined => None,
-            MaybeUndefined::Null => {
-                errors.push(location, "cannot be null");
-                None
-            }
-            MaybeUndefined::Value(v) if v.chars().count() > 40 => {
-                errors.push(location, "must be at most 40 characters");
-                None
-            }
-            MaybeUndefined::Value(v) => Some(v.clone()),
-        };
-        let layout = layout_part(&body.layout, "body.layout");
-        let dimension = layout_part(&body.dimension, "body.dimension");
-        let style = layout_part(&body.style, "body.style");
-        let tag_ids = match body.tag_ids {
-            MaybeUndefined::Undefined => None,
-            MaybeUndefined::Null => Some(Vec::new()),
-            MaybeUndefined::Value(ids) if ids.len() > TAGS_PER_SPACE_MAX => {
-                errors.push("body.tagIds", format!("at most {TAGS_PER_SPACE_MAX} tags"));
-                None
-            }
-            MaybeUndefined::Value(ids) => Some(dedup(ids)),
-        };
-        errors.finish()?;
+        let changes = SpaceChanges::validate(body.0)?;
 
         let mut tx = ctx.db().begin().await?;
-        let current = store::space_row(&mut tx, caller.organization_id, id.0, true)
+        // Locked for the transaction, so concurrent updates of one space serialize.
+        let current = store::lock_space(&mut tx, caller.organization_id, id.0)
             .await?
             .ok_or_else(Problem::not_found)?;
-        let mut errors = Errors::default();
-        let next_layout = layout.as_deref().unwrap_or(&current.layout);
-        let next_dimension = dimension.as_deref().unwrap_or(&current.dimension);
-        let next_style = style.as_deref().unwrap_or(&current.style);
-        let layout_changes = (next_layout, next_dimension, next_style)
-            != (&*current.layout, &*current.dimension, &*current.style);
-        if layout_changes {
-            check_combination(&mut tx, &mut errors, next_layout, next_dimension, next_style).await?;
-        }
-        if let Some(tag_ids) = &tag_ids {
-            check_tags(&mut tx, &mut errors, caller.organization_id, tag_ids).await?;
-        }
-        errors.finish()?;
-
-        let next_name = name.as_deref().unwrap_or(&current.name);
-        let next_description = match &description {
-            Some(d) => d.as_deref(),
-            None => current.description.as_deref(),
-        };
-        let mut changed =
-            layout_changes || next_name != current.name || next_description != current.description.as_deref();
-        if changed {
-            sqlx::query(
-                "UPDATE rooms SET name = $2, description = $3, layout = $4, dimension = $5, style = $6
-                 WHERE id = $1",
-            )
-            .bind(current.pk)
-            .bind(next_name)
-            .bind(next_description)
-            .bind(next_layout)
-            .bind(next_dimension)
-            .bind(next_style)
-            .execute(&mut *tx)
-            .await?;
-        }
-        if let Some(tag_ids) = &tag_ids {
-            changed |= store::set_tags(&mut tx, current.pk, tag_ids).await?;
-        }
-        if changed {
-            sqlx::query("UPDATE rooms SET updated_at = now() WHERE id = $1")
-                .bind(current.pk)
-                .execute(&mut *tx)
-                .await?;
-        }
+        let next = changes.applied_to(&current);
+        // The combination that results is checked only when it changes: the current one is
+        // valid (a foreign key keeps it so).
+        let new_layout = (next.layout != current.fields().layout).then_some(&next.layout);
+        let tag_ids = changes.tag_ids.as_deref();
+        check_references(
+            &mut tx,
+            caller.organization_id,
+            new_layout,
+            tag_ids.unwrap_or_default(),
+        )
+        .await?;
+        save_changes(&mut tx, &current, &next, tag_ids).await?;
         let space = load(&mut tx, caller.organization_id, id.0).await?;
         tx.commit().await?;
         Ok(Json(space))
@@ -450,13 +355,7 @@ impl SpacesApi {
         id: Path<Uuid>,
     ) -> Result<Deleted, Problem> {
         auth.0.require(&DELETE_ROOM)?;
-        let deleted = sqlx::query("DELETE FROM rooms WHERE org_id = $1 AND room_id = $2")
-            .bind(auth.0.organization_id)
-            .bind(id.0)
-            .execute(ctx.db())
-            .await?
-            .rows_affected();
-        if deleted == 0 {
+        if !store::delete_space(ctx.db(), auth.0.organization_id, id.0).await? {
             return Err(Problem::not_found());
         }
         tracing::info!(space_id = %id.0, "space deleted");
@@ -478,17 +377,9 @@ impl SpacesApi {
         body: Json<SpaceListPageRequest>,
     ) -> Result<Json<Page<SpaceLayout>>, Problem> {
         auth.0.require(&LIST_ROOMS)?;
-        let rows: Vec<(String, String, String)> = sqlx::query_as(
-            "SELECT layout, dimension, style FROM valid_room_combinations
-             ORDER BY position, layout, dimension, style LIMIT $1 OFFSET $2",
-        )
-        .bind(i64::from(body.limit))
-        .bind(i64::from(body.offset))
-        .fetch_all(ctx.db())
-        .await?;
-        let total: i64 = sqlx::query_scalar("SELECT count(*) FROM valid_room_combinations")
-            .fetch_one(ctx.db())
-            .await?;
+        let mut conn = ctx.db().acquire().await?;
+        let (rows, total) =
+            store::list_layouts(&mut conn, i64::from(body.limit), i64::from(body.offset)).await?;
         let data = rows
             .into_iter()
             .map(|(layout, dimension, style)| SpaceLayout {
@@ -511,20 +402,14 @@ impl SpacesApi {
         body: Json<SpaceListPageRequest>,
     ) -> Result<Json<Page<SpaceTag>>, Problem> {
         auth.0.require(&LIST_ROOMS)?;
-        let org = auth.0.organization_id;
-        let rows: Vec<TagRow> = sqlx::query_as(
-            "SELECT id, name, created_at FROM room_tags WHERE org_id = $1
-             ORDER BY lower(name), id LIMIT $2 OFFSET $3",
+        let mut conn = ctx.db().acquire().await?;
+        let (rows, total) = store::list_tags(
+            &mut conn,
+            auth.0.organization_id,
+            i64::from(body.limit),
+            i64::from(body.offset),
         )
-        .bind(org)
-        .bind(i64::from(body.limit))
-        .bind(i64::from(body.offset))
-        .fetch_all(ctx.db())
         .await?;
-        let total: i64 = sqlx::query_scalar("SELECT count(*) FROM room_tags WHERE org_id = $1")
-            .bind(org)
-            .fetch_one(ctx.db())
-            .await?;
         let data = rows.into_iter().map(SpaceTag::from).collect();
         Ok(Json(Page::new(data, body.limit, body.offset, total)))
     }
@@ -548,15 +433,7 @@ impl SpacesApi {
         auth.0.require(&CREATE_ROOM)?;
         let name = validate::name("body.name", &body.name, TAG_NAME_MAX)
             .map_err(|e| Problem::validation(vec![e]))?;
-        let row: Option<TagRow> = sqlx::query_as(
-            "INSERT INTO room_tags (id, org_id, name) VALUES ($1, $2, $3)
-             ON CONFLICT DO NOTHING RETURNING id, name, created_at",
-        )
-        .bind(Uuid::new_v4())
-        .bind(auth.0.organization_id)
-        .bind(&name)
-        .fetch_optional(ctx.db())
-        .await?;
+        let row = store::insert_tag(ctx.db(), auth.0.organization_id, &name).await?;
         row.map(|r| Json(r.into())).ok_or_else(tag_exists)
     }
 
@@ -575,13 +452,7 @@ impl SpacesApi {
         id: Path<Uuid>,
     ) -> Result<Deleted, Problem> {
         auth.0.require(&UPDATE_ROOM)?;
-        let deleted = sqlx::query("DELETE FROM room_tags WHERE org_id = $1 AND id = $2")
-            .bind(auth.0.organization_id)
-            .bind(id.0)
-            .execute(ctx.db())
-            .await?
-            .rows_affected();
-        if deleted == 0 {
+        if !store::delete_tag(ctx.db(), auth.0.organization_id, id.0).await? {
             return Err(Problem::not_found());
         }
         Ok(Deleted::NoContent)
@@ -593,31 +464,185 @@ fn dedup(ids: Vec<Uuid>) -> Vec<Uuid> {
     ids.into_iter().filter(|id| seen.insert(*id)).collect()
 }
 
-async fn check_combination(
-    conn: &mut sqlx::PgConnection,
-    errors: &mut Errors,
-    layout: &str,
-    dimension: &str,
-    style: &str,
-) -> Result<(), Problem> {
-    if !store::is_valid_combination(conn, layout, dimension, style).await? {
-        errors.push(
-            "body.layout",
-            format!("`{layout}`/`{dimension}`/`{style}` is not a valid layout/dimension/style combination; see /space-layouts/list"),
-        );
-    }
-    Ok(())
+/// A create request, checked: trimmed text, distinct tags.
+struct NewSpace {
+    name: String,
+    description: Option<String>,
+    layout: String,
+    dimension: String,
+    style: String,
+    tag_ids: Vec<Uuid>,
 }
 
-async fn check_tags(
+impl NewSpace {
+    /// `422` for every field the schema cannot check (trimming, control characters).
+    fn validate(body: CreateSpaceRequest) -> Result<Self, Problem> {
+        let mut errors = Errors::default();
+        let name = errors.check(validate::name("body.name", &body.name, NAME_MAX));
+        let description = errors.check(
+            body.description
+                .as_deref()
+                .map(|d| validate::description("body.description", d, DESCRIPTION_MAX))
+                .transpose(),
+        );
+        errors.finish()?;
+        Ok(Self {
+            name: name.unwrap_or_default(),
+            description: description.flatten().flatten(),
+            layout: body.layout,
+            dimension: body.dimension,
+            style: body.style,
+            tag_ids: dedup(body.tag_ids.unwrap_or_default()),
+        })
+    }
+
+    fn fields(&self) -> SpaceFields<'_> {
+        SpaceFields {
+            name: &self.name,
+            description: self.description.as_deref(),
+            layout: Layout {
+                layout: &self.layout,
+                dimension: &self.dimension,
+                style: &self.style,
+            },
+        }
+    }
+}
+
+/// An update request, checked. `None` is a field that was absent (unchanged).
+struct SpaceChanges {
+    name: Option<String>,
+    /// `Some(None)`: cleared.
+    description: Option<Option<String>>,
+    layout: Option<String>,
+    dimension: Option<String>,
+    style: Option<String>,
+    /// The space's tags from now on (distinct); `Some(empty)` removes them all.
+    tag_ids: Option<Vec<Uuid>>,
+}
+
+impl SpaceChanges {
+    /// `422` for a `null` the field does not allow and for what the schema cannot check.
+    fn validate(body: UpdateSpaceRequest) -> Result<Self, Problem> {
+        let mut errors = Errors::default();
+        let name = match &body.name {
+            MaybeUndefined::Undefined => None,
+            MaybeUndefined::Null => {
+                errors.push("body.name", "cannot be null");
+                None
+            }
+            MaybeUndefined::Value(name) => errors.check(validate::name("body.name", name, NAME_MAX)),
+        };
+        let description = match &body.description {
+            MaybeUndefined::Undefined => None,
+            MaybeUndefined::Null => Some(None),
+            MaybeUndefined::Value(d) => {
+                errors.check(validate::description("body.description", d, DESCRIPTION_MAX))
+            }
+        };
+        let layout = layout_part(&mut errors, &body.layout, "body.layout");
+        let dimension = layout_part(&mut errors, &body.dimension, "body.dimension");
+        let style = layout_part(&mut errors, &body.style, "body.style");
+        let tag_ids = match body.tag_ids {
+            MaybeUndefined::Undefined => None,
+            MaybeUndefined::Null => Some(Vec::new()),
+            MaybeUndefined::Value(ids) if ids.len() > TAGS_PER_SPACE_MAX => {
+                errors.push("body.tagIds", format!("at most {TAGS_PER_SPACE_MAX} tags"));
+                None
+            }
+            MaybeUndefined::Value(ids) => Some(dedup(ids)),
+        };
+        errors.finish()?;
+        Ok(Self {
+            name,
+            description,
+            layout,
+            dimension,
+            style,
+            tag_ids,
+        })
+    }
+
+    /// The space's fields once these changes are made to `current`.
+    fn applied_to<'a>(&'a self, current: &'a SpaceRow) -> SpaceFields<'a> {
+        SpaceFields {
+            name: self.name.as_deref().unwrap_or(&current.name),
+            description: match &self.description {
+                Some(description) => description.as_deref(),
+                None => current.description.as_deref(),
+            },
+            layout: Layout {
+                layout: self.layout.as_deref().unwrap_or(&current.layout),
+                dimension: self.dimension.as_deref().unwrap_or(&current.dimension),
+                style: self.style.as_deref().unwrap_or(&current.style),
+            },
+        }
+    }
+}
+
+/// One of `layout`, `dimension`, `style` in an update: absent, or a value (never `null`).
+fn layout_part(errors: &mut Errors, field: &MaybeUndefined<String>, location: &str) -> Option<String> {
+    match field {
+        MaybeUndefined::Undefined => None,
+        MaybeUndefined::Null => {
+            errors.push(location, "cannot be null");
+            None
+        }
+        MaybeUndefined::Value(v) if v.chars().count() > 40 => {
+            errors.push(location, "must be at most 40 characters");
+            None
+        }
+        MaybeUndefined::Value(v) => Some(v.clone()),
+    }
+}
+
+/// `422` unless `layout` (when given) is a valid combination and every tag of `tag_ids` is one
+/// of the organization's. The tags are locked against deletion until the transaction ends, so
+/// a concurrent tag delete cannot break the write that attaches them.
+async fn check_references(
     conn: &mut sqlx::PgConnection,
-    errors: &mut Errors,
     organization_id: i64,
-    ids: &[Uuid],
+    layout: Option<&Layout<'_>>,
+    tag_ids: &[Uuid],
 ) -> Result<(), Problem> {
-    let found = store::lock_tags(conn, organization_id, ids).await?;
-    for id in ids.iter().filter(|id| !found.contains(id)) {
+    let mut errors = Errors::default();
+    if let Some(layout) = layout {
+        if !store::is_valid_combination(conn, layout).await? {
+            let Layout {
+                layout,
+                dimension,
+                style,
+            } = layout;
+            errors.push(
+                "body.layout",
+                format!("`{layout}`/`{dimension}`/`{style}` is not a valid layout/dimension/style combination; see /space-layouts/list"),
+            );
+        }
+    }
+    let found = store::lock_tags(conn, organization_id, tag_ids).await?;
+    for id in tag_ids.iter().filter(|id| !found.contains(id)) {
         errors.push("body.tagIds", format!("no tag {id} in this organization"));
+    }
+    errors.finish()
+}
+
+/// Writes what differs from `current`: the fields, the tags (`None`: unchanged). `updatedAt`
+/// moves only when something changed.
+async fn save_changes(
+    conn: &mut sqlx::PgConnection,
+    current: &SpaceRow,
+    next: &SpaceFields<'_>,
+    tag_ids: Option<&[Uuid]>,
+) -> Result<(), Problem> {
+    let mut changed = *next != current.fields();
+    if changed {
+        store::update_space(conn, current.pk, next).await?;
+    }
+    if let Some(tag_ids) = tag_ids {
+        changed |= store::set_tags(conn, current.pk, tag_ids).await?;
+    }
+    if changed {
+        store::touch_space(conn, current.pk).await?;
     }
     Ok(())
 }
