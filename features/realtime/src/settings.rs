@@ -150,21 +150,48 @@ pub fn build(
     worker: &WorkerAuthSettings,
 ) -> anyhow::Result<Provided> {
     platform_livekit::install_jwt_crypto_provider();
+    let livekit = conference(environment, livekit)?;
+    let router_keys = router_keys(environment, settings)?;
+    let centrifugo_secret = centrifugo_secret(environment, settings)?;
+    let worker = worker_verifier(environment, worker)?;
+    Ok(Provided {
+        state: RealtimeState {
+            livekit,
+            conference_ttl: Duration::from_secs(settings.conference_token_ttl_secs),
+            router_keys,
+            router_issuer: settings.router_token_issuer.trim().to_owned(),
+            router_audience: settings.router_token_audience.trim().to_owned(),
+            router_url: present(&settings.office_router_url).map(str::to_owned),
+            centrifugo: CentrifugoTokens::new(
+                &centrifugo_secret,
+                settings.centrifugo_token_ttl_secs,
+                present(&settings.centrifugo_client_url).map(str::to_owned),
+            ),
+        },
+        worker,
+    })
+}
 
-    let livekit = match livekit.missing() {
-        None => LiveKit::from_settings(livekit)?,
+/// The LiveKit client; disabled (development) without its settings.
+fn conference(environment: Environment, livekit: &LiveKitSettings) -> anyhow::Result<LiveKit> {
+    match livekit.missing() {
+        None => LiveKit::from_settings(livekit),
         Some(variable) => {
             environment.required(
                 variable,
                 &None,
                 "the conference is disabled (its operations answer 503)",
             )?;
-            LiveKit::disabled()
+            Ok(LiveKit::disabled())
         }
-    };
+    }
+}
 
+/// The office-router signing keys (a throwaway key, generated on first use, in development),
+/// and a non-blank issuer and audience.
+fn router_keys(environment: Environment, settings: &RealtimeSettings) -> anyhow::Result<RouterKeys> {
     let previous = present(&settings.router_token_previous_key);
-    let router_keys = match environment.required_secret(
+    let keys = match environment.required_secret(
         "JWT_PRIVATE_KEY",
         &settings.router_token_private_key,
         1,
@@ -184,49 +211,39 @@ pub fn build(
             bail!("{variable} must not be empty");
         }
     }
+    Ok(keys)
+}
 
-    let centrifugo_secret = match environment.required_secret(
+/// The Centrifugo HMAC secret (a random one in development).
+fn centrifugo_secret(environment: Environment, settings: &RealtimeSettings) -> anyhow::Result<Vec<u8>> {
+    match environment.required_secret(
         "CENTRIFUGO_TOKEN_SECRET",
         &settings.centrifugo_token_secret,
         MIN_CENTRIFUGO_SECRET_BYTES,
         "using a throwaway secret",
     )? {
-        Some(secret) => secret.expose_secret().as_bytes().to_vec(),
+        Some(secret) => Ok(secret.expose_secret().as_bytes().to_vec()),
         None => {
             let mut secret = vec![0u8; 48];
             aws_lc_rs::rand::fill(&mut secret).context("the system RNG")?;
-            secret
+            Ok(secret)
         }
-    };
+    }
+}
 
-    let worker = match WorkerVerifier::from_settings(worker)? {
-        Some(verifier) => verifier,
+/// The check of the Worker's tokens (refusing every one in development without a key).
+fn worker_verifier(environment: Environment, worker: &WorkerAuthSettings) -> anyhow::Result<WorkerVerifier> {
+    match WorkerVerifier::from_settings(worker)? {
+        Some(verifier) => Ok(verifier),
         None => {
             environment.required(
                 "WORKER_JWT_PUBLIC_KEY or WORKER_JWT_SECRET",
                 &None,
                 "Worker endpoints refuse every token",
             )?;
-            WorkerVerifier::refusing_all(worker)
+            Ok(WorkerVerifier::refusing_all(worker))
         }
-    };
-
-    Ok(Provided {
-        state: RealtimeState {
-            livekit,
-            conference_ttl: Duration::from_secs(settings.conference_token_ttl_secs),
-            router_keys,
-            router_issuer: settings.router_token_issuer.trim().to_owned(),
-            router_audience: settings.router_token_audience.trim().to_owned(),
-            router_url: present(&settings.office_router_url).map(str::to_owned),
-            centrifugo: CentrifugoTokens::new(
-                &centrifugo_secret,
-                settings.centrifugo_token_ttl_secs,
-                present(&settings.centrifugo_client_url).map(str::to_owned),
-            ),
-        },
-        worker,
-    })
+    }
 }
 
 /// What a process that serves none of these operations provides: everything disabled or
