@@ -289,6 +289,19 @@ pub async fn workos_user_id(conn: &mut PgConnection, user_id: i64) -> Result<Opt
         .map(Option::flatten)
 }
 
+/// The public ids of the organizations among `ids` that exist, `(id, public id)`, in one query:
+/// for features that keep per-organization numbers by internal id and label them by public id
+/// (conference usage).
+pub async fn organization_public_ids(
+    conn: &mut PgConnection,
+    ids: &[i64],
+) -> Result<Vec<(i64, String)>, sqlx::Error> {
+    sqlx::query_as("SELECT id, public_id FROM organizations WHERE id = ANY($1)")
+        .bind(ids)
+        .fetch_all(conn)
+        .await
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -39,7 +39,9 @@ pub async fn room<'e>(
 }
 
 /// `identity` is in the room from `joined_at`, as reported at `at`. `user_id` is the user the
-/// identity names, if it names one. Returns whether the row changed (older news does not).
+/// identity names, if it names one that exists (the column references the identity feature's
+/// users, so the caller establishes that first: recordings does, through its own activity row's
+/// foreign key). Returns whether the row changed (older news does not).
 pub async fn joined(
     conn: &mut PgConnection,
     room: &ConferenceRoom,
@@ -50,7 +52,7 @@ pub async fn joined(
 ) -> Result<bool, sqlx::Error> {
     Ok(sqlx::query(
         "INSERT INTO space_occupants (room_id, identity, user_id, present, joined_at, changed_at)
-         VALUES ($1, $2, (SELECT id FROM users WHERE id = $3), true, $4, $5)
+         VALUES ($1, $2, $3, true, $4, $5)
          ON CONFLICT (room_id, identity) DO UPDATE
              SET present = true, user_id = EXCLUDED.user_id, joined_at = EXCLUDED.joined_at,
                  changed_at = EXCLUDED.changed_at
