@@ -34,7 +34,11 @@ static MIGRATIONS: Migrator = qubital_plugin::sqlx::migrate!("../../migrations/s
 
 qubital_plugin::inventory::submit! {
     Feature::new("spaces")
-        .apis(&[Api::of::<api::SpacesApi>()])
+        .apis(&[
+            Api::of::<api::SpacesApi>(),
+            Api::of::<api::SpaceLayoutsApi>(),
+            Api::of::<api::SpaceTagsApi>(),
+        ])
         .migrations(&MIGRATIONS)
         .tables(&[
             Table::kept("rooms", "deleted by their organization's admins, or with the organization"),
