@@ -135,6 +135,19 @@ pub async fn mirror_organization(
     Ok(Organization::upsert_from_workos(conn, &remote.id, &remote.name, false).await?)
 }
 
+/// The public ids of the organizations among `ids` that exist, `(id, public id)`, in one query:
+/// for features that keep per-organization numbers by internal id and label them by public id
+/// (conference usage).
+pub async fn organization_public_ids(
+    conn: &mut PgConnection,
+    ids: &[i64],
+) -> Result<Vec<(i64, String)>, sqlx::Error> {
+    sqlx::query_as("SELECT id, public_id FROM organizations WHERE id = ANY($1)")
+        .bind(ids)
+        .fetch_all(conn)
+        .await
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

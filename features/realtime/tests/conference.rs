@@ -4,20 +4,20 @@
 extern crate qubital_auth;
 extern crate qubital_realtime;
 
-mod common;
+mod support;
 
-use common::{problem_type, sign_in, with_livekit, LIVEKIT_KEY, LIVEKIT_SECRET};
 use livekit_api::access_token::TokenVerifier;
 use qubital_testkit::{spawn_app, TestApp};
 use serde_json::json;
+use support::{create_space, problem_type, sign_in, with_livekit, LIVEKIT_KEY, LIVEKIT_SECRET};
 
 #[tokio::test]
 async fn the_token_admits_the_caller_to_the_space_with_grants_by_role() {
     let app = with_livekit(TestApp::builder()).spawn().await;
-    let admin = sign_in(&app, "ada@acme.test", "Acme", "admin").await;
-    let guest = sign_in(&app, "gus@acme.test", "Acme", "guest").await;
-    let member = sign_in(&app, "mel@acme.test", "Acme", "member").await;
-    let space = admin.create_space("Main").await;
+    let admin = sign_in(&app.address, "ada@acme.test", "Acme", "admin").await;
+    let guest = sign_in(&app.address, "gus@acme.test", "Acme", "guest").await;
+    let member = sign_in(&app.address, "mel@acme.test", "Acme", "member").await;
+    let space = create_space(&admin, "Main").await;
     let verifier = TokenVerifier::with_api_key(LIVEKIT_KEY, LIVEKIT_SECRET);
 
     let answer = admin
@@ -43,7 +43,7 @@ async fn the_token_admits_the_caller_to_the_space_with_grants_by_role() {
     // expiresAt is the token's exp; the default lifetime is one hour.
     let expires_at = chrono::DateTime::parse_from_rfc3339(answer["expiresAt"].as_str().unwrap()).unwrap();
     assert_eq!(expires_at.timestamp(), claims.exp as i64);
-    assert!((claims.exp as i64 - common::now() - 3600).abs() <= 2);
+    assert!((claims.exp as i64 - support::now() - 3600).abs() <= 2);
 
     let claims = verifier
         .verify(
@@ -81,23 +81,23 @@ async fn the_lifetime_is_a_setting() {
         .arg("120")
         .spawn()
         .await;
-    let admin = sign_in(&app, "ada@acme.test", "Acme", "admin").await;
-    let space = admin.create_space("Main").await;
+    let admin = sign_in(&app.address, "ada@acme.test", "Acme", "admin").await;
+    let space = create_space(&admin, "Main").await;
     let answer = admin
         .ok("/realtime/conference-token", json!({"spaceId": space}))
         .await;
     let claims = TokenVerifier::with_api_key(LIVEKIT_KEY, LIVEKIT_SECRET)
         .verify(answer["token"].as_str().unwrap())
         .unwrap();
-    assert!((claims.exp as i64 - common::now() - 120).abs() <= 2);
+    assert!((claims.exp as i64 - support::now() - 120).abs() <= 2);
 }
 
 #[tokio::test]
 async fn another_organizations_space_is_not_found() {
     let app = with_livekit(TestApp::builder()).spawn().await;
-    let acme = sign_in(&app, "ada@acme.test", "Acme", "admin").await;
-    let globex = sign_in(&app, "hank@globex.test", "Globex", "admin").await;
-    let theirs = globex.create_space("Globex HQ").await;
+    let acme = sign_in(&app.address, "ada@acme.test", "Acme", "admin").await;
+    let globex = sign_in(&app.address, "hank@globex.test", "Globex", "admin").await;
+    let theirs = create_space(&globex, "Globex HQ").await;
     let (status, body) = acme
         .post("/realtime/conference-token", json!({"spaceId": theirs}))
         .await;
@@ -110,7 +110,7 @@ async fn another_organizations_space_is_not_found() {
         .await;
     assert_eq!(status, 404);
     // A user in both organizations gets in only through the organization they act in.
-    let both = sign_in(&app, "hank@globex.test", "Acme", "member").await;
+    let both = sign_in(&app.address, "hank@globex.test", "Acme", "member").await;
     let (status, _) = both
         .post("/realtime/conference-token", json!({"spaceId": theirs}))
         .await;
@@ -120,7 +120,7 @@ async fn another_organizations_space_is_not_found() {
 #[tokio::test]
 async fn bad_requests_are_4xx() {
     let app = with_livekit(TestApp::builder()).spawn().await;
-    let admin = sign_in(&app, "ada@acme.test", "Acme", "admin").await;
+    let admin = sign_in(&app.address, "ada@acme.test", "Acme", "admin").await;
     for body in [
         json!({}),
         json!({"spaceId": "nope"}),
@@ -142,8 +142,8 @@ async fn bad_requests_are_4xx() {
 #[tokio::test]
 async fn an_unconfigured_conference_answers_503_in_development() {
     let app = spawn_app().await;
-    let admin = sign_in(&app, "ada@acme.test", "Acme", "admin").await;
-    let space = admin.create_space("Main").await;
+    let admin = sign_in(&app.address, "ada@acme.test", "Acme", "admin").await;
+    let space = create_space(&admin, "Main").await;
     let (status, body) = admin
         .post("/realtime/conference-token", json!({"spaceId": space}))
         .await;

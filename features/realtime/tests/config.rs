@@ -7,7 +7,10 @@ extern crate qubital_auth;
 
 use platform_livekit::LiveKitSettings;
 use qubital_plugin::{Environment, ProcessRole};
-use qubital_realtime::{build, Keyring, RealtimeSettings, RealtimeState, RouterKeys, WorkerAuthSettings};
+use qubital_realtime::{
+    settings::{build, RealtimeSettings, RealtimeState, WorkerAuthSettings},
+    Keyring, RouterKeys,
+};
 use qubital_testkit::TestApp;
 
 struct Config {

@@ -4,12 +4,12 @@
 extern crate qubital_auth;
 extern crate qubital_realtime;
 
-mod common;
+mod support;
 
-use common::{now, sign_in};
 use jsonwebtoken::{decode, Algorithm, DecodingKey, Validation};
 use qubital_testkit::TestApp;
 use serde_json::{json, Value};
+use support::{now, sign_in};
 
 const SECRET: &str = "centrifugo-secret-for-tests-0123456789";
 
@@ -29,8 +29,8 @@ async fn the_token_subscribes_only_the_callers_identity_channels() {
         .arg("wss://messaging.test/connection/websocket")
         .spawn()
         .await;
-    let ada = sign_in(&app, "ada@acme.test", "Acme", "moderator").await;
-    let hank = sign_in(&app, "hank@globex.test", "Globex", "admin").await;
+    let ada = sign_in(&app.address, "ada@acme.test", "Acme", "moderator").await;
+    let hank = sign_in(&app.address, "hank@globex.test", "Globex", "admin").await;
 
     let answer = ada.ok("/realtime/connection-token", json!({})).await;
     assert_eq!(answer["url"], "wss://messaging.test/connection/websocket");

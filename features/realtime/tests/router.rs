@@ -4,13 +4,13 @@
 extern crate qubital_auth;
 extern crate qubital_realtime;
 
-mod common;
+mod support;
 
-use common::{now, problem_type, sign_in};
 use jsonwebtoken::{decode, decode_header, jwk::JwkSet, Algorithm, DecodingKey, Validation};
 use qubital_realtime::Keyring;
 use qubital_testkit::TestApp;
 use serde_json::{json, Value};
+use support::{now, problem_type, sign_in, Client};
 
 /// The Worker's view: fetch the JWKS, pick the key by `kid`, verify RS256 + iss + aud + exp.
 async fn verify_with_jwks(app: &TestApp, token: &str, issuer: &str, audience: &str) -> Result<Value, String> {
@@ -40,7 +40,7 @@ fn pem(keyring: &Keyring) -> String {
 #[tokio::test]
 async fn a_generated_development_key_signs_tokens_the_jwks_verifies() {
     let app = TestApp::builder().spawn().await;
-    let member = sign_in(&app, "mel@acme.test", "Acme", "member").await;
+    let member = sign_in(&app.address, "mel@acme.test", "Acme", "member").await;
     let answer = member.ok("/realtime/router-token", json!({})).await;
     assert_eq!(answer["url"], Value::Null);
     let token = answer["token"].as_str().unwrap();
@@ -95,7 +95,7 @@ async fn configured_claims_and_a_token_in_flight_survive_a_key_rotation() {
         .arg("wss://router.qubital.test")
         .spawn()
         .await;
-    let admin = sign_in(&before, "ada@acme.test", "Acme", "admin").await;
+    let admin = sign_in(&before.address, "ada@acme.test", "Acme", "admin").await;
     let answer = admin.ok("/realtime/router-token", json!({})).await;
     assert_eq!(answer["url"], "wss://router.qubital.test");
     let in_flight = answer["token"].as_str().unwrap().to_owned();
@@ -132,7 +132,7 @@ async fn configured_claims_and_a_token_in_flight_survive_a_key_rotation() {
     )
     .await
     .expect("a token signed by the previous key verifies while it is configured");
-    let admin = sign_in(&after, "ada@acme.test", "Acme", "admin").await;
+    let admin = sign_in(&after.address, "ada@acme.test", "Acme", "admin").await;
     let fresh = admin.ok("/realtime/router-token", json!({})).await["token"]
         .as_str()
         .unwrap()
@@ -181,9 +181,9 @@ async fn configured_claims_and_a_token_in_flight_survive_a_key_rotation() {
 #[tokio::test]
 async fn the_token_is_for_the_callers_own_organization_and_needs_a_session() {
     let app = TestApp::builder().spawn().await;
-    let acme = sign_in(&app, "ada@acme.test", "Acme", "guest").await;
-    let globex = sign_in(&app, "hank@globex.test", "Globex", "admin").await;
-    let token = |c: &common::Client| {
+    let acme = sign_in(&app.address, "ada@acme.test", "Acme", "guest").await;
+    let globex = sign_in(&app.address, "hank@globex.test", "Globex", "admin").await;
+    let token = |c: &Client| {
         let c = c.http.clone();
         let url = app.url("/realtime/router-token");
         async move {
@@ -220,7 +220,7 @@ async fn the_token_is_for_the_callers_own_organization_and_needs_a_session() {
 
     let response = app.post("/realtime/router-token", &json!({})).await;
     assert_eq!(response.status(), 401);
-    let (_, body) = common::read(response).await;
+    let (_, body) = support::read(response).await;
     assert_eq!(problem_type(&body), "unauthorized");
     // The JWKS is public.
     assert_eq!(app.get("/.well-known/jwks.json").await.status(), 200);

@@ -4,7 +4,7 @@
 extern crate qubital_auth;
 extern crate qubital_realtime;
 
-mod common;
+mod support;
 
 use aws_lc_rs::{
     encoding::AsDer,
@@ -12,11 +12,11 @@ use aws_lc_rs::{
     signature::{EcdsaKeyPair, KeyPair, ECDSA_P256_SHA256_FIXED_SIGNING},
 };
 use base64::{engine::general_purpose::URL_SAFE_NO_PAD, Engine};
-use common::{now, problem_type, read, sign_in, Client};
 use jsonwebtoken::{encode, EncodingKey, Header};
 use qubital_realtime::Keyring;
 use qubital_testkit::TestApp;
 use serde_json::{json, Value};
+use support::{create_space, now, problem_type, read, sign_in, Client};
 
 const SECRET: &str = "worker-shared-secret-for-tests-012345";
 const ISSUER: &str = "office-router";
@@ -67,10 +67,10 @@ struct World {
 
 async fn world(builder: qubital_testkit::TestAppBuilder) -> World {
     let app = builder.spawn().await;
-    let acme_admin = sign_in(&app, "ada@acme.test", "Acme", "admin").await;
-    let acme_guest = sign_in(&app, "gus@acme.test", "Acme", "guest").await;
-    let globex_admin = sign_in(&app, "hank@globex.test", "Globex", "admin").await;
-    let acme_space = acme_admin.create_space("Main").await;
+    let acme_admin = sign_in(&app.address, "ada@acme.test", "Acme", "admin").await;
+    let acme_guest = sign_in(&app.address, "gus@acme.test", "Acme", "guest").await;
+    let globex_admin = sign_in(&app.address, "hank@globex.test", "Globex", "admin").await;
+    let acme_space = create_space(&acme_admin, "Main").await;
     World {
         app,
         acme_admin,
@@ -128,8 +128,8 @@ async fn the_worker_asks_who_may_enter_a_space_and_who_a_member_is() {
         (&json!(false), &json!("other-organization"))
     );
     // Even a member of both is refused through the other organization's token.
-    sign_in(&w.app, "bo@globex.test", "Globex", "member").await;
-    let both = sign_in(&w.app, "bo@globex.test", "Acme", "member").await;
+    sign_in(&w.app.address, "bo@globex.test", "Globex", "member").await;
+    let both = sign_in(&w.app.address, "bo@globex.test", "Acme", "member").await;
     let (_, body) = call(
         &w.app,
         &check,

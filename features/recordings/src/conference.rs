@@ -1,12 +1,15 @@
-//! What participant and room webhooks change: who is in each space's conference now (the spaces
-//! feature's occupancy, written through `qubital_spaces::occupancy`) and who was active on which
-//! day (`conference_activity_days`, for weekly/monthly active users). Each function runs inside
-//! the webhook's transaction, after its event id was recorded, so a redelivery never gets here.
+//! What participant events change: who is in each space's conference now (the spaces feature's
+//! occupancy, written through `qubital_spaces::occupancy`) and who was active on which day
+//! (`conference_activity_days`, for weekly/monthly active users). Each function runs inside
+//! the caller's transaction: the webhook's, after its event id was recorded, so a redelivery
+//! never gets here; or a reconcile pass's.
 
 use chrono::{DateTime, Utc};
 use platform_livekit::webhook::Participant;
 use qubital_spaces::occupancy::{self, ConferenceRoom};
 use sqlx::PgConnection;
+
+use crate::store;
 
 fn instant(unix_seconds: i64) -> Option<DateTime<Utc>> {
     (unix_seconds > 0)
@@ -29,21 +32,15 @@ pub async fn joined(
     at: DateTime<Utc>,
 ) -> Result<bool, sqlx::Error> {
     let joined_at = instant(participant.joined_at).unwrap_or(at);
-    let user = user_of(participant);
-    let changed = occupancy::joined(conn, room, &participant.identity, user, joined_at, at).await?;
-    if let Some(user_id) = user {
-        sqlx::query(
-            "INSERT INTO conference_activity_days (org_id, day, user_id)
-             SELECT $1, ($2::timestamptz AT TIME ZONE 'UTC')::date, u.id FROM users u WHERE u.id = $3
-             ON CONFLICT DO NOTHING",
-        )
-        .bind(room.org_id)
-        .bind(at)
-        .bind(user_id)
-        .execute(&mut *conn)
-        .await?;
-    }
-    Ok(changed)
+    // Recording the day also tells whether the identity names a user who exists, which the
+    // occupant's row needs to know (it references the user).
+    let user = match user_of(participant) {
+        Some(user_id) if store::conference::record_activity(conn, room.org_id, user_id, at).await? => {
+            Some(user_id)
+        }
+        _ => None,
+    };
+    occupancy::joined(conn, room, &participant.identity, user, joined_at, at).await
 }
 
 /// The participant left the room at `at`. Returns the seconds they spent in it: from LiveKit's

@@ -17,6 +17,7 @@ use prometheus_client::{
     encoding::EncodeLabelSet,
     metrics::{counter::Counter, family::Family, gauge::Gauge},
 };
+use qubital_auth::directory::Organization;
 
 /// `org_id` of series that cannot be attributed to an organization.
 pub const UNKNOWN_ORG: &str = "unknown";
@@ -134,6 +135,14 @@ fn metrics() -> &'static Metrics {
         );
         m
     })
+}
+
+/// The `org_id` label of organization `org_id` (internal id): its public id, from the identity
+/// feature; [`UNKNOWN_ORG`] once it is gone.
+pub(crate) async fn org_label(conn: &mut sqlx::PgConnection, org_id: i64) -> Result<String, sqlx::Error> {
+    Ok(Organization::by_id(conn, org_id)
+        .await?
+        .map_or_else(|| UNKNOWN_ORG.to_owned(), |organization| organization.public_id))
 }
 
 fn org(org_id: &str) -> OrgLabels {

@@ -19,8 +19,9 @@ use qubital_plugin::{problem::types, AppContext, Problem};
 use qubital_spaces::occupancy::{self, ConferenceRoom};
 
 use crate::{
-    conference, metrics,
-    store::{self, Changed},
+    conference,
+    egress::{self, Changed},
+    metrics, store,
 };
 
 #[derive(Tags)]
@@ -46,7 +47,7 @@ fn invalid_signature() -> Problem {
 }
 
 #[derive(Default)]
-pub struct LiveKitWebhookApi;
+pub(crate) struct LiveKitWebhookApi;
 
 #[OpenApi(tag = "WebhookTag::Webhooks")]
 impl LiveKitWebhookApi {
@@ -66,83 +67,90 @@ impl LiveKitWebhookApi {
         #[oai(name = "Authorization")] authorization: Header<Option<String>>,
         body: Binary<Vec<u8>>,
     ) -> Result<Json<ConferenceDelivery>, Problem> {
-        let livekit = ctx.get::<LiveKit>();
-        if !livekit.is_enabled() {
-            return Err(Problem::integration_disabled("conference webhooks"));
-        }
-        let Some(authorization) = authorization.0.filter(|a| !a.trim().is_empty()) else {
-            tracing::warn!("conference webhook without a signature");
-            return Err(invalid_signature());
-        };
-        // A body that is not UTF-8 cannot be the signed JSON.
-        let Ok(body) = std::str::from_utf8(&body.0) else {
-            return Err(invalid_signature());
-        };
-        let delivery = livekit
-            .verify_webhook(body, &authorization)
-            .map_err(|rejected| match rejected {
-                WebhookRejected::Disabled => Problem::integration_disabled("conference webhooks"),
-                WebhookRejected::Signature(reason) => {
-                    tracing::warn!(%reason, "conference webhook rejected");
-                    invalid_signature()
-                }
-                WebhookRejected::Malformed(reason) => {
-                    tracing::warn!(%reason, "conference webhook body is not an event");
-                    metrics::webhook_rejected("malformed");
-                    Problem::new(&types::MALFORMED_EVENT)
-                }
-            })?;
-
-        let mut tx = ctx.db().begin().await?;
-        let room = match delivery.event.room() {
-            Some(room) => occupancy::room(&mut *tx, room).await?,
-            None => None,
-        };
-        let first = sqlx::query(
-            "INSERT INTO livekit_webhook_events (event_id, event) VALUES ($1, $2) ON CONFLICT DO NOTHING",
-        )
-        .bind(&delivery.id)
-        .bind(&delivery.name)
-        .execute(&mut *tx)
-        .await?
-        .rows_affected()
-            == 1;
-        let effect = if first {
-            apply(&mut tx, &delivery, room.as_ref()).await?
-        } else {
-            Effect::Duplicate
-        };
-        tx.commit().await?;
-
+        let delivery = verify(ctx.get::<LiveKit>(), authorization.0, &body.0)?;
+        let (room, effect) = record(&ctx, &delivery).await?;
         let org_id = room
             .as_ref()
             .map_or(metrics::UNKNOWN_ORG, |room| room.org_public_id.as_str());
         metrics::webhook_received(org_id, &delivery.name);
-        let outcome = match effect {
-            Effect::Duplicate => "duplicate",
-            Effect::Ignored => "ignored",
-            Effect::Recording(changed) => {
-                tracing::info!(event = %delivery.name, status = %changed.status, "recording updated");
-                changed.count();
-                "applied"
-            }
-            Effect::Joined => {
-                metrics::participant_joined(org_id);
-                "applied"
-            }
-            Effect::Left { seconds } => {
-                metrics::participant_left(org_id, seconds);
-                "applied"
-            }
-            Effect::Published(source) => {
-                metrics::track_published(org_id, source);
-                "applied"
-            }
-            Effect::RoomClosed => "applied",
-        };
+        let outcome = count(effect, org_id, &delivery.name);
         Ok(Json(ConferenceDelivery {
             outcome: outcome.to_owned(),
         }))
+    }
+}
+
+/// The delivery, if LiveKit signed it: `503` without LiveKit, `401 invalid-signature` for a
+/// missing, foreign or tampered signature, `400 malformed-event` for a signed body that is not
+/// an event (refusals are counted).
+fn verify(livekit: &LiveKit, authorization: Option<String>, body: &[u8]) -> Result<Delivery, Problem> {
+    if !livekit.is_enabled() {
+        return Err(Problem::integration_disabled("conference webhooks"));
+    }
+    let Some(authorization) = authorization.filter(|a| !a.trim().is_empty()) else {
+        tracing::warn!("conference webhook without a signature");
+        return Err(invalid_signature());
+    };
+    // A body that is not UTF-8 cannot be the signed JSON.
+    let Ok(body) = std::str::from_utf8(body) else {
+        return Err(invalid_signature());
+    };
+    livekit
+        .verify_webhook(body, &authorization)
+        .map_err(|rejected| match rejected {
+            WebhookRejected::Disabled => Problem::integration_disabled("conference webhooks"),
+            WebhookRejected::Signature(reason) => {
+                tracing::warn!(%reason, "conference webhook rejected");
+                invalid_signature()
+            }
+            WebhookRejected::Malformed(reason) => {
+                tracing::warn!(%reason, "conference webhook body is not an event");
+                metrics::webhook_rejected("malformed");
+                Problem::new(&types::MALFORMED_EVENT)
+            }
+        })
+}
+
+/// In one transaction: the event id (a redelivery stops there) and the event's effects. Returns
+/// the space whose room the event is about, if any, and what was done.
+async fn record(ctx: &AppContext, delivery: &Delivery) -> Result<(Option<ConferenceRoom>, Effect), Problem> {
+    let mut tx = ctx.db().begin().await?;
+    let room = match delivery.event.room() {
+        Some(room) => occupancy::room(&mut *tx, room).await?,
+        None => None,
+    };
+    let effect = if store::conference::first_delivery(&mut tx, &delivery.id, &delivery.name).await? {
+        apply(&mut tx, delivery, room.as_ref()).await?
+    } else {
+        Effect::Duplicate
+    };
+    tx.commit().await?;
+    Ok((room, effect))
+}
+
+/// Counts what a committed delivery did, under `org_id`; returns its outcome on the wire.
+fn count(effect: Effect, org_id: &str, event: &str) -> &'static str {
+    match effect {
+        Effect::Duplicate => "duplicate",
+        Effect::Ignored => "ignored",
+        Effect::Recording(changed) => {
+            tracing::info!(%event, status = %changed.status, "recording updated");
+            changed.count();
+            "applied"
+        }
+        Effect::Joined => {
+            metrics::participant_joined(org_id);
+            "applied"
+        }
+        Effect::Left { seconds } => {
+            metrics::participant_left(org_id, seconds);
+            "applied"
+        }
+        Effect::Published(source) => {
+            metrics::track_published(org_id, source);
+            "applied"
+        }
+        Effect::RoomClosed => "applied",
     }
 }
 
@@ -168,7 +176,7 @@ async fn apply(
         .filter(|_| delivery.created_at > 0)
         .unwrap_or_else(Utc::now);
     Ok(match (&delivery.event, room) {
-        (ConferenceEvent::Egress(egress), _) => match store::apply_egress(conn, egress).await? {
+        (ConferenceEvent::Egress(egress), _) => match egress::apply(conn, egress).await? {
             Some(changed) => Effect::Recording(changed),
             None => Effect::Ignored,
         },

@@ -14,7 +14,10 @@ use support::LiveKitApps as _;
 use platform_livekit::livekit_protocol as proto;
 use qubital_testkit::TestApp;
 use serde_json::json;
-use support::{deliver, deliver_signed, metric, participant_event, sign, sign_in, FakeLiveKit, LIVEKIT_KEY};
+use support::{
+    create_space, deliver, deliver_signed, metric, participant_event, sign, sign_in, start_recording,
+    FakeLiveKit, LIVEKIT_KEY,
+};
 
 async fn present(app: &TestApp, identity: &str) -> Option<bool> {
     sqlx::query_scalar("SELECT present FROM space_occupants WHERE identity = $1")
@@ -34,13 +37,51 @@ fn track(id: &str, room: &str, identity: &str, source: proto::TrackSource) -> pr
 }
 
 #[tokio::test]
+async fn an_identity_that_names_no_user_is_an_occupant_but_neither_listed_nor_active() {
+    let livekit = FakeLiveKit::start().await;
+    let app = livekit.app().spawn().await;
+    let ada = sign_in(&app.address, "ada@acme.test", "Acme", "admin").await;
+    let space = create_space(&ada, "Main").await;
+    let now = chrono::Utc::now().timestamp();
+
+    // A number no user has (a deleted user, a token minted elsewhere), a guest's identity, and
+    // Ada, all in the room.
+    for (i, identity) in ["987654321", "guest-1", ada.user_id()].into_iter().enumerate() {
+        let joined = participant_event(
+            &format!("EV_{i}"),
+            "participant_joined",
+            &space,
+            identity,
+            now,
+            now,
+        );
+        assert_eq!(deliver_signed(&app, &joined).await, "applied", "{identity}");
+        assert_eq!(present(&app, identity).await, Some(true), "{identity}");
+    }
+    let user: Option<i64> =
+        sqlx::query_scalar("SELECT user_id FROM space_occupants WHERE identity = '987654321'")
+            .fetch_one(app.db())
+            .await
+            .unwrap();
+    assert_eq!(user, None);
+    // Only Ada is a user in the space, and only she was active today.
+    let shown = ada.ok(&format!("/spaces/{space}/get"), json!({})).await;
+    assert_eq!(shown["occupantUserIds"], json!([ada.user_id()]));
+    let active: Vec<i64> = sqlx::query_scalar("SELECT user_id FROM conference_activity_days")
+        .fetch_all(app.db())
+        .await
+        .unwrap();
+    assert_eq!(active, vec![ada.user_id().parse::<i64>().unwrap()]);
+}
+
+#[tokio::test]
 async fn participant_and_track_events_feed_occupancy_activity_and_counters_once() {
     let livekit = FakeLiveKit::start().await;
     let app = livekit.app().spawn().await;
-    let ada = sign_in(&app, "ada@acme.test", "Acme", "admin").await;
-    let bob = sign_in(&app, "bob@acme.test", "Acme", "member").await;
+    let ada = sign_in(&app.address, "ada@acme.test", "Acme", "admin").await;
+    let bob = sign_in(&app.address, "bob@acme.test", "Acme", "member").await;
     let org = ada.organization_id().to_owned();
-    let space = ada.create_space("Main").await;
+    let space = create_space(&ada, "Main").await;
     let joins = "qubital_conference_participant_joins_total";
     let t0 = chrono::Utc::now().timestamp() - 600;
 
@@ -208,10 +249,10 @@ async fn participant_and_track_events_feed_occupancy_activity_and_counters_once(
 async fn recordings_started_and_failed_are_counted_by_organization_once() {
     let livekit = FakeLiveKit::start().await;
     let app = livekit.app().spawn().await;
-    let ada = sign_in(&app, "ada@acme.test", "Acme", "admin").await;
+    let ada = sign_in(&app.address, "ada@acme.test", "Acme", "admin").await;
     let org = ada.organization_id().to_owned();
-    let space = ada.create_space("Main").await;
-    let id = ada.start_recording(&space, "z").await;
+    let space = create_space(&ada, "Main").await;
+    let id = start_recording(&ada, &space, "z").await;
     assert_eq!(
         metric(&app, "qubital_recordings_started_total", &[("org_id", &org)]).await,
         Some(1.0)
@@ -250,8 +291,8 @@ async fn recordings_started_and_failed_are_counted_by_organization_once() {
 #[tokio::test]
 async fn housekeeping_prunes_only_what_has_expired() {
     let app = FakeLiveKit::start().await.app().spawn().await;
-    let ada = sign_in(&app, "ada@acme.test", "Acme", "admin").await;
-    let space = ada.create_space("Main").await;
+    let ada = sign_in(&app.address, "ada@acme.test", "Acme", "admin").await;
+    let space = create_space(&ada, "Main").await;
     let db = app.db();
     let org_id: i64 = sqlx::query_scalar("SELECT id FROM organizations")
         .fetch_one(db)

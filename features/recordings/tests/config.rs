@@ -1,8 +1,8 @@
 //! Boot-time configuration: production refuses to start without the bucket settings (naming the
 //! variable), development disables recording, and a process that serves no API needs nothing.
 
-use qubital_plugin::Environment;
-use qubital_recordings::{state, RecordingsSettings};
+use qubital_plugin::{Environment, ExposeSecret};
+use qubital_recordings::settings::{state, RecordingsSettings};
 
 fn complete() -> RecordingsSettings {
     RecordingsSettings {
@@ -85,12 +85,13 @@ fn the_reconcile_token_is_optional_but_never_short() {
         .is_none());
     settings.reconcile_token = Some("short".into());
     assert!(refusal(&settings).contains("RECORDINGS_RECONCILE_TOKEN"));
-    settings.reconcile_token = Some("x".repeat(32));
+    settings.reconcile_token = Some("x".repeat(32).into());
     assert_eq!(
         state(Environment::Production, true, &settings)
             .unwrap()
             .reconcile_token
-            .as_deref(),
+            .as_ref()
+            .map(ExposeSecret::expose_secret),
         Some("x".repeat(32).as_str())
     );
 }

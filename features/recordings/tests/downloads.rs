@@ -15,7 +15,7 @@ use chrono::{DateTime, Utc};
 use platform_livekit::livekit_protocol as proto;
 use platform_storage::fake::LocalS3;
 use serde_json::json;
-use support::{deliver_signed, problem_type, sign_in, FakeLiveKit};
+use support::{create_space, deliver_signed, problem_type, sign_in, start_recording, FakeLiveKit};
 
 fn completed(egress_id: &str, room: &str) -> proto::WebhookEvent {
     proto::WebhookEvent {
@@ -42,9 +42,9 @@ async fn a_completed_recording_is_downloaded_from_the_bucket_with_a_short_lived_
     s3.create_bucket("recordings");
     let livekit = FakeLiveKit::start().await;
     let app = livekit.app_with_bucket(&s3).spawn().await;
-    let admin = sign_in(&app, "ada@acme.test", "Acme", "admin").await;
-    let member = sign_in(&app, "bob@acme.test", "Acme", "member").await;
-    let space = admin.create_space("Main").await;
+    let admin = sign_in(&app.address, "ada@acme.test", "Acme", "admin").await;
+    let member = sign_in(&app.address, "bob@acme.test", "Acme", "member").await;
+    let space = create_space(&admin, "Main").await;
     let id = admin
         .ok(
             "/recordings/start",
@@ -94,7 +94,7 @@ async fn a_completed_recording_is_downloaded_from_the_bucket_with_a_short_lived_
     assert_eq!(reqwest::get(&forged).await.unwrap().status(), 403);
 
     // Another organization cannot see that the recording exists.
-    let outsider = sign_in(&app, "eve@evil.test", "Evil", "admin").await;
+    let outsider = sign_in(&app.address, "eve@evil.test", "Evil", "admin").await;
     let (status, problem) = outsider.post(&path, json!({})).await;
     assert_eq!((status, problem_type(&problem)), (404, "not-found"));
     let (status, problem) = member
@@ -108,9 +108,9 @@ async fn a_failed_recording_has_no_download_link() {
     let s3 = LocalS3::start("AKIDLOCALRECORDINGS", "local-recordings-secret").await;
     let livekit = FakeLiveKit::start().await;
     let app = livekit.app_with_bucket(&s3).spawn().await;
-    let admin = sign_in(&app, "ada@acme.test", "Acme", "admin").await;
-    let space = admin.create_space("Main").await;
-    let id = admin.start_recording(&space, "z").await;
+    let admin = sign_in(&app.address, "ada@acme.test", "Acme", "admin").await;
+    let space = create_space(&admin, "Main").await;
+    let id = start_recording(&admin, &space, "z").await;
     let mut failed = completed(&id, &space);
     let info = failed.egress_info.as_mut().unwrap();
     info.status = proto::EgressStatus::EgressFailed as i32;

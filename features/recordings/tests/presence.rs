@@ -12,7 +12,7 @@ mod support;
 use support::LiveKitApps as _;
 
 use serde_json::{json, Value};
-use support::{problem_type, sign_in, FakeLiveKit};
+use support::{create_space, problem_type, sign_in, FakeLiveKit};
 
 fn ids(recording: &Value) -> Vec<String> {
     let mut ids: Vec<String> = recording["participantIds"]
@@ -34,10 +34,10 @@ fn sorted(mut ids: Vec<&str>) -> Vec<String> {
 async fn people_reported_in_a_recorded_zone_become_its_participants() {
     let livekit = FakeLiveKit::start().await;
     let app = livekit.app().spawn().await;
-    let admin = sign_in(&app, "ada@acme.test", "Acme", "admin").await;
-    let bob = sign_in(&app, "bob@acme.test", "Acme", "member").await;
-    let cy = sign_in(&app, "cy@acme.test", "Acme", "member").await;
-    let space = admin.create_space("Main").await;
+    let admin = sign_in(&app.address, "ada@acme.test", "Acme", "admin").await;
+    let bob = sign_in(&app.address, "bob@acme.test", "Acme", "member").await;
+    let cy = sign_in(&app.address, "cy@acme.test", "Acme", "member").await;
+    let space = create_space(&admin, "Main").await;
     let started = admin
         .ok(
             "/recordings/start",
@@ -82,7 +82,7 @@ async fn people_reported_in_a_recorded_zone_become_its_participants() {
     assert_eq!((status, problem_type(&problem)), (409, "recording-not-active"));
 
     // Someone of another organization is not a participant anyone can add.
-    let eve = sign_in(&app, "eve@evil.test", "Evil", "admin").await;
+    let eve = sign_in(&app.address, "eve@evil.test", "Evil", "admin").await;
     let (status, problem) = bob
         .post(
             "/recordings/presence/update",
@@ -115,8 +115,8 @@ async fn people_reported_in_a_recorded_zone_become_its_participants() {
 async fn bad_presence_reports_are_4xx_problems() {
     let livekit = FakeLiveKit::start().await;
     let app = livekit.app().spawn().await;
-    let admin = sign_in(&app, "ada@acme.test", "Acme", "admin").await;
-    let space = admin.create_space("Main").await;
+    let admin = sign_in(&app.address, "ada@acme.test", "Acme", "admin").await;
+    let space = create_space(&admin, "Main").await;
     for (body, location) in [
         (
             json!({"spaceId": space, "zone": "bad zone!", "participantIds": []}),

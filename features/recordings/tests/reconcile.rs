@@ -11,16 +11,16 @@ mod support;
 use support::LiveKitApps as _;
 
 use platform_livekit::livekit_protocol as proto;
-use qubital_recordings::reconcile::reconcile_once;
+use qubital_recordings::jobs::reconcile_once;
 use serde_json::json;
-use support::{sign_in, FakeLiveKit};
+use support::{create_space, sign_in, start_recording, FakeLiveKit};
 
 #[tokio::test]
 async fn stuck_recordings_take_livekits_state() {
     let livekit = FakeLiveKit::start().await;
     let app = livekit.app().spawn().await;
-    let admin = sign_in(&app, "ada@acme.test", "Acme", "admin").await;
-    let space = admin.create_space("Main").await;
+    let admin = sign_in(&app.address, "ada@acme.test", "Acme", "admin").await;
+    let space = create_space(&admin, "Main").await;
     let mut ids = Vec::new();
     for zone in ["done", "running", "lost", "fresh"] {
         ids.push(
@@ -102,9 +102,9 @@ async fn the_internal_endpoint_runs_a_pass_for_the_holder_of_the_token() {
         .arg(RECONCILE_TOKEN)
         .spawn()
         .await;
-    let admin = sign_in(&app, "ada@acme.test", "Acme", "admin").await;
-    let space = admin.create_space("Main").await;
-    let id = admin.start_recording(&space, "z").await;
+    let admin = sign_in(&app.address, "ada@acme.test", "Acme", "admin").await;
+    let space = create_space(&admin, "Main").await;
+    let id = start_recording(&admin, &space, "z").await;
     livekit.set(&id, |info| {
         info.status = proto::EgressStatus::EgressComplete as i32
     });
@@ -174,16 +174,16 @@ async fn occupancy(app: &qubital_testkit::TestApp, room: &str) -> Vec<(String, b
 #[tokio::test]
 async fn occupancy_lost_to_missing_webhooks_is_corrected_from_the_room_service() {
     use platform_livekit::livekit_protocol::participant_info::Kind;
-    use qubital_recordings::reconcile::reconcile_occupancy_once;
+    use qubital_recordings::jobs::reconcile_occupancy_once;
 
     let livekit = FakeLiveKit::start().await;
     let app = livekit.app().spawn().await;
-    let ada = sign_in(&app, "ada@acme.test", "Acme", "admin").await;
-    let bob = sign_in(&app, "bob@acme.test", "Acme", "member").await;
-    let cy = sign_in(&app, "cy@acme.test", "Acme", "member").await;
-    let main = ada.create_space("Main").await;
-    let closed = ada.create_space("Closed").await;
-    let recent = ada.create_space("Recent").await;
+    let ada = sign_in(&app.address, "ada@acme.test", "Acme", "admin").await;
+    let bob = sign_in(&app.address, "bob@acme.test", "Acme", "member").await;
+    let cy = sign_in(&app.address, "cy@acme.test", "Acme", "member").await;
+    let main = create_space(&ada, "Main").await;
+    let closed = create_space(&ada, "Closed").await;
+    let recent = create_space(&ada, "Recent").await;
     let at = chrono::Utc::now().timestamp();
     // Ada and Bob joined Main; Ada joined Closed and Recent. Their leaves never arrived.
     for (i, (room, who)) in [

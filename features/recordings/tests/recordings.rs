@@ -16,15 +16,15 @@ use std::time::Duration;
 use platform_livekit::livekit_protocol as proto;
 use qubital_testkit::TestApp;
 use serde_json::json;
-use support::{problem_type, sign_in, FakeLiveKit};
+use support::{create_space, problem_type, sign_in, start_recording, FakeLiveKit};
 
 #[tokio::test]
 async fn a_recording_is_started_listed_and_stopped_through_livekit() {
     let livekit = FakeLiveKit::start().await;
     let app = livekit.app().spawn().await;
-    let moderator = sign_in(&app, "mo@acme.test", "Acme", "moderator").await;
-    let member = sign_in(&app, "mel@acme.test", "Acme", "member").await;
-    let space = moderator.create_space("Main").await;
+    let moderator = sign_in(&app.address, "mo@acme.test", "Acme", "moderator").await;
+    let member = sign_in(&app.address, "mel@acme.test", "Acme", "member").await;
+    let space = create_space(&moderator, "Main").await;
 
     let started = moderator
         .ok(
@@ -101,9 +101,9 @@ async fn a_recording_is_started_listed_and_stopped_through_livekit() {
 async fn a_stop_of_an_egress_livekit_already_ended_takes_livekits_state() {
     let livekit = FakeLiveKit::start().await;
     let app = livekit.app().spawn().await;
-    let admin = sign_in(&app, "ada@acme.test", "Acme", "admin").await;
-    let space = admin.create_space("Main").await;
-    let id = admin.start_recording(&space, "z").await;
+    let admin = sign_in(&app.address, "ada@acme.test", "Acme", "admin").await;
+    let space = create_space(&admin, "Main").await;
+    let id = start_recording(&admin, &space, "z").await;
     livekit.set(&id, |info| {
         info.status = proto::EgressStatus::EgressComplete as i32;
         info.ended_at = support::now_ns();
@@ -138,8 +138,8 @@ async fn one_active_recording_per_zone_and_a_monthly_quota() {
         .arg("2")
         .spawn()
         .await;
-    let admin = sign_in(&app, "ada@acme.test", "Acme", "admin").await;
-    let space = admin.create_space("Main").await;
+    let admin = sign_in(&app.address, "ada@acme.test", "Acme", "admin").await;
+    let space = create_space(&admin, "Main").await;
     let start = |zone: &'static str| json!({"spaceId": space, "topic": "T", "zone": zone});
 
     admin.ok("/recordings/start", start("a")).await;
@@ -152,8 +152,8 @@ async fn one_active_recording_per_zone_and_a_monthly_quota() {
     assert_eq!(livekit.state.lock().unwrap().starts.len(), 2);
 
     // Another organization has its own quota.
-    let other = sign_in(&app, "olga@other.test", "Other", "admin").await;
-    let other_space = other.create_space("Theirs").await;
+    let other = sign_in(&app.address, "olga@other.test", "Other", "admin").await;
+    let other_space = create_space(&other, "Theirs").await;
     other
         .ok(
             "/recordings/start",
@@ -167,8 +167,8 @@ async fn concurrent_starts_for_one_zone_produce_exactly_one_recording() {
     let livekit = FakeLiveKit::start().await;
     livekit.state.lock().unwrap().start_delay = Duration::from_millis(150);
     let app = livekit.app().spawn().await;
-    let admin = sign_in(&app, "ada@acme.test", "Acme", "admin").await;
-    let space = admin.create_space("Main").await;
+    let admin = sign_in(&app.address, "ada@acme.test", "Acme", "admin").await;
+    let space = create_space(&admin, "Main").await;
     let body = json!({"spaceId": space, "topic": "Race", "zone": "stage"});
     let answers =
         futures::future::join_all((0..6).map(|_| admin.post("/recordings/start", body.clone()))).await;
@@ -192,11 +192,11 @@ async fn concurrent_starts_for_one_zone_produce_exactly_one_recording() {
 async fn permissions_follow_the_role_table() {
     let livekit = FakeLiveKit::start().await;
     let app = livekit.app().spawn().await;
-    let admin = sign_in(&app, "ada@acme.test", "Acme", "admin").await;
-    let member = sign_in(&app, "mel@acme.test", "Acme", "member").await;
-    let guest = sign_in(&app, "gus@acme.test", "Acme", "guest").await;
-    let space = admin.create_space("Main").await;
-    let id = admin.start_recording(&space, "z").await;
+    let admin = sign_in(&app.address, "ada@acme.test", "Acme", "admin").await;
+    let member = sign_in(&app.address, "mel@acme.test", "Acme", "member").await;
+    let guest = sign_in(&app.address, "gus@acme.test", "Acme", "guest").await;
+    let space = create_space(&admin, "Main").await;
+    let id = start_recording(&admin, &space, "z").await;
 
     let (status, body) = member
         .post(
@@ -225,9 +225,9 @@ async fn permissions_follow_the_role_table() {
 async fn another_organizations_recordings_and_spaces_are_not_found() {
     let livekit = FakeLiveKit::start().await;
     let app = livekit.app().spawn().await;
-    let ada = sign_in(&app, "ada@acme.test", "Acme", "admin").await;
-    let olga = sign_in(&app, "olga@other.test", "Other", "admin").await;
-    let space = ada.create_space("Main").await;
+    let ada = sign_in(&app.address, "ada@acme.test", "Acme", "admin").await;
+    let olga = sign_in(&app.address, "olga@other.test", "Other", "admin").await;
+    let space = create_space(&ada, "Main").await;
     let id = ada
         .ok(
             "/recordings/start",
@@ -269,9 +269,9 @@ async fn another_organizations_recordings_and_spaces_are_not_found() {
 async fn the_list_filters_by_name_people_and_dates_newest_first_with_pages() {
     let livekit = FakeLiveKit::start().await;
     let app = livekit.app().spawn().await;
-    let ada = sign_in(&app, "ada@acme.test", "Acme", "admin").await;
-    let bob = sign_in(&app, "bob@acme.test", "Acme", "member").await;
-    let space = ada.create_space("Main").await;
+    let ada = sign_in(&app.address, "ada@acme.test", "Acme", "admin").await;
+    let bob = sign_in(&app.address, "bob@acme.test", "Acme", "member").await;
+    let space = create_space(&ada, "Main").await;
     let mut ids = Vec::new();
     for (i, (topic, people)) in [
         ("Sprint 100% planning", vec![ada.user_id()]),
@@ -376,8 +376,8 @@ async fn the_list_filters_by_name_people_and_dates_newest_first_with_pages() {
 async fn bad_start_requests_are_4xx_problems() {
     let livekit = FakeLiveKit::start().await;
     let app = livekit.app().spawn().await;
-    let admin = sign_in(&app, "ada@acme.test", "Acme", "admin").await;
-    let space = admin.create_space("Main").await;
+    let admin = sign_in(&app.address, "ada@acme.test", "Acme", "admin").await;
+    let space = create_space(&admin, "Main").await;
     for (body, location) in [
         (json!({"spaceId": space, "topic": " ", "zone": "z"}), "body.topic"),
         (
@@ -457,8 +457,8 @@ async fn a_token_livekit_refuses_records_nothing() {
         .app_with_secret("a-different-secret-that-livekit-does-not-know")
         .spawn()
         .await;
-    let admin = sign_in(&app, "ada@acme.test", "Acme", "admin").await;
-    let space = admin.create_space("Main").await;
+    let admin = sign_in(&app.address, "ada@acme.test", "Acme", "admin").await;
+    let space = create_space(&admin, "Main").await;
     let (status, body) = admin
         .post(
             "/recordings/start",
@@ -483,8 +483,8 @@ async fn without_storage_development_disables_recording() {
         .arg(support::LIVEKIT_SECRET)
         .spawn()
         .await;
-    let admin = sign_in(&app, "ada@acme.test", "Acme", "admin").await;
-    let space = admin.create_space("Main").await;
+    let admin = sign_in(&app.address, "ada@acme.test", "Acme", "admin").await;
+    let space = create_space(&admin, "Main").await;
     let (status, body) = admin
         .post(
             "/recordings/start",

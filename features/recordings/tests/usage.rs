@@ -11,8 +11,8 @@ mod support;
 
 use support::LiveKitApps as _;
 
-use qubital_recordings::{metrics::OrgUsage, usage};
-use support::{deliver_signed, metric, participant_event, sign_in, FakeLiveKit};
+use qubital_recordings::{jobs, metrics::OrgUsage};
+use support::{create_space, deliver_signed, metric, participant_event, sign_in, FakeLiveKit};
 
 #[tokio::test]
 async fn active_users_and_present_participants_are_measured_per_organization() {
@@ -28,13 +28,13 @@ async fn active_users_and_present_participants_are_measured_per_organization() {
         assert!(std::time::Instant::now() < deadline, "the usage job never ran");
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     }
-    let ada = sign_in(&app, "ada@acme.test", "Acme", "admin").await;
-    let bob = sign_in(&app, "bob@acme.test", "Acme", "member").await;
-    let cy = sign_in(&app, "cy@acme.test", "Acme", "member").await;
-    let eve = sign_in(&app, "eve@evil.test", "Evil", "admin").await;
+    let ada = sign_in(&app.address, "ada@acme.test", "Acme", "admin").await;
+    let bob = sign_in(&app.address, "bob@acme.test", "Acme", "member").await;
+    let cy = sign_in(&app.address, "cy@acme.test", "Acme", "member").await;
+    let eve = sign_in(&app.address, "eve@evil.test", "Evil", "admin").await;
     let acme = ada.organization_id().to_owned();
     let evil = eve.organization_id().to_owned();
-    let space = ada.create_space("Main").await;
+    let space = create_space(&ada, "Main").await;
     let now = chrono::Utc::now().timestamp();
 
     // Ada is in the conference now; Bob was active 10 days ago, Cy 40 days ago (out of both
@@ -54,7 +54,7 @@ async fn active_users_and_present_participants_are_measured_per_organization() {
         .unwrap();
     }
 
-    let measured = usage::measure(&app.ctx).await.unwrap();
+    let measured = jobs::measure_usage(&app.ctx).await.unwrap();
     assert_eq!(
         measured,
         vec![OrgUsage {
@@ -64,7 +64,7 @@ async fn active_users_and_present_participants_are_measured_per_organization() {
             participants_now: 1,
         }]
     );
-    usage::refresh(&app.ctx).await.unwrap();
+    jobs::refresh_usage(&app.ctx).await.unwrap();
     let active = "qubital_conference_active_users";
     assert_eq!(
         metric(&app, active, &[("org_id", &acme), ("window", "7d")]).await,
@@ -81,7 +81,7 @@ async fn active_users_and_present_participants_are_measured_per_organization() {
     // Ada leaves: nobody is in a conference, the active users stay.
     let left = participant_event("EV_2", "participant_left", &space, ada.user_id(), now, now + 60);
     assert_eq!(deliver_signed(&app, &left).await, "applied");
-    usage::refresh(&app.ctx).await.unwrap();
+    jobs::refresh_usage(&app.ctx).await.unwrap();
     assert_eq!(metric(&app, now_in, &[("org_id", &acme)]).await, Some(0.0));
     assert_eq!(
         metric(&app, active, &[("org_id", &acme), ("window", "7d")]).await,
@@ -97,7 +97,7 @@ async fn active_users_and_present_participants_are_measured_per_organization() {
         .execute(app.db())
         .await
         .unwrap();
-    usage::refresh(&app.ctx).await.unwrap();
+    jobs::refresh_usage(&app.ctx).await.unwrap();
     assert_eq!(metric(&app, active, &[("org_id", &acme)]).await, None);
     assert_eq!(metric(&app, now_in, &[("org_id", &acme)]).await, None);
 }

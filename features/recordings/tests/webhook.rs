@@ -14,7 +14,10 @@ use support::LiveKitApps as _;
 use platform_livekit::livekit_protocol as proto;
 use qubital_testkit::TestApp;
 use serde_json::json;
-use support::{deliver, problem_type, sign, sign_in, FakeLiveKit, LIVEKIT_KEY, LIVEKIT_SECRET};
+use support::{
+    create_space, deliver, problem_type, sign, sign_in, start_recording, Client, FakeLiveKit, LIVEKIT_KEY,
+    LIVEKIT_SECRET,
+};
 
 fn event(id: &str, kind: &str, info: proto::EgressInfo) -> String {
     serde_json::to_string(&proto::WebhookEvent {
@@ -43,10 +46,10 @@ fn ended(egress_id: &str) -> proto::EgressInfo {
     }
 }
 
-async fn started_recording(app: &TestApp) -> (support::Client, String) {
-    let admin = sign_in(app, "ada@acme.test", "Acme", "admin").await;
-    let space = admin.create_space("Main").await;
-    let id = admin.start_recording(&space, "z").await;
+async fn started_recording(app: &TestApp) -> (Client, String) {
+    let admin = sign_in(&app.address, "ada@acme.test", "Acme", "admin").await;
+    let space = create_space(&admin, "Main").await;
+    let id = start_recording(&admin, &space, "z").await;
     (admin, id)
 }
 

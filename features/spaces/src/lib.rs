@@ -5,25 +5,40 @@
 //! organization is `404` (or an unknown tag, `422`), never visible. Decisions are written down
 //! in `docs/spaces-and-realtime.md`.
 //!
-//! Other features reach spaces through [`store`] and [`occupancy`] (declared Cargo dependency),
-//! never through the tables.
+//! # API boundary
+//!
+//! Other features reach spaces through these (over a declared Cargo dependency), never through
+//! the tables:
+//!
+//! - [`find_in_organization`]: a space of the caller's organization by its wire id, as a
+//!   [`SpaceRef`] (wire id, internal id, organization, name) — for anything a caller asks
+//!   (realtime's conference token, recordings' start and presence);
+//! - [`find`]: a space in whichever organization owns it — only for trusted service callers
+//!   that check membership themselves (the Worker-facing endpoints);
+//! - [`occupancy`]: who is in each space's conference (written by recordings, read by
+//!   organizations);
+//! - [`permissions`]: `ListRooms` also admits to a space's conference.
 
-pub mod api;
+mod api;
 pub mod occupancy;
 pub mod permissions;
 pub mod problems;
-pub mod store;
+mod store;
 mod validate;
 
 use qubital_plugin::{Api, Feature, Migrator, Table};
 
-pub use store::SpaceRef;
+pub use store::{find, find_in_organization, SpaceRef};
 
 static MIGRATIONS: Migrator = qubital_plugin::sqlx::migrate!("../../migrations/spaces");
 
 qubital_plugin::inventory::submit! {
     Feature::new("spaces")
-        .apis(&[Api::of::<api::SpacesApi>()])
+        .apis(&[
+            Api::of::<api::SpacesApi>(),
+            Api::of::<api::SpaceLayoutsApi>(),
+            Api::of::<api::SpaceTagsApi>(),
+        ])
         .migrations(&MIGRATIONS)
         .tables(&[
             Table::kept("rooms", "deleted by their organization's admins, or with the organization"),

@@ -5,41 +5,11 @@
 extern crate qubital_auth;
 extern crate qubital_spaces;
 
-use qubital_auth::test_support::{self, problem_type};
-use qubital_testkit::{spawn_app, TestApp};
+mod support;
+
+use qubital_testkit::spawn_app;
 use serde_json::{json, Value};
-
-/// A browser-like client signed in through the development sign-in, with the spaces steps.
-struct Client(qubital_testkit::Client);
-
-impl std::ops::Deref for Client {
-    type Target = qubital_testkit::Client;
-
-    fn deref(&self) -> &Self::Target {
-        &self.0
-    }
-}
-
-async fn sign_in(app: &TestApp, email: &str, organization: &str, role: &str) -> Client {
-    Client(test_support::sign_in(&app.address, email, organization, role).await)
-}
-
-impl Client {
-    async fn create_space(&self, name: &str) -> Value {
-        self.ok(
-            "/spaces/create",
-            json!({"name": name, "layout": "office", "dimension": "medium", "style": "modern"}),
-        )
-        .await
-    }
-
-    async fn create_tag(&self, name: &str) -> String {
-        self.ok("/space-tags/create", json!({"name": name})).await["id"]
-            .as_str()
-            .unwrap()
-            .to_owned()
-    }
-}
+use support::{create_space, create_tag, problem_type, sign_in};
 
 fn names(list: &Value) -> Vec<&str> {
     list["data"]
@@ -53,8 +23,8 @@ fn names(list: &Value) -> Vec<&str> {
 #[tokio::test]
 async fn spaces_are_created_read_listed_updated_and_deleted() {
     let app = spawn_app().await;
-    let admin = sign_in(&app, "ada@acme.test", "Acme", "admin").await;
-    let team = admin.create_tag("Team").await;
+    let admin = sign_in(&app.address, "ada@acme.test", "Acme", "admin").await;
+    let team = create_tag(&admin, "Team").await;
 
     let created = admin
         .ok(
@@ -105,8 +75,8 @@ async fn spaces_are_created_read_listed_updated_and_deleted() {
 #[tokio::test]
 async fn partial_updates_change_only_the_fields_sent() {
     let app = spawn_app().await;
-    let admin = sign_in(&app, "ada@acme.test", "Acme", "admin").await;
-    let tag = admin.create_tag("Quiet").await;
+    let admin = sign_in(&app.address, "ada@acme.test", "Acme", "admin").await;
+    let tag = create_tag(&admin, "Quiet").await;
     let space = admin
         .ok(
             "/spaces/create",
@@ -169,7 +139,7 @@ async fn partial_updates_change_only_the_fields_sent() {
 #[tokio::test]
 async fn layouts_must_be_a_seeded_combination_and_tags_must_exist() {
     let app = spawn_app().await;
-    let admin = sign_in(&app, "ada@acme.test", "Acme", "admin").await;
+    let admin = sign_in(&app.address, "ada@acme.test", "Acme", "admin").await;
 
     let layouts = admin.ok("/space-layouts/list", json!({"limit": 100})).await;
     let total = layouts["page"]["total"].as_u64().unwrap();
@@ -212,9 +182,9 @@ async fn layouts_must_be_a_seeded_combination_and_tags_must_exist() {
 #[tokio::test]
 async fn lists_filter_by_name_and_tags_sort_and_page() {
     let app = spawn_app().await;
-    let admin = sign_in(&app, "ada@acme.test", "Acme", "admin").await;
-    let blue = admin.create_tag("Blue").await;
-    let red = admin.create_tag("Red").await;
+    let admin = sign_in(&app.address, "ada@acme.test", "Acme", "admin").await;
+    let blue = create_tag(&admin, "Blue").await;
+    let red = create_tag(&admin, "Red").await;
     for (name, tags) in [
         ("delta", vec![&blue]),
         ("Alpha", vec![&blue, &red]),
@@ -284,13 +254,13 @@ async fn lists_filter_by_name_and_tags_sort_and_page() {
 #[tokio::test]
 async fn each_operation_requires_its_permission() {
     let app = spawn_app().await;
-    let admin = sign_in(&app, "admin@acme.test", "Acme", "admin").await;
-    let moderator = sign_in(&app, "mod@acme.test", "Acme", "moderator").await;
-    let member = sign_in(&app, "member@acme.test", "Acme", "member").await;
-    let guest = sign_in(&app, "guest@acme.test", "Acme", "guest").await;
-    let space = admin.create_space("Main").await;
+    let admin = sign_in(&app.address, "admin@acme.test", "Acme", "admin").await;
+    let moderator = sign_in(&app.address, "mod@acme.test", "Acme", "moderator").await;
+    let member = sign_in(&app.address, "member@acme.test", "Acme", "member").await;
+    let guest = sign_in(&app.address, "guest@acme.test", "Acme", "guest").await;
+    let space = create_space(&admin, "Main").await;
     let id = space["id"].as_str().unwrap();
-    let tag = admin.create_tag("Shared").await;
+    let tag = create_tag(&admin, "Shared").await;
 
     // ListRooms: everyone.
     for client in [&guest, &member, &moderator] {
@@ -317,8 +287,8 @@ async fn each_operation_requires_its_permission() {
         guest.post("/space-tags/create", json!({"name": "g"})).await,
         "CreateRoom",
     );
-    member.create_space("By a member").await;
-    member.create_tag("Member tag").await;
+    create_space(&member, "By a member").await;
+    create_tag(&member, "Member tag").await;
     // UpdateRoom: moderator and up.
     denied(
         member
@@ -369,12 +339,12 @@ async fn each_operation_requires_its_permission() {
 #[tokio::test]
 async fn another_organizations_spaces_and_tags_do_not_exist_for_the_caller() {
     let app = spawn_app().await;
-    let acme = sign_in(&app, "ada@acme.test", "Acme", "admin").await;
-    let globex = sign_in(&app, "hank@globex.test", "Globex", "admin").await;
-    let theirs = globex.create_space("Globex HQ").await;
+    let acme = sign_in(&app.address, "ada@acme.test", "Acme", "admin").await;
+    let globex = sign_in(&app.address, "hank@globex.test", "Globex", "admin").await;
+    let theirs = create_space(&globex, "Globex HQ").await;
     let their_id = theirs["id"].as_str().unwrap();
-    let their_tag = globex.create_tag("Secret").await;
-    let ours = acme.create_space("Acme HQ").await;
+    let their_tag = create_tag(&globex, "Secret").await;
+    let ours = create_space(&acme, "Acme HQ").await;
 
     for (path, body) in [
         (format!("/spaces/{their_id}/get"), json!({})),
@@ -412,7 +382,7 @@ async fn another_organizations_spaces_and_tags_do_not_exist_for_the_caller() {
         names(&acme.ok("/space-tags/list", json!({})).await),
         Vec::<&str>::new()
     );
-    acme.create_tag("Secret").await;
+    create_tag(&acme, "Secret").await;
 
     // Untouched on their side.
     assert_eq!(
@@ -425,8 +395,8 @@ async fn another_organizations_spaces_and_tags_do_not_exist_for_the_caller() {
 #[tokio::test]
 async fn tag_names_are_unique_per_organization_ignoring_case() {
     let app = spawn_app().await;
-    let admin = sign_in(&app, "ada@acme.test", "Acme", "admin").await;
-    let tag = admin.create_tag("Design").await;
+    let admin = sign_in(&app.address, "ada@acme.test", "Acme", "admin").await;
+    let tag = create_tag(&admin, "Design").await;
     let (status, body) = admin
         .post("/space-tags/create", json!({"name": " design "}))
         .await;
@@ -438,14 +408,14 @@ async fn tag_names_are_unique_per_organization_ignoring_case() {
             .0,
         204
     );
-    admin.create_tag("design").await;
+    create_tag(&admin, "design").await;
 }
 
 #[tokio::test]
 async fn malformed_missing_and_oversized_input_is_a_4xx_problem() {
     let app = spawn_app().await;
-    let admin = sign_in(&app, "ada@acme.test", "Acme", "admin").await;
-    let space = admin.create_space("Main").await;
+    let admin = sign_in(&app.address, "ada@acme.test", "Acme", "admin").await;
+    let space = create_space(&admin, "Main").await;
     let update = format!("/spaces/{}/update", space["id"].as_str().unwrap());
     let long = "x".repeat(101);
     let cases = [
@@ -537,10 +507,10 @@ async fn malformed_missing_and_oversized_input_is_a_4xx_problem() {
 #[tokio::test]
 async fn concurrent_updates_of_one_space_are_serialized() {
     let app = spawn_app().await;
-    let admin = sign_in(&app, "ada@acme.test", "Acme", "admin").await;
-    let a = admin.create_tag("A").await;
-    let b = admin.create_tag("B").await;
-    let space = admin.create_space("Main").await;
+    let admin = sign_in(&app.address, "ada@acme.test", "Acme", "admin").await;
+    let a = create_tag(&admin, "A").await;
+    let b = create_tag(&admin, "B").await;
+    let space = create_space(&admin, "Main").await;
     let path = format!("/spaces/{}/update", space["id"].as_str().unwrap());
     let admin = std::sync::Arc::new(admin);
     let updates = (0..8).map(|i| {

@@ -1,13 +1,15 @@
 //! Shared by the recordings test binaries: apps talking to `platform-livekit`'s fake LiveKit
 //! (Twirp Egress and RoomService that check tokens as LiveKit does) with a bucket, webhook
-//! deliveries signed as LiveKit signs them, signed-in clients, `/metrics` reads.
+//! deliveries signed as LiveKit signs them, spaces and recordings to work on, `/metrics` reads.
+//! Clients are `qubital_testkit::Client`s signed in with the identity feature's `sign_in`.
 
 #![allow(dead_code, unused_imports)] // each test binary uses part of it
 
 use base64::Engine;
 use platform_livekit::{livekit_api::access_token::AccessToken, livekit_protocol as proto};
 use platform_storage::fake::LocalS3;
-pub use qubital_auth::test_support::{self, problem_type, read};
+pub use qubital_auth::test_support::{problem_type, read, sign_in};
+pub use qubital_testkit::Client;
 use qubital_testkit::{TestApp, TestAppBuilder};
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
@@ -100,44 +102,30 @@ pub async fn deliver_signed(app: &TestApp, event: &proto::WebhookEvent) -> Strin
     answer["outcome"].as_str().unwrap().to_owned()
 }
 
-/// A browser-like client signed in through the development sign-in, with this feature's steps.
-pub struct Client(pub qubital_testkit::Client);
-
-impl std::ops::Deref for Client {
-    type Target = qubital_testkit::Client;
-
-    fn deref(&self) -> &Self::Target {
-        &self.0
-    }
-}
-
-pub async fn sign_in(app: &TestApp, email: &str, organization: &str, role: &str) -> Client {
-    Client(test_support::sign_in(&app.address, email, organization, role).await)
-}
-
-impl Client {
-    /// Starts recording `zone` of `space`; returns the recording id.
-    pub async fn start_recording(&self, space: &str, zone: &str) -> String {
-        self.ok(
+/// Starts recording `zone` of `space` as `client`; returns the recording id.
+pub async fn start_recording(client: &Client, space: &str, zone: &str) -> String {
+    client
+        .ok(
             "/recordings/start",
             json!({"spaceId": space, "topic": "T", "zone": zone}),
         )
         .await["recordingId"]
-            .as_str()
-            .unwrap()
-            .to_owned()
-    }
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
 
-    pub async fn create_space(&self, name: &str) -> String {
-        self.ok(
+/// Creates an office space named `name` in `client`'s organization; returns its id.
+pub async fn create_space(client: &Client, name: &str) -> String {
+    client
+        .ok(
             "/spaces/create",
             json!({"name": name, "layout": "office", "dimension": "medium", "style": "modern"}),
         )
         .await["id"]
-            .as_str()
-            .unwrap()
-            .to_owned()
-    }
+        .as_str()
+        .unwrap()
+        .to_owned()
 }
 
 /// A participant event about `room` (a space id) as LiveKit sends it; `created_at` in Unix

@@ -81,7 +81,7 @@ fn user_id(value: &str) -> Result<i64, Problem> {
 }
 
 #[derive(Default)]
-pub struct WorkerApi;
+pub(crate) struct WorkerApi;
 
 #[OpenApi(tag = "WorkerTag::Worker")]
 impl WorkerApi {
@@ -105,7 +105,7 @@ impl WorkerApi {
     ) -> Result<Json<SpaceAccess>, Problem> {
         let user = user_id(&body.user_id)?;
         let mut conn = ctx.db().acquire().await?;
-        let space = qubital_spaces::store::find(&mut *conn, space_id.0)
+        let space = qubital_spaces::find(&mut *conn, space_id.0)
             .await?
             .ok_or_else(Problem::not_found)?;
         let organization = Organization::by_id(&mut conn, space.organization_id)

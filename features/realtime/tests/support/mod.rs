@@ -1,9 +1,10 @@
-//! Shared by the realtime test binaries: signed-in clients, a conference server configuration.
+//! The realtime test binaries' steps: a conference server configuration, spaces to join.
+//! Clients are `qubital_testkit::Client`s signed in with the identity feature's `sign_in`.
 
 #![allow(dead_code, unused_imports)] // each test binary uses part of it
 
-pub use qubital_auth::test_support::{self, problem_type, read};
-use qubital_testkit::TestApp;
+pub use qubital_auth::test_support::{problem_type, read, sign_in};
+pub use qubital_testkit::Client;
 use serde_json::json;
 
 pub const LIVEKIT_KEY: &str = "APItestkey";
@@ -20,32 +21,17 @@ pub fn with_livekit(builder: qubital_testkit::TestAppBuilder) -> qubital_testkit
         .arg(LIVEKIT_SECRET)
 }
 
-/// A browser-like client signed in through the development sign-in, with this feature's steps.
-pub struct Client(pub qubital_testkit::Client);
-
-impl std::ops::Deref for Client {
-    type Target = qubital_testkit::Client;
-
-    fn deref(&self) -> &Self::Target {
-        &self.0
-    }
-}
-
-pub async fn sign_in(app: &TestApp, email: &str, organization: &str, role: &str) -> Client {
-    Client(test_support::sign_in(&app.address, email, organization, role).await)
-}
-
-impl Client {
-    pub async fn create_space(&self, name: &str) -> String {
-        self.ok(
+/// Creates a space in `client`'s organization; returns its id.
+pub async fn create_space(client: &Client, name: &str) -> String {
+    client
+        .ok(
             "/spaces/create",
             json!({"name": name, "layout": "office", "dimension": "medium", "style": "modern"}),
         )
         .await["id"]
-            .as_str()
-            .unwrap()
-            .to_owned()
-    }
+        .as_str()
+        .unwrap()
+        .to_owned()
 }
 
 pub fn now() -> i64 {

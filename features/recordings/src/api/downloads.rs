@@ -7,9 +7,8 @@ use poem::web::Data;
 use poem_openapi::{param::Path, payload::Json, Object, OpenApi};
 use qubital_plugin::{auth::CookieAuth, AppContext, Problem};
 
-use crate::{
-    api::RecordingsTag, permissions::VIEW_RECORDINGS, problems::RECORDING_NOT_READY, RecordingsState,
-};
+use super::RecordingsTag;
+use crate::{permissions::VIEW_RECORDINGS, problems::RECORDING_NOT_READY, settings::RecordingsState, store};
 
 /// Where to download a recording from, until when.
 #[derive(Debug, Object)]
@@ -22,7 +21,7 @@ pub struct RecordingDownloadLink {
 }
 
 #[derive(Default)]
-pub struct RecordingDownloadsApi;
+pub(crate) struct RecordingDownloadsApi;
 
 #[OpenApi(tag = "RecordingsTag::Recordings")]
 impl RecordingDownloadsApi {
@@ -45,13 +44,9 @@ impl RecordingDownloadsApi {
     ) -> Result<Json<RecordingDownloadLink>, Problem> {
         let caller = &auth.0;
         caller.require(&VIEW_RECORDINGS)?;
-        let row: Option<(String, Option<String>)> =
-            sqlx::query_as("SELECT status, file_key FROM recordings WHERE org_id = $1 AND egress_id = $2")
-                .bind(caller.organization_id)
-                .bind(&recording_id.0)
-                .fetch_optional(ctx.db())
-                .await?;
-        let (status, file_key) = row.ok_or_else(Problem::not_found)?;
+        let (status, file_key) = store::file(ctx.db(), caller.organization_id, &recording_id.0)
+            .await?
+            .ok_or_else(Problem::not_found)?;
         let Some(key) = file_key.filter(|_| status == "completed") else {
             return Err(Problem::new(&RECORDING_NOT_READY));
         };

@@ -8,11 +8,8 @@ use poem_openapi::{payload::Json, Object, OpenApi};
 use qubital_plugin::{auth::CookieAuth, AppContext, Problem};
 use uuid::Uuid;
 
-use crate::{
-    api::{self, Recording, RecordingsTag},
-    permissions::VIEW_RECORDINGS,
-    problems::RECORDING_NOT_ACTIVE,
-};
+use super::{check_members, load, zone_and_participants, Recording, RecordingsTag};
+use crate::{permissions::VIEW_RECORDINGS, problems::RECORDING_NOT_ACTIVE, store};
 
 #[derive(Debug, Object)]
 #[oai(rename_all = "camelCase", deny_unknown_fields)]
@@ -26,7 +23,7 @@ pub struct RecordingPresenceRequest {
 }
 
 #[derive(Default)]
-pub struct RecordingPresenceApi;
+pub(crate) struct RecordingPresenceApi;
 
 #[OpenApi(tag = "RecordingsTag::Recordings")]
 impl RecordingPresenceApi {
@@ -52,50 +49,31 @@ impl RecordingPresenceApi {
         caller.require(&VIEW_RECORDINGS)?;
         let body = body.0;
         let mut errors = Vec::new();
-        let participants = api::zone_and_participants(&body.zone, &body.participant_ids, &mut errors);
+        let participants = zone_and_participants(&body.zone, &body.participant_ids, &mut errors);
         if !errors.is_empty() {
             return Err(Problem::validation(errors));
         }
 
         let mut tx = ctx.db().begin().await?;
-        let space =
-            qubital_spaces::store::find_in_organization(&mut *tx, caller.organization_id, body.space_id)
-                .await?
-                .ok_or_else(Problem::not_found)?;
-        let errors = api::not_members(
+        let space = qubital_spaces::find_in_organization(&mut *tx, caller.organization_id, body.space_id)
+            .await?
+            .ok_or_else(Problem::not_found)?;
+        check_members(
             &mut tx,
             caller.organization_id,
             "body.participantIds",
             &participants,
         )
         .await?;
-        if !errors.is_empty() {
-            return Err(Problem::validation(errors));
-        }
         // Locked so a concurrent stop cannot finish it between this check and the insert.
-        let active: Option<(i64, String)> = sqlx::query_as(
-            "SELECT id, egress_id FROM recordings
-             WHERE org_id = $1 AND space_id = $2 AND zone = $3 AND status = 'active' FOR UPDATE",
-        )
-        .bind(caller.organization_id)
-        .bind(space.id)
-        .bind(&body.zone)
-        .fetch_optional(&mut *tx)
-        .await?;
-        let Some((id, recording_id)) = active else {
+        let Some((id, recording_id)) =
+            store::lock_active_in_zone(&mut tx, caller.organization_id, space.id, &body.zone).await?
+        else {
             return Err(Problem::new(&RECORDING_NOT_ACTIVE)
                 .with_detail("This zone of the space is not being recorded."));
         };
-        let added = sqlx::query(
-            "INSERT INTO recording_participants (recording_id, user_id)
-             SELECT $1, unnest($2::bigint[]) ON CONFLICT DO NOTHING",
-        )
-        .bind(id)
-        .bind(&participants)
-        .execute(&mut *tx)
-        .await?
-        .rows_affected();
-        let recording = api::load(&mut tx, caller.organization_id, &recording_id).await?;
+        let added = store::add_participants(&mut tx, id, &participants).await?;
+        let recording = load(&mut tx, caller.organization_id, &recording_id).await?;
         tx.commit().await?;
         if added > 0 {
             tracing::info!(%recording_id, added, "recording participants added");

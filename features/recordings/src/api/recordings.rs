@@ -1,0 +1,349 @@
+//! Start, stop and list recordings.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+use platform_livekit::{
+    egress::{RoomRecording, S3Destination},
+    LiveKit, ServerApiError,
+};
+use poem::web::Data;
+use poem_openapi::{param::Path, payload::Json, Object, OpenApi};
+use qubital_plugin::{
+    auth::{Caller, CookieAuth},
+    list::contains_pattern,
+    AppContext, FieldError, Page, Problem,
+};
+use qubital_spaces::SpaceRef;
+use sqlx::{Postgres, Transaction};
+use uuid::Uuid;
+
+use super::{
+    check_members, load, parse_user_ids, recording, unavailable, zone_and_participants, Recording,
+    RecordingsTag,
+};
+use crate::{
+    egress, metrics,
+    permissions::{START_RECORDING, STOP_RECORDING, VIEW_RECORDINGS},
+    problems::{RECORDING_ACTIVE, RECORDING_NOT_ACTIVE, RECORDING_QUOTA_EXCEEDED, RECORDING_REFUSED},
+    settings::RecordingsState,
+    store::{self, NewRecording, RecordingFilter},
+};
+
+const TOPIC_MAX: usize = 200;
+
+#[derive(Debug, Object)]
+#[oai(rename_all = "camelCase", deny_unknown_fields)]
+pub struct StartRecordingRequest {
+    /// The space whose conference is recorded.
+    pub space_id: Uuid,
+    /// Conference topic (1..200 characters).
+    pub topic: String,
+    /// Zone of the space being recorded: 1..64 of `A-Z a-z 0-9 _ - . :`.
+    pub zone: String,
+    /// Users present in the zone at start (user ids of members of the organization, ≤ 100).
+    #[oai(default)]
+    pub participant_ids: Vec<String>,
+}
+
+#[derive(Debug, Object)]
+#[oai(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ListRecordingsRequest {
+    /// 1..100, default 20.
+    #[oai(
+        default = "qubital_plugin::list::default_limit",
+        validator(minimum(value = "1"), maximum(value = "100"))
+    )]
+    pub limit: u32,
+    #[oai(default)]
+    pub offset: u32,
+    /// Case-insensitive substring of the topic.
+    pub name: Option<String>,
+    /// Keeps recordings in which **every** listed user (user ids) took part.
+    pub people: Option<Vec<String>>,
+    /// Started at or after this instant.
+    pub from: Option<DateTime<Utc>>,
+    /// Started before this instant.
+    pub to: Option<DateTime<Utc>>,
+}
+
+/// A start request, checked.
+struct Start {
+    space_id: Uuid,
+    /// Trimmed.
+    topic: String,
+    zone: String,
+    /// Distinct user ids.
+    participants: Vec<i64>,
+}
+
+impl Start {
+    /// `422` for a topic, zone or participant id the schema cannot check.
+    fn validate(body: StartRecordingRequest) -> Result<Self, Problem> {
+        let mut errors = Vec::new();
+        let topic = body.topic.trim();
+        if topic.is_empty() || topic.chars().count() > TOPIC_MAX || topic.chars().any(char::is_control) {
+            errors.push(FieldError::new(
+                "body.topic",
+                format!("1..{TOPIC_MAX} characters, no control characters"),
+            ));
+        }
+        let participants = zone_and_participants(&body.zone, &body.participant_ids, &mut errors);
+        if !errors.is_empty() {
+            return Err(Problem::validation(errors));
+        }
+        Ok(Self {
+            space_id: body.space_id,
+            topic: topic.to_owned(),
+            zone: body.zone,
+            participants,
+        })
+    }
+}
+
+#[derive(Default)]
+pub(crate) struct RecordingsApi;
+
+#[OpenApi(tag = "RecordingsTag::Recordings")]
+impl RecordingsApi {
+    /// Start recording a zone of a space.
+    ///
+    /// Permission: `StartRecording`. The conference of the space (same organization) is
+    /// recorded to object storage. `402 recording-quota-exceeded` when the organization has
+    /// started its monthly quota of recordings; `409 recording-active` when that zone is already
+    /// being recorded; `422 validation` for an unknown participant; `503 integration-unavailable`
+    /// when the recording service failed (nothing is recorded).
+    #[oai(path = "/recordings/start", method = "post", operation_id = "start-recording")]
+    async fn start(
+        &self,
+        ctx: Data<&AppContext>,
+        auth: CookieAuth,
+        body: Json<StartRecordingRequest>,
+    ) -> Result<Json<Recording>, Problem> {
+        let caller = &auth.0;
+        caller.require(&START_RECORDING)?;
+        let start = Start::validate(body.0)?;
+        let state = ctx.get::<RecordingsState>();
+        let livekit = ctx.get::<LiveKit>();
+        let Some(destination) = state.destination.as_ref().filter(|_| livekit.is_enabled()) else {
+            return Err(Problem::integration_disabled("recording"));
+        };
+
+        let mut tx = ctx.db().begin().await?;
+        // One start at a time per organization: two concurrent requests ask LiveKit once, and
+        // the quota count is exact. The lock is held across the LiveKit call on purpose (a
+        // second egress costs money; see docs/recordings.md), the one vendor call made inside
+        // a transaction.
+        store::lock_starts(&mut tx, caller.organization_id).await?;
+        let space = check_start(&mut tx, caller.organization_id, &start, state.monthly_quota).await?;
+        let file_key = format!("recordings/{}/{}.mp4", space.id, Uuid::now_v7());
+        let egress_id = start_egress(livekit, destination, &space, &file_key).await?;
+        match save_start(tx, caller, &start, &egress_id, &file_key).await {
+            Ok(recording) => {
+                tracing::info!(recording_id = %egress_id, space_id = %space.id, "recording started");
+                Ok(Json(recording))
+            }
+            Err(problem) => {
+                // Nothing records it: do not leave LiveKit recording.
+                if let Err(error) = livekit.stop_egress(&egress_id).await {
+                    tracing::error!(%error, recording_id = %egress_id, "an unsaved recording could not be stopped");
+                }
+                Err(problem)
+            }
+        }
+    }
+
+    /// Stop a recording.
+    ///
+    /// Permission: `StopRecording`. The answer is normally `ending` (the file is being
+    /// finalized; the status becomes `completed` or `failed` when LiveKit reports it).
+    /// `409 recording-not-active` when it is not recording.
+    #[oai(
+        path = "/recordings/:recordingId/stop",
+        method = "post",
+        operation_id = "stop-recording"
+    )]
+    async fn stop(
+        &self,
+        ctx: Data<&AppContext>,
+        auth: CookieAuth,
+        #[oai(name = "recordingId")] recording_id: Path<String>,
+    ) -> Result<Json<Recording>, Problem> {
+        let caller = &auth.0;
+        caller.require(&STOP_RECORDING)?;
+        let livekit = ctx.get::<LiveKit>();
+        let mut tx = ctx.db().begin().await?;
+        // Locked while LiveKit is asked, so two stops serialize.
+        let row = store::lock(&mut tx, caller.organization_id, &recording_id.0)
+            .await?
+            .ok_or_else(Problem::not_found)?;
+        if row.status != "active" {
+            return Err(Problem::new(&RECORDING_NOT_ACTIVE));
+        }
+        let egress = match livekit.stop_egress(&row.egress_id).await {
+            Ok(egress) => Some(egress),
+            // Already over at LiveKit (or unknown there): take its word for the state.
+            Err(ServerApiError::Refused(_)) | Err(ServerApiError::NotFound) => {
+                livekit.egress(&row.egress_id).await.map_err(unavailable)?
+            }
+            Err(other) => return Err(unavailable(other)),
+        };
+        let changed = match egress {
+            Some(egress) => egress::apply(&mut tx, &egress).await?,
+            None => egress::fail_unknown(&mut tx, &row.egress_id, "unknown to LiveKit when stopped").await?,
+        };
+        let recording = load(&mut tx, caller.organization_id, &row.egress_id).await?;
+        tx.commit().await?;
+        changed.iter().for_each(egress::Changed::count);
+        tracing::info!(recording_id = %row.egress_id, "recording stopped");
+        Ok(Json(recording))
+    }
+
+    /// List the organization's recordings, newest first: filter by topic, people and a date
+    /// span, page with `limit`/`offset`.
+    ///
+    /// Permission: `ViewRecordings`.
+    #[oai(path = "/recordings/list", method = "post", operation_id = "list-recordings")]
+    async fn list(
+        &self,
+        ctx: Data<&AppContext>,
+        auth: CookieAuth,
+        body: Json<ListRecordingsRequest>,
+    ) -> Result<Json<Page<Recording>>, Problem> {
+        let caller = &auth.0;
+        caller.require(&VIEW_RECORDINGS)?;
+        let body = body.0;
+        let filter = list_filter(caller.organization_id, &body)?;
+        let mut conn = ctx.db().acquire().await?;
+        let (rows, total) = store::list(&mut conn, &filter).await?;
+        let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
+        let mut by_recording: BTreeMap<i64, Vec<String>> = BTreeMap::new();
+        for (recording_id, user) in store::participants(&mut conn, &ids).await? {
+            by_recording
+                .entry(recording_id)
+                .or_default()
+                .push(user.to_string());
+        }
+        let data = rows
+            .into_iter()
+            .map(|row| {
+                let participants = by_recording.remove(&row.id).unwrap_or_default();
+                recording(row, participants)
+            })
+            .collect();
+        Ok(Json(Page::new(data, body.limit, body.offset, total)))
+    }
+}
+
+/// The checks of a start, under the organization's start lock: the space (`404`), the
+/// participants (`422`), nothing recording that zone (`409 recording-active`), the monthly
+/// quota (`402 recording-quota-exceeded`).
+async fn check_start(
+    conn: &mut sqlx::PgConnection,
+    org_id: i64,
+    start: &Start,
+    monthly_quota: u32,
+) -> Result<SpaceRef, Problem> {
+    let space = qubital_spaces::find_in_organization(&mut *conn, org_id, start.space_id)
+        .await?
+        .ok_or_else(Problem::not_found)?;
+    check_members(conn, org_id, "body.participantIds", &start.participants).await?;
+    if store::zone_is_recording(conn, org_id, space.id, &start.zone).await? {
+        return Err(Problem::new(&RECORDING_ACTIVE));
+    }
+    if store::started_this_month(conn, org_id).await? >= i64::from(monthly_quota) {
+        return Err(Problem::new(&RECORDING_QUOTA_EXCEEDED));
+    }
+    Ok(space)
+}
+
+/// Asks LiveKit to record the space's conference room (named by the space id) into
+/// `file_key`. Returns the egress id. A refusal (nobody in the room) is `409
+/// recording-refused`; any other failure `503`.
+async fn start_egress(
+    livekit: &LiveKit,
+    destination: &S3Destination,
+    space: &SpaceRef,
+    file_key: &str,
+) -> Result<String, Problem> {
+    let room = space.id.to_string();
+    let egress = livekit
+        .start_room_recording(&RoomRecording {
+            room: &room,
+            filepath: file_key,
+            destination,
+        })
+        .await
+        .map_err(|error| match error {
+            ServerApiError::Refused(reason) => {
+                tracing::warn!(%reason, "the recording was refused");
+                Problem::new(&RECORDING_REFUSED)
+            }
+            other => unavailable(other),
+        })?;
+    Ok(egress.id)
+}
+
+/// Saves a started recording and its participants, commits, and counts it. The space is looked
+/// up again: deleted while LiveKit was asked, the recording is kept without it (as its foreign
+/// key's `ON DELETE SET NULL` would have left it).
+async fn save_start(
+    mut tx: Transaction<'static, Postgres>,
+    caller: &Caller,
+    start: &Start,
+    egress_id: &str,
+    file_key: &str,
+) -> Result<Recording, Problem> {
+    let org_id = caller.organization_id;
+    let space = qubital_spaces::find_in_organization(&mut *tx, org_id, start.space_id).await?;
+    let new = NewRecording {
+        egress_id,
+        org_id,
+        room_id: space.map(|space| space.internal_id),
+        space_id: start.space_id,
+        zone: &start.zone,
+        topic: &start.topic,
+        started_by: caller.user_id,
+        file_key,
+    };
+    let id = store::insert(&mut tx, &new).await?;
+    store::add_participants(&mut tx, id, &start.participants).await?;
+    let org_label = metrics::org_label(&mut tx, org_id).await?;
+    let recording = load(&mut tx, org_id, egress_id).await?;
+    tx.commit().await?;
+    metrics::recording_started(&org_label);
+    Ok(recording)
+}
+
+/// A list request as a store filter; `422` for a malformed person or a span that ends before
+/// it starts.
+fn list_filter(org_id: i64, body: &ListRecordingsRequest) -> Result<RecordingFilter, Problem> {
+    let mut errors = Vec::new();
+    let people = body
+        .people
+        .as_deref()
+        .map(|ids| parse_user_ids("body.people", ids, &mut errors))
+        .filter(|ids| !ids.is_empty());
+    if let (Some(from), Some(to)) = (body.from, body.to) {
+        if from > to {
+            errors.push(FieldError::new("body.to", "must not be before `from`"));
+        }
+    }
+    if !errors.is_empty() {
+        return Err(Problem::validation(errors));
+    }
+    Ok(RecordingFilter {
+        org_id,
+        topic_like: body
+            .name
+            .as_deref()
+            .map(str::trim)
+            .filter(|n| !n.is_empty())
+            .map(contains_pattern),
+        people,
+        from: body.from,
+        to: body.to,
+        limit: i64::from(body.limit),
+        offset: i64::from(body.offset),
+    })
+}
