@@ -138,15 +138,7 @@ pub async fn mirror_organization(
 /// The public ids of the organizations among `ids` that exist, `(id, public id)`, in one query:
 /// for features that keep per-organization numbers by internal id and label them by public id
 /// (conference usage).
-pub async fn organization_public_ids(
-    conn: &mut PgConnection,
-    ids: &[i64],
-) -> Result<Vec<(i64, String)>, sqlx::Error> {
-    sqlx::query_as("SELECT id, public_id FROM organizations WHERE id = ANY($1)")
-        .bind(ids)
-        .fetch_all(conn)
-        .await
-}
+pub use crate::store::organizations::public_ids as organization_public_ids;
 
 #[cfg(test)]
 mod tests {

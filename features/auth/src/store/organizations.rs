@@ -205,3 +205,11 @@ pub async fn replace_invite_id<'e>(
     .fetch_one(db)
     .await
 }
+
+/// The public ids of the organizations among `ids` that exist, `(id, public id)`.
+pub async fn public_ids(conn: &mut PgConnection, ids: &[i64]) -> Result<Vec<(i64, String)>, sqlx::Error> {
+    sqlx::query_as("SELECT id, public_id FROM organizations WHERE id = ANY($1)")
+        .bind(ids)
+        .fetch_all(conn)
+        .await
+}
