@@ -11,8 +11,6 @@ qubital_plugin::problem_types! {
     pub SIGN_IN_REJECTED = (400, "sign-in-rejected", "The sign-in could not be completed");
     /// A pending sign-in step (organization selection, sign-up) is unknown, used or expired.
     pub SIGN_IN_STEP_INVALID = (400, "sign-in-step-invalid", "This sign-in step is unknown, used or expired");
-    /// The session was signed out, revoked or expired.
-    pub SESSION_ENDED = (401, "session-ended", "The session has ended; sign in again");
     /// A development-only organization cannot hold a WorkOS session.
     pub ORGANIZATION_NOT_IN_WORKOS = (409, "organization-not-in-workos", "This organization exists only on this server");
     /// A development session tried to use a WorkOS invitation.

@@ -174,7 +174,7 @@ impl Authenticator for SessionAuthenticator {
 }
 
 pub fn session_ended() -> Problem {
-    Problem::new(&crate::problems::SESSION_ENDED)
+    Problem::new(&qubital_plugin::problem::types::SESSION_ENDED)
 }
 
 /// Renews the access token of a live session whose token expired: a WorkOS session exchanges

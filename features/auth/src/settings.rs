@@ -54,11 +54,6 @@ pub struct AuthSettings {
     #[arg(long = "sign-in-rate-limit", env = "SIGN_IN_RATE_LIMIT_PER_MINUTE", default_value_t = 30,
           value_parser = clap::value_parser!(u32).range(1..))]
     pub sign_in_rate_limit: u32,
-
-    /// Take the client IP from the first `X-Forwarded-For` entry (only behind a proxy that sets
-    /// it).
-    #[arg(long = "trust-forwarded-for", env = "TRUST_FORWARDED_FOR")]
-    pub trust_forwarded_for: bool,
 }
 
 /// Smallest accepted `JWT_SECRET`, in bytes.

@@ -49,23 +49,10 @@ impl AuthState {
         self.inner.secure_cookies
     }
 
-    /// The client's IP: the socket peer, or the first `X-Forwarded-For` hop when trusted.
+    /// The client's IP as the host determined it (`TRUSTED_PROXY_HOPS`).
     pub fn client_ip(&self, req: &Request) -> Option<String> {
-        if self.settings().trust_forwarded_for {
-            let forwarded = req
-                .headers()
-                .get("x-forwarded-for")
-                .and_then(|v| v.to_str().ok())
-                .and_then(|v| v.split(',').next())
-                .map(str::trim)
-                .filter(|v| v.parse::<std::net::IpAddr>().is_ok());
-            if let Some(ip) = forwarded {
-                return Some(ip.to_owned());
-            }
-        }
-        req.remote_addr()
-            .as_socket_addr()
-            .map(|addr| addr.ip().to_string())
+        req.data::<qubital_plugin::request::ClientIp>()
+            .map(|ip| ip.0.to_string())
     }
 
     /// What WorkOS gets to know about the end user's request.

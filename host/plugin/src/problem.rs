@@ -96,8 +96,10 @@ pub mod types {
         pub MALFORMED_EVENT = (400, "malformed-event", "The webhook body is not an event");
         /// Any other malformed request the HTTP layer refuses.
         pub BAD_REQUEST = (400, "bad-request", "Bad request");
-        /// No session, or an invalid or ended one.
+        /// No session, or an invalid one.
         pub UNAUTHORIZED = (401, "unauthorized", "Authentication is required");
+        /// The session was signed out, revoked or expired: sign in again.
+        pub SESSION_ENDED = (401, "session-ended", "The session has ended; sign in again");
         /// A webhook delivery whose signature does not verify (wrong secret, tampered body, too
         /// old a timestamp).
         pub INVALID_SIGNATURE = (401, "invalid-signature", "The webhook signature is not valid");
@@ -382,6 +384,7 @@ pub const HOST_TYPES: &[&ProblemType] = &[
     &types::INVALID_CONTRACT_VERSION,
     &types::BAD_REQUEST,
     &types::UNAUTHORIZED,
+    &types::SESSION_ENDED,
     &types::CROSS_SITE_REQUEST,
     &types::PAYLOAD_TOO_LARGE,
     &types::UNSUPPORTED_MEDIA_TYPE,

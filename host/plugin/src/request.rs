@@ -5,6 +5,12 @@ tokio::task_local! {
     static CURRENT: RequestInfo;
 }
 
+/// The client's IP address as the host determined it (the socket peer, or the entry of
+/// `X-Forwarded-For` added by the outermost trusted proxy: `TRUSTED_PROXY_HOPS` counted from
+/// the right, never the client-chosen first entry). Read it with `req.data::<ClientIp>()`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ClientIp(pub std::net::IpAddr);
+
 #[derive(Clone, Debug)]
 pub struct RequestInfo {
     pub request_id: String,

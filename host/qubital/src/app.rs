@@ -105,6 +105,7 @@ impl App {
         let settings = http::HttpSettings {
             max_body_bytes: self.config.host.max_body_bytes,
             min_client_contract: self.config.host.min_client_contract.clone(),
+            trusted_proxy_hops: self.config.host.trusted_proxy_hops,
         };
         let endpoint = if role.serves_api() {
             http::app(self.ctx.clone(), settings)

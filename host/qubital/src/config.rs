@@ -60,6 +60,11 @@ pub struct HostSettings {
     #[arg(long = "shutdown-timeout-secs", env = "SHUTDOWN_TIMEOUT_SECS", value_name = "SHUTDOWN_TIMEOUT_SECS", default_value = "20", value_parser = parse_secs)]
     pub shutdown_timeout: Duration,
 
+    /// Reverse proxies in front of the server that append to `X-Forwarded-For` (a load balancer
+    /// = 1). The client IP is the entry that many hops from the right; 0 uses the socket peer.
+    #[arg(long, env = "TRUSTED_PROXY_HOPS", default_value_t = 0, value_parser = clap::value_parser!(u8).range(0..=5))]
+    pub trusted_proxy_hops: u8,
+
     /// Oldest client contract (semver in `X-Qubital-Contract`) still served; older clients get 426.
     #[arg(long, env = "MIN_CLIENT_CONTRACT")]
     pub min_client_contract: Option<semver::Version>,

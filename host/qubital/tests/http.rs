@@ -433,6 +433,7 @@ async fn development_only_operations_exist_only_in_development() {
     let settings = qubital::http::HttpSettings {
         max_body_bytes: 1 << 20,
         min_client_contract: None,
+        trusted_proxy_hops: 0,
     };
     let bound = qubital::http::server::bind(([127, 0, 0, 1], 0).into())
         .await

@@ -179,7 +179,11 @@ fn document_host_problems(operation: &mut Value, post: bool, secured: bool) {
         ]);
     }
     if secured {
-        host.extend([&types::UNAUTHORIZED, &types::CROSS_SITE_REQUEST]);
+        host.extend([
+            &types::UNAUTHORIZED,
+            &types::SESSION_ENDED,
+            &types::CROSS_SITE_REQUEST,
+        ]);
     }
     let mut by_status: BTreeMap<u16, Vec<&ProblemType>> = BTreeMap::new();
     for ty in host {

@@ -3,7 +3,9 @@
 use std::sync::Arc;
 
 use poem::{http::header, Endpoint, IntoResponse, Request, Response};
-use qubital_plugin::{problem::types, Problem};
+use std::net::IpAddr;
+
+use qubital_plugin::{problem::types, request::ClientIp, Problem};
 
 use super::{contract::RequestGuard, problems, HttpSettings};
 
@@ -30,6 +32,45 @@ pub async fn client_contract<E: Endpoint>(next: Arc<E>, req: Request) -> poem::R
         }
     }
     Ok(next.call(req).await?.into_response())
+}
+
+/// Puts the client's [`ClientIp`] into the request: the entry of `X-Forwarded-For` that
+/// `TRUSTED_PROXY_HOPS` proxies from the right added (each trusted proxy appends the address it
+/// received the request from, so the rightmost entries are the only ones a client cannot
+/// forge), or the socket peer when no proxy is trusted or the header is shorter than that.
+pub async fn client_ip<E: Endpoint>(next: Arc<E>, mut req: Request) -> poem::Result<Response> {
+    let hops = req
+        .data::<HttpSettings>()
+        .expect("HttpSettings is provided by the app")
+        .trusted_proxy_hops;
+    let peer = req.remote_addr().as_socket_addr().map(|addr| addr.ip());
+    let forwarded = req
+        .headers()
+        .get_all("x-forwarded-for")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .collect::<Vec<_>>()
+        .join(",");
+    if let Some(ip) = choose_client_ip(peer, &forwarded, hops) {
+        req.set_data(ClientIp(ip));
+    }
+    Ok(next.call(req).await?.into_response())
+}
+
+fn choose_client_ip(peer: Option<IpAddr>, forwarded: &str, hops: u8) -> Option<IpAddr> {
+    if hops == 0 {
+        return peer;
+    }
+    let entries: Vec<&str> = forwarded
+        .split(',')
+        .map(str::trim)
+        .filter(|e| !e.is_empty())
+        .collect();
+    entries
+        .len()
+        .checked_sub(usize::from(hops))
+        .and_then(|index| entries[index].parse().ok())
+        .or(peer)
 }
 
 /// Bounds the body size (413) and rejects JSON bodies that do not parse (400) before any
@@ -75,4 +116,28 @@ fn is_json(req: &Request) -> bool {
         let essence = ct.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
         essence == "application/json" || essence.ends_with("+json")
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::choose_client_ip;
+
+    #[test]
+    fn the_client_ip_is_counted_from_the_right_never_chosen_by_the_client() {
+        let peer = Some("10.0.0.9".parse().unwrap());
+        // No proxy trusted: the socket peer, whatever the header says.
+        assert_eq!(choose_client_ip(peer, "1.1.1.1", 0), peer);
+        // One trusted proxy (a load balancer): the entry it appended, not the forged first one.
+        assert_eq!(
+            choose_client_ip(peer, "6.6.6.6, 203.0.113.7", 1),
+            Some("203.0.113.7".parse().unwrap())
+        );
+        assert_eq!(
+            choose_client_ip(peer, "6.6.6.6, 203.0.113.7, 10.0.0.2", 2),
+            Some("203.0.113.7".parse().unwrap())
+        );
+        // Fewer entries than trusted hops, or garbage: the socket peer.
+        assert_eq!(choose_client_ip(peer, "", 1), peer);
+        assert_eq!(choose_client_ip(peer, "not-an-ip", 1), peer);
+    }
 }

@@ -30,6 +30,8 @@ pub use api::FeatureApis;
 pub struct HttpSettings {
     pub max_body_bytes: usize,
     pub min_client_contract: Option<semver::Version>,
+    /// Proxies trusted to append to `X-Forwarded-For` (see [`surface::client_ip`]).
+    pub trusted_proxy_hops: u8,
 }
 
 /// Title of the API in the spec.
@@ -106,6 +108,7 @@ fn routes<T: poem_openapi::OpenApi + 'static>(
         .around(guards::body)
         .data(guard)
         .around(guards::client_contract)
+        .around(guards::client_ip)
         .with(CookieJarManager::new())
         .with(CatchPanic::new().with_handler(problems::PanicToProblem))
         .data(settings)
