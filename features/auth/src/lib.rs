@@ -29,6 +29,7 @@ mod development;
 pub mod directory;
 pub mod enter;
 pub mod permissions;
+mod probes;
 pub mod problems;
 mod ratelimit;
 pub mod sessions;
@@ -56,6 +57,7 @@ qubital_plugin::inventory::submit! {
         .migrations(&MIGRATIONS)
         .tables(&TABLES)
         .settings(&[Settings::of::<WorkosSettings>(), Settings::of::<AuthSettings>()])
+        .probes(&[probes::WORKOS])
         .init(settings::init)
 }
 

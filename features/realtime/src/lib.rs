@@ -24,6 +24,7 @@
 mod api;
 pub mod centrifugo;
 pub mod keys;
+mod probes;
 pub mod settings;
 pub mod worker_auth;
 
@@ -42,5 +43,6 @@ qubital_plugin::inventory::submit! {
             Settings::of::<settings::RealtimeSettings>(),
             Settings::of::<settings::WorkerAuthSettings>(),
         ])
+        .probes(&[probes::LIVEKIT])
         .init(settings::init)
 }

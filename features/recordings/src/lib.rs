@@ -20,6 +20,7 @@ mod egress;
 pub mod jobs;
 pub mod metrics;
 pub mod permissions;
+mod probes;
 pub mod problems;
 pub mod settings;
 mod store;
@@ -55,5 +56,6 @@ qubital_plugin::inventory::submit! {
         ])
         .settings(&[Settings::of::<settings::RecordingsSettings>()])
         .jobs(&[jobs::RECONCILE, jobs::USAGE])
+        .probes(&[probes::STORAGE])
         .init(settings::init)
 }

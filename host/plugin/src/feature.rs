@@ -9,7 +9,7 @@ use poem_openapi::{
 };
 use sqlx::migrate::Migrator;
 
-use crate::{context::Boot, jobs::Job, tables::Table, ProcessRole};
+use crate::{context::Boot, jobs::Job, probe::Probe, tables::Table, ProcessRole};
 
 /// Builds a feature's runtime state (clients, caches) once at boot and stores it in the
 /// [`AppContext`](crate::AppContext) with [`Boot::provide`].
@@ -31,6 +31,8 @@ pub struct Feature {
     pub tables: &'static [Table],
     /// Process roles it adds to the binary (a worker's subcommand), besides `serve`.
     pub roles: &'static [ProcessRole],
+    /// What `qubital check` asks the vendors it was configured for.
+    pub probes: &'static [Probe],
 }
 
 impl Feature {
@@ -44,6 +46,7 @@ impl Feature {
             init: None,
             tables: &[],
             roles: &[],
+            probes: &[],
         }
     }
 
@@ -79,6 +82,11 @@ impl Feature {
 
     pub const fn roles(mut self, roles: &'static [ProcessRole]) -> Self {
         self.roles = roles;
+        self
+    }
+
+    pub const fn probes(mut self, probes: &'static [Probe]) -> Self {
+        self.probes = probes;
         self
     }
 

@@ -60,6 +60,7 @@ impl App {
             .feature_settings(&features)
             .map_err(|e| anyhow::anyhow!("{}", e.to_string().trim()))?;
         let mut boot = Boot::new(database.pool.clone(), config.host.environment(), role, state);
+        boot.provide(http::ops::Draining::default());
         for feature in &features {
             if let Some(init) = feature.init {
                 init(&mut boot).with_context(|| format!("feature `{}` cannot start", feature.name))?;
@@ -82,6 +83,11 @@ impl App {
     ) -> anyhow::Result<Migrations> {
         let database = Database::open(&config.host).await?;
         Ok(Migrations { features, database })
+    }
+
+    /// The compiled-in features this process was booted with.
+    pub fn features(&self) -> &[&'static Feature] {
+        &self.features
     }
 
     pub async fn migrate(&self) -> anyhow::Result<migrator::Report> {
@@ -119,12 +125,30 @@ impl App {
 
         let jobs = JobRunner::start(self.ctx.clone(), self.jobs(), role);
         let drain = self.config.host.shutdown_timeout;
-        let task = tokio::spawn({
+        // Only the API sits behind a load balancer that must see readiness go first.
+        let readiness_delay = if role.serves_api() {
+            self.config.host.shutdown_readiness_delay
+        } else {
+            std::time::Duration::ZERO
+        };
+        let draining = self.ctx.get::<http::ops::Draining>().clone();
+        let shutdown = {
             let stop = stop.clone();
+            async move {
+                stop.cancelled().await;
+                draining.start();
+                tracing::info!(
+                    ?readiness_delay,
+                    "readiness off; the listener closes after the delay"
+                );
+                tokio::time::sleep(readiness_delay).await;
+            }
+        };
+        let task = tokio::spawn({
             let ctx = self.ctx.clone();
             let database = self.database;
             async move {
-                let served = server::run(listener, endpoint, stop.cancelled_owned(), drain).await;
+                let served = server::run(listener, endpoint, shutdown, drain).await;
                 jobs.shutdown().await;
                 ctx.db().close().await;
                 drop(database); // stops the private cluster if this process started it

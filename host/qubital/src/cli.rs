@@ -23,6 +23,19 @@ enum Builtin {
     },
     /// Apply every compiled-in feature's pending migrations and exit.
     Migrate,
+    /// Ask every dependency this deployment is configured for one harmless question (the
+    /// database and its migrations, then WorkOS, LiveKit, object storage, … as the features
+    /// define), print one line each (ok / disabled / failed: why), and exit non-zero when a
+    /// configured one fails. Run it with the deployment's settings before sending it traffic.
+    Check {
+        /// The process role whose settings to check (`serve`, or a worker role this build
+        /// registers): each role requires only its own secrets.
+        #[arg(long, default_value = "serve", value_name = "ROLE")]
+        role: String,
+        /// How long each dependency may take to answer.
+        #[arg(long = "timeout-secs", default_value_t = 5, value_name = "SECS")]
+        timeout_secs: u64,
+    },
     /// Print the OpenAPI document of this build (production operations) and exit.
     Openapi {
         /// Include the development-only operations.
@@ -43,6 +56,10 @@ pub enum Command {
         ops_port: u16,
     },
     Migrate,
+    Check {
+        role: ProcessRole,
+        timeout: std::time::Duration,
+    },
     Openapi {
         with_dev_operations: bool,
     },
@@ -62,6 +79,19 @@ impl Command {
         Ok(match Builtin::from_arg_matches(matches)? {
             Builtin::Serve { no_migrate } => Command::Serve { no_migrate },
             Builtin::Migrate => Command::Migrate,
+            Builtin::Check { role, timeout_secs } => Command::Check {
+                role: registered_roles()
+                    .into_iter()
+                    .find(|r| r.name == role)
+                    .ok_or_else(|| {
+                        let known: Vec<&str> = registered_roles().iter().map(|r| r.name).collect();
+                        clap::Error::raw(
+                            clap::error::ErrorKind::InvalidValue,
+                            format!("unknown role `{role}`; this build has: {}\n", known.join(", ")),
+                        )
+                    })?,
+                timeout: std::time::Duration::from_secs(timeout_secs.max(1)),
+            },
             Builtin::Openapi { with_dev_operations } => Command::Openapi { with_dev_operations },
         })
     }
@@ -128,7 +158,8 @@ pub fn main() -> ExitCode {
         Err(error) => return fail(error.into()),
     };
     match runtime.block_on(run(command, config)) {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(Outcome::Done) => ExitCode::SUCCESS,
+        Ok(Outcome::CheckFailed) => ExitCode::FAILURE,
         Err(error) => fail(error),
     }
 }
@@ -139,9 +170,29 @@ fn fail(error: anyhow::Error) -> ExitCode {
     ExitCode::FAILURE
 }
 
-async fn run(command: Command, config: Config) -> anyhow::Result<()> {
+/// How a command that ran to its end went.
+enum Outcome {
+    Done,
+    /// `qubital check` found a configured dependency failing (already printed).
+    CheckFailed,
+}
+
+async fn run(command: Command, config: Config) -> anyhow::Result<Outcome> {
     let host = config.host.listen_host();
     match command {
+        Command::Check { role, timeout } => {
+            let app = App::boot(config, registered_features(), role).await?;
+            let lines = app.check(timeout).await;
+            for line in &lines {
+                println!("{line}");
+            }
+            app.ctx.db().close().await;
+            Ok(if lines.iter().any(|l| l.outcome.is_failed()) {
+                Outcome::CheckFailed
+            } else {
+                Outcome::Done
+            })
+        }
         Command::Migrate => {
             let report = App::migrations_only(config, registered_features())
                 .await?
@@ -152,7 +203,7 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
                 already_applied = report.already_applied,
                 "migrations done"
             );
-            Ok(())
+            Ok(Outcome::Done)
         }
         Command::Serve { no_migrate } => {
             let app = App::boot(config, registered_features(), ProcessRole::SERVE).await?;
@@ -160,12 +211,14 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
                 app.migrate().await?;
             }
             let addr = SocketAddr::new(host, app.config.host.port);
-            app.run(addr, http::server::termination_signal()).await
+            app.run(addr, http::server::termination_signal()).await?;
+            Ok(Outcome::Done)
         }
         Command::Worker { role, ops_port } => {
             let app = App::boot(config, registered_features(), role).await?;
             let addr = SocketAddr::new(host, ops_port);
-            app.run(addr, http::server::termination_signal()).await
+            app.run(addr, http::server::termination_signal()).await?;
+            Ok(Outcome::Done)
         }
         Command::Openapi { .. } => unreachable!("handled before boot"),
     }
@@ -186,4 +239,52 @@ fn load_dotenv_in_development() {
     if wants_dev {
         let _ = dotenvy::dotenv();
     }
+}
+
+/// Every setting of this build as a Markdown table (variable, flag, default, meaning), read
+/// from the same [`command`] that `qubital --help` prints: `docs/deploying.md` holds it, and a
+/// test keeps the two equal. A worker role's own options are listed under its subcommand.
+pub fn settings_table_markdown() -> String {
+    let command = command();
+    let mut rows = Vec::new();
+    let subcommands = command.get_subcommands().map(|sub| (Some(sub.get_name()), sub));
+    for (subcommand, cmd) in std::iter::once((None, &command)).chain(subcommands) {
+        for arg in cmd.get_arguments() {
+            let (Some(env), false) = (arg.get_env(), arg.is_hide_set()) else {
+                continue;
+            };
+            if subcommand.is_some() && arg.is_global_set() {
+                continue; // listed once, with the top-level command
+            }
+            let flag = match (subcommand, arg.get_long()) {
+                (Some(sub), Some(long)) => format!("`{sub} --{long}`"),
+                (None, Some(long)) => format!("`--{long}`"),
+                (_, None) => String::new(),
+            };
+            let default: Vec<String> = arg
+                .get_default_values()
+                .iter()
+                .map(|v| format!("`{}`", v.to_string_lossy()))
+                .collect();
+            let meaning = arg
+                .get_help()
+                .map(|help| help.to_string().replace('\n', " ").replace('|', "\\|"))
+                .unwrap_or_default();
+            rows.push(format!(
+                "| `{}` | {flag} | {} | {meaning} |",
+                env.to_string_lossy(),
+                if default.is_empty() {
+                    "—".into()
+                } else {
+                    default.join(", ")
+                },
+            ));
+        }
+    }
+    let mut table = String::from("| Variable | Flag | Default | Meaning |\n|---|---|---|---|\n");
+    for row in rows {
+        table.push_str(&row);
+        table.push('\n');
+    }
+    table
 }

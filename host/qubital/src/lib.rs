@@ -5,6 +5,7 @@
 //! [`qubital_plugin::registered_features`].
 
 pub mod app;
+pub mod check;
 pub mod cli;
 pub mod config;
 pub mod database;

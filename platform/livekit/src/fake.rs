@@ -180,10 +180,8 @@ async fn twirp(
     }
 }
 
-/// The Twirp `livekit.RoomService` (ListParticipants): like LiveKit, it wants a token with the
-/// `roomAdmin` grant for the very room asked about.
-/// The Twirp `livekit.RoomService` (ListParticipants, RemoveParticipant): like LiveKit, it
-/// wants a token with the `roomAdmin` grant for the very room asked about.
+/// The Twirp `livekit.RoomService`: ListParticipants and RemoveParticipant want, like LiveKit, a
+/// token with the `roomAdmin` grant for the very room asked about; ListRooms the `roomList` grant.
 #[handler]
 async fn room_service(
     Path(method): Path<String>,
@@ -194,6 +192,23 @@ async fn room_service(
     let json_body = req
         .content_type()
         .is_some_and(|c| c.starts_with("application/json"));
+    if method == "ListRooms" {
+        if !granted(req, |video| video.room_list) {
+            state.lock().unwrap().room_unauthenticated += 1;
+            return twirp_error(StatusCode::UNAUTHORIZED, "unauthenticated", "invalid token");
+        }
+        let state = state.lock().unwrap();
+        let mut names: Vec<&String> = state.rooms.keys().collect();
+        names.sort();
+        let rooms = names
+            .into_iter()
+            .map(|name| proto::Room {
+                name: name.clone(),
+                ..Default::default()
+            })
+            .collect();
+        return encode(json_body, &proto::ListRoomsResponse { rooms });
+    }
     let room = match method.as_str() {
         "ListParticipants" => decode::<proto::ListParticipantsRequest>(json_body, &body).map(|r| r.room),
         "RemoveParticipant" => decode::<proto::RoomParticipantIdentity>(json_body, &body).map(|r| r.room),

@@ -18,6 +18,16 @@ impl LiveKit {
         .with_request_timeout(crate::REQUEST_TIMEOUT))
     }
 
+    /// How many rooms are open (ListRooms): the harmless call `qubital check` makes.
+    pub async fn count_rooms(&self) -> Result<usize, ServerApiError> {
+        let rooms = self
+            .room_client()?
+            .list_rooms(Vec::new())
+            .await
+            .map_err(ServerApiError::from)?;
+        Ok(rooms.len())
+    }
+
     /// The people in `room` now (the recorder, ingress, SIP and agent participants are not
     /// people). A room LiveKit does not know has nobody in it.
     pub async fn people_in_room(&self, room: &str) -> Result<Vec<Participant>, ServerApiError> {

@@ -104,6 +104,19 @@ pub struct CopyOptions {
 }
 
 impl ObjectStorage {
+    /// Whether the bucket exists and these credentials may use it (HeadBucket): the harmless
+    /// call `qubital check` makes. `Ok(false)` when there is no such bucket.
+    pub async fn bucket_exists(&self) -> Result<bool, StorageError> {
+        const OP: &str = "HeadBucket";
+        let url = self.bucket.base_url().clone();
+        let response = self.send(OP, Method::Head, url, &[], &[], None).await?;
+        match response.status() {
+            StatusCode::NOT_FOUND => Ok(false),
+            status if status.is_success() => Ok(true),
+            _ => Err(failure(OP, None, response).await),
+        }
+    }
+
     /// The metadata of `key`, or `None` if there is no such object.
     pub async fn head(&self, key: &str) -> Result<Option<ObjectMeta>, StorageError> {
         const OP: &str = "HeadObject";

@@ -420,6 +420,17 @@ impl Workos {
         Ok(user.into())
     }
 
+    /// Lists at most one organization and says how many came back: the harmless call
+    /// `qubital check` makes to show the key is accepted.
+    pub async fn list_one_organization(&self) -> Result<usize> {
+        let params = workos::organizations::ListOrganizationsParams {
+            limit: Some(1),
+            ..Default::default()
+        };
+        let list = self.client()?.organizations().list_organizations(params).await?;
+        Ok(list.data.len())
+    }
+
     pub async fn get_organization(&self, id: &str) -> Result<Organization> {
         let org = self.client()?.organizations().get_organization(id).await?;
         Ok(org.into())
