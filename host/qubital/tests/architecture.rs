@@ -16,6 +16,9 @@ use std::{
     path::{Path, PathBuf},
 };
 
+// Naming the host links it, and through its `extern crate`s every enabled feature crate: without
+// it this binary would see no feature's registration, and the checks below would pass vacuously.
+use qubital as _;
 use qubital_plugin::{registered_features, Retention};
 use regex::Regex;
 
@@ -141,6 +144,14 @@ fn migrated_tables() -> BTreeMap<String, BTreeSet<String>> {
 #[test]
 fn every_feature_declares_the_tables_its_migrations_create_with_a_retention_rule() {
     let migrated = migrated_tables();
+    if cfg!(all_default_features) {
+        for folder in migrated.keys() {
+            assert!(
+                registered_features().iter().any(|f| f.name == folder.as_str()),
+                "migrations/{folder}/ belongs to no registered feature (is the feature linked?)"
+            );
+        }
+    }
     for feature in registered_features() {
         let declared: BTreeSet<String> = feature.tables.iter().map(|t| t.name.to_owned()).collect();
         let created = migrated.get(feature.name).cloned().unwrap_or_default();
@@ -278,4 +289,18 @@ fn no_problem_type_is_spelled_outside_the_contract() {
         }
     }
     assert!(offences.is_empty(), "type URIs spelled by hand: {offences:?}");
+}
+
+/// The deployment guide's settings table is the one `qubital --help` is printed from.
+#[test]
+#[cfg_attr(
+    not(all_default_features),
+    ignore = "the docs describe the default feature set"
+)]
+fn docs_deploying_md_lists_every_setting() {
+    ensure_generated_section(
+        "docs/deploying.md",
+        "settings",
+        &qubital::cli::settings_table_markdown(),
+    );
 }
