@@ -60,6 +60,11 @@ pub struct HostSettings {
     #[arg(long = "shutdown-timeout-secs", env = "SHUTDOWN_TIMEOUT_SECS", value_name = "SHUTDOWN_TIMEOUT_SECS", default_value = "20", value_parser = parse_secs)]
     pub shutdown_timeout: Duration,
 
+    /// Seconds between SIGTERM and closing the listener, during which `/readyz` answers 503 while
+    /// every other request is still served: the load balancer stops routing here first (`serve`).
+    #[arg(long = "shutdown-readiness-delay-secs", env = "SHUTDOWN_READINESS_DELAY_SECS", value_name = "SHUTDOWN_READINESS_DELAY_SECS", default_value = "5", value_parser = parse_secs)]
+    pub shutdown_readiness_delay: Duration,
+
     /// Reverse proxies in front of the server that append to `X-Forwarded-For` (a load balancer
     /// = 1). The client IP is the entry that many hops from the right; 0 uses the socket peer.
     #[arg(long, env = "TRUSTED_PROXY_HOPS", default_value_t = 0, value_parser = clap::value_parser!(u8).range(0..=5))]
@@ -73,7 +78,7 @@ pub struct HostSettings {
     #[arg(long, env = "RUST_LOG", value_name = "RUST_LOG", default_value = "info")]
     pub log_filter: String,
 
-    /// OTLP/HTTP endpoint for trace export (e.g. http://alloy:4318). Unset: no export.
+    /// OTLP/HTTP endpoint for trace and log export (e.g. http://alloy:4318). Unset: no export.
     #[arg(
         long,
         env = "OTEL_EXPORTER_OTLP_ENDPOINT",
@@ -81,7 +86,7 @@ pub struct HostSettings {
     )]
     pub otel_endpoint: Option<String>,
 
-    /// Service name reported with traces.
+    /// Service name reported with traces and logs.
     #[arg(
         long,
         env = "OTEL_SERVICE_NAME",

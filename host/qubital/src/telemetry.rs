@@ -3,25 +3,35 @@
 //! Development: coloured, human-readable lines. Production: one JSON object per line on stdout.
 //! Either way, each line written while serving a request carries the request span's fields
 //! (`request_id`, `trace_id`, and after authentication `user_id`, `org_id`). With
-//! `OTEL_EXPORTER_OTLP_ENDPOINT` set, spans are also exported over OTLP/HTTP.
+//! `OTEL_EXPORTER_OTLP_ENDPOINT` set, spans and log records are also exported over OTLP/HTTP
+//! (`/v1/traces`, `/v1/logs`); a record written inside a span carries that span's OpenTelemetry
+//! trace and span ids, so the collector links each log line to its trace.
 
 use anyhow::Context;
 use opentelemetry::trace::TracerProvider as _;
-use opentelemetry_sdk::{trace::SdkTracerProvider, Resource};
+use opentelemetry_appender_tracing::layer::OpenTelemetryTracingBridge;
+use opentelemetry_sdk::{logs::SdkLoggerProvider, trace::SdkTracerProvider, Resource};
 use tracing_subscriber::{layer::SubscriberExt, util::SubscriberInitExt, EnvFilter, Layer};
 
 use crate::config::HostSettings;
 
-/// Flushes exported spans when dropped; keep it alive for the life of the process.
+/// Flushes exported spans and log records when dropped; keep it alive for the life of the
+/// process.
 pub struct TelemetryGuard {
-    provider: Option<SdkTracerProvider>,
+    traces: Option<SdkTracerProvider>,
+    logs: Option<SdkLoggerProvider>,
 }
 
 impl Drop for TelemetryGuard {
     fn drop(&mut self) {
-        if let Some(provider) = self.provider.take() {
-            if let Err(error) = provider.shutdown() {
+        if let Some(traces) = self.traces.take() {
+            if let Err(error) = traces.shutdown() {
                 eprintln!("trace export did not flush: {error}");
+            }
+        }
+        if let Some(logs) = self.logs.take() {
+            if let Err(error) = logs.shutdown() {
+                eprintln!("log export did not flush: {error}");
             }
         }
     }
@@ -56,36 +66,72 @@ where
             .boxed()
     };
 
-    let provider = match &settings.otel_endpoint {
-        Some(endpoint) => Some(otlp_provider(endpoint, &settings.otel_service_name)?),
-        None => None,
+    let (traces, logs) = match &settings.otel_endpoint {
+        Some(endpoint) => {
+            let resource = Resource::builder()
+                .with_service_name(settings.otel_service_name.clone())
+                .build();
+            (
+                Some(otlp_traces(endpoint, resource.clone())?),
+                Some(otlp_logs(endpoint, resource)?),
+            )
+        }
+        None => (None, None),
     };
-    let otel = provider
+    let otel_traces = traces
         .as_ref()
         .map(|provider| tracing_opentelemetry::layer().with_tracer(provider.tracer("qubital")));
+    // The exporter's own HTTP stack logs through `tracing` too: exporting those records would
+    // feed the exporter its own traffic.
+    let otel_logs = logs.as_ref().map(|provider| {
+        OpenTelemetryTracingBridge::new(provider).with_filter(
+            EnvFilter::new("trace")
+                .add_directive("hyper=off".parse().expect("a directive"))
+                .add_directive("hyper_util=off".parse().expect("a directive"))
+                .add_directive("reqwest=off".parse().expect("a directive"))
+                .add_directive("h2=off".parse().expect("a directive"))
+                .add_directive("opentelemetry=off".parse().expect("a directive"))
+                .add_directive("opentelemetry_sdk=off".parse().expect("a directive"))
+                .add_directive("opentelemetry_otlp=off".parse().expect("a directive")),
+        )
+    });
 
     tracing_subscriber::registry()
         .with(filter)
         .with(fmt)
-        .with(otel)
+        .with(otel_traces)
+        .with(otel_logs)
         .try_init()
         .context("a global logger was already installed")?;
-    Ok(TelemetryGuard { provider })
+    Ok(TelemetryGuard { traces, logs })
 }
 
-fn otlp_provider(endpoint: &str, service_name: &str) -> anyhow::Result<SdkTracerProvider> {
+fn otlp_url(endpoint: &str, signal: &str) -> String {
+    format!("{}/v1/{signal}", endpoint.trim_end_matches('/'))
+}
+
+fn otlp_traces(endpoint: &str, resource: Resource) -> anyhow::Result<SdkTracerProvider> {
     use opentelemetry_otlp::WithExportConfig;
     let exporter = opentelemetry_otlp::SpanExporter::builder()
         .with_http()
-        .with_endpoint(format!("{}/v1/traces", endpoint.trim_end_matches('/')))
+        .with_endpoint(otlp_url(endpoint, "traces"))
         .build()
-        .context("OTEL_EXPORTER_OTLP_ENDPOINT: cannot build the OTLP exporter")?;
+        .context("OTEL_EXPORTER_OTLP_ENDPOINT: cannot build the OTLP span exporter")?;
     Ok(SdkTracerProvider::builder()
         .with_batch_exporter(exporter)
-        .with_resource(
-            Resource::builder()
-                .with_service_name(service_name.to_owned())
-                .build(),
-        )
+        .with_resource(resource)
+        .build())
+}
+
+fn otlp_logs(endpoint: &str, resource: Resource) -> anyhow::Result<SdkLoggerProvider> {
+    use opentelemetry_otlp::WithExportConfig;
+    let exporter = opentelemetry_otlp::LogExporter::builder()
+        .with_http()
+        .with_endpoint(otlp_url(endpoint, "logs"))
+        .build()
+        .context("OTEL_EXPORTER_OTLP_ENDPOINT: cannot build the OTLP log exporter")?;
+    Ok(SdkLoggerProvider::builder()
+        .with_batch_exporter(exporter)
+        .with_resource(resource)
         .build())
 }

@@ -117,7 +117,14 @@ pub struct TestApp {
 impl TestApp {
     pub fn builder() -> TestAppBuilder {
         TestAppBuilder {
-            args: vec!["--dev".into(), "--log-filter".into(), "warn".into()],
+            args: vec![
+                "--dev".into(),
+                "--log-filter".into(),
+                "warn".into(),
+                // Tests stop apps by the hundred; a test of the delay sets its own.
+                "--shutdown-readiness-delay-secs".into(),
+                "0".into(),
+            ],
             role: ProcessRole::SERVE,
             database: None,
             database_url: None,

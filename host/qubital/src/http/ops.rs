@@ -1,6 +1,9 @@
 //! Ops endpoints: liveness, readiness, metrics. GETs, outside the POST-verb convention.
 
-use std::sync::OnceLock;
+use std::sync::{
+    atomic::{AtomicBool, Ordering},
+    Arc, OnceLock,
+};
 
 use poem::web::Data;
 use poem_openapi::{
@@ -39,6 +42,21 @@ pub fn expected_migrations() -> &'static [PlannedMigration] {
     PLAN.get_or_init(|| migrator::plan(&qubital_plugin::registered_features()).unwrap_or_default())
 }
 
+/// Set when the process starts shutting down: from then on `/readyz` answers 503, so the load
+/// balancer stops sending requests before the listener closes.
+#[derive(Clone, Default)]
+pub struct Draining(Arc<AtomicBool>);
+
+impl Draining {
+    pub fn start(&self) {
+        self.0.store(true, Ordering::Relaxed);
+    }
+
+    pub fn is_started(&self) -> bool {
+        self.0.load(Ordering::Relaxed)
+    }
+}
+
 pub struct OpsApi;
 
 #[OpenApi(tag = "OpsTag::Ops")]
@@ -49,9 +67,15 @@ impl OpsApi {
         Json(Status { status: "ok".into() })
     }
 
-    /// Readiness: the database is reachable and every compiled-in migration is applied.
+    /// Readiness: the database is reachable and every compiled-in migration is applied, and the
+    /// process is not shutting down.
     #[oai(path = "/readyz", method = "get", operation_id = "readyz")]
     async fn readyz(&self, ctx: Data<&AppContext>) -> Readiness {
+        if ctx.try_get::<Draining>().is_some_and(Draining::is_started) {
+            let problem = qubital_plugin::Problem::new(&qubital_plugin::problem::types::NOT_READY)
+                .with_detail("shutting down");
+            return Readiness::NotReady(Json(problem.body()));
+        }
         let check = tokio::time::timeout(
             std::time::Duration::from_secs(3),
             migrator::is_current(ctx.db(), expected_migrations()),

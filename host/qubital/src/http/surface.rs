@@ -65,15 +65,19 @@ pub async fn surface<E: Endpoint>(next: Arc<E>, req: Request) -> poem::Result<Re
     let status = response.status().as_u16();
     let elapsed = started.elapsed();
     span.record("route", route.as_str());
+    // `request_id` rides on the event as well as on the span: an OTLP log record carries event
+    // fields (and the trace context), not the fields of its enclosing spans.
     span.in_scope(|| {
         if status >= 500 {
             tracing::error!(
+                %request_id,
                 status,
                 elapsed_ms = elapsed.as_millis() as u64,
                 "request finished"
             );
         } else {
             tracing::info!(
+                %request_id,
                 status,
                 elapsed_ms = elapsed.as_millis() as u64,
                 "request finished"
