@@ -17,10 +17,7 @@ pub(crate) use connections::CalendarConnectionsApi;
 pub(crate) use events::CalendarEventsApi;
 
 use crate::{
-    problems::CALENDAR_CONNECTION_BROKEN,
-    providers::Lookup,
-    settings::CalendarState,
-    store::ConnectionRow,
+    problems::CALENDAR_CONNECTION_BROKEN, providers::Lookup, settings::CalendarState, store::ConnectionRow,
     tokens::CallError,
 };
 
@@ -114,12 +111,13 @@ fn provider_problem(error: CalendarError) -> Problem {
                 .with_detail("The calendar provider is busy; try again shortly.")
                 .with_retry_after(retry_after.map_or(30, |wait| wait.as_secs().max(1)))
         }
-        CalendarError::Unavailable(message) => Problem::integration_unavailable("The calendar provider", message),
+        CalendarError::Unavailable(message) => {
+            Problem::integration_unavailable("The calendar provider", message)
+        }
         CalendarError::InvalidGrant | CalendarError::InsufficientScope { .. } => broken(),
         other => {
             tracing::warn!(error = %other, "the calendar provider refused a request");
-            Problem::new(&types::INTEGRATION_ERROR)
-                .with_detail("The calendar provider refused the change.")
+            Problem::new(&types::INTEGRATION_ERROR).with_detail("The calendar provider refused the change.")
         }
     }
 }

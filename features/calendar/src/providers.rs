@@ -12,12 +12,18 @@ use anyhow::Context;
 use platform_calendar::{CalendarProvider, GoogleCalendar, GoogleCalendarSettings};
 use qubital_plugin::Boot;
 
+/// A provider shared by every request and job.
+pub type SharedProvider = Arc<dyn CalendarProvider>;
+
+/// Builds a provider from the boot's settings, or `None` when it is not configured.
+pub type Build = fn(&Boot) -> anyhow::Result<Option<SharedProvider>>;
+
 /// Builds one provider at boot. `build` answers `Ok(None)` when the deployment does not
 /// configure it (its operations then answer `503 integration-disabled`).
 pub struct ProviderRegistration {
     /// The provider's name, as [`CalendarProvider::name`] says it.
     pub name: &'static str,
-    pub build: fn(&Boot) -> anyhow::Result<Option<Arc<dyn CalendarProvider>>>,
+    pub build: Build,
 }
 
 qubital_plugin::inventory::collect!(ProviderRegistration);
@@ -33,16 +39,23 @@ fn google(boot: &Boot) -> anyhow::Result<Option<Arc<dyn CalendarProvider>>> {
         .get::<GoogleCalendarSettings>()
         .context("Google Calendar settings are registered")?;
     if let Some(missing) = settings.missing() {
-        let any_set = [&settings.client_id, &settings.client_secret, &settings.redirect_uri]
-            .iter()
-            .any(|v| v.as_deref().is_some_and(|s| !s.trim().is_empty()));
+        let any_set = [
+            &settings.client_id,
+            &settings.client_secret,
+            &settings.redirect_uri,
+        ]
+        .iter()
+        .any(|v| v.as_deref().is_some_and(|s| !s.trim().is_empty()));
         if any_set {
-            anyhow::bail!("{missing} is not set (Google Calendar needs the client id, secret and redirect URI)");
+            anyhow::bail!(
+                "{missing} is not set (Google Calendar needs the client id, secret and redirect URI)"
+            );
         }
         tracing::info!("Google Calendar is not offered: {missing} is not set");
         return Ok(None);
     }
-    let google = GoogleCalendar::from_settings(settings).context("the Google Calendar settings are not usable")?;
+    let google =
+        GoogleCalendar::from_settings(settings).context("the Google Calendar settings are not usable")?;
     Ok(Some(Arc::new(google)))
 }
 

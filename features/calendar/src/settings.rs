@@ -5,8 +5,8 @@
 use std::time::Duration;
 
 use anyhow::Context;
-use qubital_plugin::Boot;
 use platform_calendar::Url;
+use qubital_plugin::Boot;
 
 use crate::providers::Providers;
 

@@ -93,7 +93,10 @@ pub(crate) struct Grant<'a> {
 
 /// Creates the member's connection to `provider` in the organization, or replaces the grant of
 /// the existing one (a reconnect repairs a broken connection and syncs in full again).
-pub(crate) async fn upsert_connection(conn: &mut PgConnection, grant: &Grant<'_>) -> Result<ConnectionRow, sqlx::Error> {
+pub(crate) async fn upsert_connection(
+    conn: &mut PgConnection,
+    grant: &Grant<'_>,
+) -> Result<ConnectionRow, sqlx::Error> {
     sqlx::query_as(&format!(
         "INSERT INTO calendar_connections \
            (id, org_id, user_id, provider, account_email, refresh_token, access_token, access_expires_at, scopes) \
@@ -163,7 +166,10 @@ pub(crate) async fn connections_of(
     Ok((rows, total))
 }
 
-pub(crate) async fn connection<'e>(db: impl PgExecutor<'e>, id: Uuid) -> Result<Option<ConnectionRow>, sqlx::Error> {
+pub(crate) async fn connection<'e>(
+    db: impl PgExecutor<'e>,
+    id: Uuid,
+) -> Result<Option<ConnectionRow>, sqlx::Error> {
     sqlx::query_as(&format!(
         "SELECT {CONNECTION_COLUMNS} FROM calendar_connections WHERE id = $1"
     ))
@@ -261,7 +267,11 @@ pub(crate) async fn release_lease<'e>(db: impl PgExecutor<'e>, id: Uuid) -> Resu
 }
 
 /// Records a finished sync: where the next one resumes, and releases the lease.
-pub(crate) async fn finish_sync(conn: &mut PgConnection, id: Uuid, sync_token: &str) -> Result<(), sqlx::Error> {
+pub(crate) async fn finish_sync(
+    conn: &mut PgConnection,
+    id: Uuid,
+    sync_token: &str,
+) -> Result<(), sqlx::Error> {
     sqlx::query(
         "UPDATE calendar_connections SET sync_token = $2, last_synced_at = now(), sync_lease_until = NULL \
          WHERE id = $1",
@@ -336,7 +346,10 @@ pub(crate) struct AttendeeRow {
 }
 
 /// Inserts an event created at the provider; `false` when a sync stored it first.
-pub(crate) async fn insert_event(conn: &mut PgConnection, event: &NewEventRow<'_>) -> Result<bool, sqlx::Error> {
+pub(crate) async fn insert_event(
+    conn: &mut PgConnection,
+    event: &NewEventRow<'_>,
+) -> Result<bool, sqlx::Error> {
     let f = &event.fields;
     let done = sqlx::query(
         "INSERT INTO calendar_events (id, org_id, connection_id, organizer_id, room_id, space_id, \
@@ -367,8 +380,8 @@ pub(crate) async fn insert_event(conn: &mut PgConnection, event: &NewEventRow<'_
     Ok(done.rows_affected() > 0)
 }
 
-/// Replaces an event's fields with what the provider reported, unless the stored copy is newer
-/// (a sync replaying an older report changes nothing). `true` when applied.
+/// Replaces an event's fields with what the provider reported. `true` when something differed
+/// (the caller checks the report is not older than the stored copy).
 pub(crate) async fn update_event_fields(
     conn: &mut PgConnection,
     id: Uuid,
@@ -378,8 +391,8 @@ pub(crate) async fn update_event_fields(
         "UPDATE calendar_events SET title = $2, description = $3, starts_at = $4, ends_at = $5, \
            time_zone = $6, recurrence = $7, status = $8, html_link = COALESCE($9, html_link), \
            provider_updated_at = $10, updated_at = now() \
-         WHERE id = $1 AND (provider_updated_at IS NULL OR $10::timestamptz IS NULL \
-           OR provider_updated_at <= $10)",
+         WHERE id = $1 AND (title, description, starts_at, ends_at, time_zone, recurrence, status) \
+           IS DISTINCT FROM ($2, $3, $4, $5, $6, $7, $8)",
     )
     .bind(id)
     .bind(f.title)
@@ -396,19 +409,39 @@ pub(crate) async fn update_event_fields(
     Ok(done.rows_affected() > 0)
 }
 
-/// The local event behind a provider event of a connection.
+/// The local event behind a provider event of a connection, with the provider's last change
+/// time stored for it.
 pub(crate) async fn event_by_provider_id(
     conn: &mut PgConnection,
     connection_id: Uuid,
     provider_event_id: &str,
-) -> Result<Option<Uuid>, sqlx::Error> {
-    sqlx::query_scalar(
-        "SELECT id FROM calendar_events WHERE connection_id = $1 AND provider_event_id = $2",
+) -> Result<Option<(Uuid, Option<DateTime<Utc>>)>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT id, provider_updated_at FROM calendar_events \
+         WHERE connection_id = $1 AND provider_event_id = $2",
     )
     .bind(connection_id)
     .bind(provider_event_id)
     .fetch_optional(conn)
     .await
+}
+
+/// Records the provider's last change time of an event.
+pub(crate) async fn set_provider_updated<'e>(
+    db: impl PgExecutor<'e>,
+    id: Uuid,
+    at: Option<DateTime<Utc>>,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "UPDATE calendar_events SET provider_updated_at = $2 \
+         WHERE id = $1 AND $2::timestamptz IS NOT NULL \
+           AND (provider_updated_at IS NULL OR provider_updated_at < $2)",
+    )
+    .bind(id)
+    .bind(at)
+    .execute(db)
+    .await?;
+    Ok(())
 }
 
 /// Marks an event cancelled (at the provider). `true` when it was not already.
@@ -503,7 +536,10 @@ pub(crate) async fn delete_event<'e>(db: impl PgExecutor<'e>, id: Uuid) -> Resul
 }
 
 /// The attendees of the events `ids`, by event then address.
-pub(crate) async fn attendees(conn: &mut PgConnection, ids: &[Uuid]) -> Result<Vec<AttendeeRow>, sqlx::Error> {
+pub(crate) async fn attendees(
+    conn: &mut PgConnection,
+    ids: &[Uuid],
+) -> Result<Vec<AttendeeRow>, sqlx::Error> {
     sqlx::query_as(
         "SELECT event_id, email, user_id, response_status, organizer FROM calendar_event_attendees \
          WHERE event_id = ANY($1) ORDER BY event_id, email",
@@ -523,25 +559,31 @@ pub(crate) struct AttendeeInput<'a> {
 }
 
 /// Makes the event's attendees exactly `attendees` (by lower-cased address): answers updated,
-/// the known member kept, the missing ones removed.
+/// the known member kept, the missing ones removed. `true` when something changed.
 pub(crate) async fn set_attendees(
     conn: &mut PgConnection,
     event_id: Uuid,
     attendees: &[AttendeeInput<'_>],
-) -> Result<(), sqlx::Error> {
+) -> Result<bool, sqlx::Error> {
     let emails: Vec<String> = attendees.iter().map(|a| a.email.to_lowercase()).collect();
-    sqlx::query("DELETE FROM calendar_event_attendees WHERE event_id = $1 AND email <> ALL($2)")
-        .bind(event_id)
-        .bind(&emails)
-        .execute(&mut *conn)
-        .await?;
+    let mut changed =
+        sqlx::query("DELETE FROM calendar_event_attendees WHERE event_id = $1 AND email <> ALL($2)")
+            .bind(event_id)
+            .bind(&emails)
+            .execute(&mut *conn)
+            .await?
+            .rows_affected();
     for (attendee, email) in attendees.iter().zip(&emails) {
-        sqlx::query(
+        changed += sqlx::query(
             "INSERT INTO calendar_event_attendees (event_id, email, user_id, response_status, organizer) \
              VALUES ($1, $2, $3, $4, $5) \
              ON CONFLICT (event_id, email) DO UPDATE SET \
                user_id = COALESCE(EXCLUDED.user_id, calendar_event_attendees.user_id), \
-               response_status = EXCLUDED.response_status, organizer = EXCLUDED.organizer",
+               response_status = EXCLUDED.response_status, organizer = EXCLUDED.organizer \
+             WHERE (calendar_event_attendees.response_status, calendar_event_attendees.organizer, \
+                    calendar_event_attendees.user_id) \
+               IS DISTINCT FROM (EXCLUDED.response_status, EXCLUDED.organizer, \
+                    COALESCE(EXCLUDED.user_id, calendar_event_attendees.user_id))",
         )
         .bind(event_id)
         .bind(email)
@@ -549,7 +591,8 @@ pub(crate) async fn set_attendees(
         .bind(attendee.response_status)
         .bind(attendee.organizer)
         .execute(&mut *conn)
-        .await?;
+        .await?
+        .rows_affected();
     }
-    Ok(())
+    Ok(changed > 0)
 }

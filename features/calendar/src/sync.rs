@@ -38,7 +38,10 @@ pub enum Outcome {
 
 /// Syncs one connection (under its lease: concurrent runs, on any replica, skip it).
 pub async fn sync_connection(ctx: &AppContext, connection_id: Uuid) -> anyhow::Result<Outcome> {
-    let Some(sealer) = ctx.try_get::<qubital_auth::AuthState>().map(|s| s.sealer().clone()) else {
+    let Some(sealer) = ctx
+        .try_get::<qubital_auth::AuthState>()
+        .map(|s| s.sealer().clone())
+    else {
         anyhow::bail!("the identity feature's sealer is not available in this process");
     };
     let state = ctx.get::<CalendarState>();
@@ -125,30 +128,35 @@ pub(crate) async fn apply(
     connection_id: Uuid,
     event: &ProviderEvent,
 ) -> Result<bool, sqlx::Error> {
-    let Some(id) = store::event_by_provider_id(conn, connection_id, &event.id).await? else {
+    let Some((id, stored_at)) = store::event_by_provider_id(conn, connection_id, &event.id).await? else {
         return Ok(false);
     };
     if event.is_cancelled() {
         return store::cancel_event(conn, id).await;
     }
-    let Some(fields) = Reported::of(event) else {
+    // A report older than what is stored (replayed, or overtaken by our own write) is ignored.
+    if let (Some(stored), Some(reported)) = (stored_at, event.updated) {
+        if reported < stored {
+            return Ok(false);
+        }
+    }
+    let Some(reported) = Reported::of(event) else {
         return Ok(false);
     };
-    let changed = store::update_event_fields(conn, id, &fields.fields()).await?;
-    if changed {
-        let attendees: Vec<AttendeeInput<'_>> = event
-            .attendees
-            .iter()
-            .map(|a| AttendeeInput {
-                email: &a.email,
-                user_id: None,
-                response_status: a.response_status.as_str(),
-                organizer: a.organizer,
-            })
-            .collect();
-        store::set_attendees(conn, id, &attendees).await?;
-    }
-    Ok(changed)
+    let fields = store::update_event_fields(conn, id, &reported.fields()).await?;
+    let attendees: Vec<AttendeeInput<'_>> = event
+        .attendees
+        .iter()
+        .map(|a| AttendeeInput {
+            email: &a.email,
+            user_id: None,
+            response_status: a.response_status.as_str(),
+            organizer: a.organizer,
+        })
+        .collect();
+    let attendees = store::set_attendees(conn, id, &attendees).await?;
+    store::set_provider_updated(&mut *conn, id, event.updated).await?;
+    Ok(fields || attendees)
 }
 
 /// A provider event's fields in our columns.

@@ -37,10 +37,15 @@ async fn an_event_scheduled_here_lives_in_google_and_its_changes_there_come_back
     let listed = ada.ok("/calendar/connections/list", json!({})).await;
     assert_eq!(listed["page"]["total"], 1);
     let keys: Vec<&String> = listed["data"][0].as_object().unwrap().keys().collect();
-    assert!(!keys.iter().any(|k| k.to_lowercase().contains("token")), "{keys:?}");
+    assert!(
+        !keys.iter().any(|k| k.to_lowercase().contains("token")),
+        "{keys:?}"
+    );
     let (sealed, refresh_token) = stored_refresh_token(&app).await;
     assert!(google.token_is_live(&refresh_token));
-    assert!(!sealed.windows(refresh_token.len()).any(|w| w == refresh_token.as_bytes()));
+    assert!(!sealed
+        .windows(refresh_token.len())
+        .any(|w| w == refresh_token.as_bytes()));
 
     // Schedule: on Ada's calendar, with a join link and Bob invited.
     let space = create_space(&ada, "Boardroom").await;
@@ -52,7 +57,7 @@ async fn an_event_scheduled_here_lives_in_google_and_its_changes_there_come_back
     assert_eq!(event["joinUrl"], format!("{JOIN_BASE}{space}"));
     assert_eq!(event["organizerId"], ada.user_id());
     assert_eq!(event["start"]["timeZone"], "Europe/Paris");
-    assert_eq!(event["start"]["dateTime"], "2030-03-04T09:00:00Z");
+    assert_eq!(utc(&event["start"]["dateTime"]), "2030-03-04T09:00:00Z");
     assert_eq!(event["attendees"].as_array().unwrap().len(), 1);
     assert_eq!(event["attendees"][0]["userId"], bob.user_id());
     assert_eq!(event["attendees"][0]["email"], "bob@acme.test");
@@ -72,38 +77,85 @@ async fn an_event_scheduled_here_lives_in_google_and_its_changes_there_come_back
     assert_eq!(writes[0].send_updates.as_deref(), Some("all"));
 
     // The first sync is full and changes nothing; a second one is incremental.
-    assert_eq!(sync(&app).await, vec![Outcome::Synced { full: true, changed: 0 }]);
-    assert_eq!(sync(&app).await, vec![Outcome::Synced { full: false, changed: 0 }]);
+    assert_eq!(
+        sync(&app).await,
+        vec![Outcome::Synced {
+            full: true,
+            changed: 0
+        }]
+    );
+    assert_eq!(
+        sync(&app).await,
+        vec![Outcome::Synced {
+            full: false,
+            changed: 0
+        }]
+    );
 
-    // In Google: Ada moves it, Bob declines, someone edits the title.
+    // In Google: Bob declines.
+    google.set_response(
+        ACCOUNT_EMAIL,
+        &google_id,
+        "bob@acme.test",
+        ResponseStatus::Declined,
+    );
+    assert_eq!(
+        sync(&app).await,
+        vec![Outcome::Synced {
+            full: false,
+            changed: 1
+        }]
+    );
+    let list = events(&bob).await;
+    assert_eq!(find(&list, &id)["attendees"][0]["responseStatus"], "declined");
+    assert_eq!(find(&list, &id)["title"], "Planning");
+
+    // Ada moves it and edits the title.
     google.move_event(
         ACCOUNT_EMAIL,
         &google_id,
         &paris_time("2030-03-05T15:00:00+01:00"),
         &paris_time("2030-03-05T16:30:00+01:00"),
     );
-    google.set_response(ACCOUNT_EMAIL, &google_id, "bob@acme.test", ResponseStatus::Declined);
     google.edit_event(ACCOUNT_EMAIL, &google_id, |event| {
         event.insert("summary".into(), json!("Planning (moved)"));
     });
-    assert_eq!(sync(&app).await, vec![Outcome::Synced { full: false, changed: 1 }]);
+    assert_eq!(
+        sync(&app).await,
+        vec![Outcome::Synced {
+            full: false,
+            changed: 1
+        }]
+    );
 
     // Visible here, to every member.
     let list = events(&bob).await;
     assert_eq!(list["page"]["total"], 1);
     let event = find(&list, &id);
     assert_eq!(event["title"], "Planning (moved)");
-    assert_eq!(event["start"]["dateTime"], "2030-03-05T14:00:00Z");
-    assert_eq!(event["end"]["dateTime"], "2030-03-05T15:30:00Z");
+    assert_eq!(utc(&event["start"]["dateTime"]), "2030-03-05T14:00:00Z");
+    assert_eq!(utc(&event["end"]["dateTime"]), "2030-03-05T15:30:00Z");
     assert_eq!(event["attendees"][0]["userId"], bob.user_id());
     assert_eq!(event["attendees"][0]["responseStatus"], "declined");
 
     // Re-running changes nothing.
-    assert_eq!(sync(&app).await, vec![Outcome::Synced { full: false, changed: 0 }]);
+    assert_eq!(
+        sync(&app).await,
+        vec![Outcome::Synced {
+            full: false,
+            changed: 0
+        }]
+    );
 
     // Cancelled in Google: cancelled here.
     google.cancel_event(ACCOUNT_EMAIL, &google_id);
-    assert_eq!(sync(&app).await, vec![Outcome::Synced { full: false, changed: 1 }]);
+    assert_eq!(
+        sync(&app).await,
+        vec![Outcome::Synced {
+            full: false,
+            changed: 1
+        }]
+    );
     let list = events(&ada).await;
     assert_eq!(find(&list, &id)["status"], "cancelled");
 
@@ -132,10 +184,15 @@ async fn updates_and_deletes_go_to_google_first_and_only_the_organizer_makes_the
 
     // Bob is invited, not the organizer.
     let problem = bob
-        .fails(&format!("/calendar/events/{id}/update"), json!({"title": "Mine"}), 403)
+        .fails(
+            &format!("/calendar/events/{id}/update"),
+            json!({"title": "Mine"}),
+            403,
+        )
         .await;
     assert_eq!(problem_type(&problem), "calendar-not-organizer");
-    bob.fails(&format!("/calendar/events/{id}/delete"), json!({}), 403).await;
+    bob.fails(&format!("/calendar/events/{id}/delete"), json!({}), 403)
+        .await;
 
     // Ada moves it and swaps Bob for Cy.
     let updated = ada
@@ -150,7 +207,7 @@ async fn updates_and_deletes_go_to_google_first_and_only_the_organizer_makes_the
         )
         .await;
     assert_eq!(updated["title"], "Planning v2");
-    assert_eq!(updated["start"]["dateTime"], "2030-03-04T10:00:00Z");
+    assert_eq!(utc(&updated["start"]["dateTime"]), "2030-03-04T10:00:00Z");
     assert_eq!(updated["attendees"].as_array().unwrap().len(), 1);
     assert_eq!(updated["attendees"][0]["userId"], cy.user_id());
     let in_google = google.event(ACCOUNT_EMAIL, &google_id).unwrap();
@@ -182,7 +239,8 @@ async fn updates_and_deletes_go_to_google_first_and_only_the_organizer_makes_the
         "cancelled"
     );
     assert_eq!(events(&ada).await["page"]["total"], 0);
-    ada.fails(&format!("/calendar/events/{id}/delete"), json!({}), 404).await;
+    ada.fails(&format!("/calendar/events/{id}/delete"), json!({}), 404)
+        .await;
 }
 
 #[tokio::test]
@@ -194,7 +252,13 @@ async fn a_forced_410_resyncs_in_full_without_duplicates() {
     let space = create_space(&ada, "Boardroom").await;
     let first = create_event(&ada, &space, "First", 9, &[]).await;
     let second = create_event(&ada, &space, "Second", 12, &[]).await;
-    assert_eq!(sync(&app).await, vec![Outcome::Synced { full: true, changed: 0 }]);
+    assert_eq!(
+        sync(&app).await,
+        vec![Outcome::Synced {
+            full: true,
+            changed: 0
+        }]
+    );
 
     // Google forgets the sync token while the first event moves.
     let first_google = google
@@ -209,12 +273,18 @@ async fn a_forced_410_resyncs_in_full_without_duplicates() {
         &paris_time("2030-03-04T19:00:00+01:00"),
     );
     google.force_410_next();
-    assert_eq!(sync(&app).await, vec![Outcome::Synced { full: true, changed: 1 }]);
+    assert_eq!(
+        sync(&app).await,
+        vec![Outcome::Synced {
+            full: true,
+            changed: 1
+        }]
+    );
 
     let list = events(&ada).await;
     assert_eq!(list["page"]["total"], 2, "{list}");
     assert_eq!(
-        find(&list, first["id"].as_str().unwrap())["start"]["dateTime"],
+        utc(&find(&list, first["id"].as_str().unwrap())["start"]["dateTime"]),
         "2030-03-04T17:00:00Z"
     );
     assert_eq!(find(&list, second["id"].as_str().unwrap())["title"], "Second");
@@ -225,7 +295,13 @@ async fn a_forced_410_resyncs_in_full_without_duplicates() {
     assert_eq!(rows, 2);
 
     // And incremental again afterwards.
-    assert_eq!(sync(&app).await, vec![Outcome::Synced { full: false, changed: 0 }]);
+    assert_eq!(
+        sync(&app).await,
+        vec![Outcome::Synced {
+            full: false,
+            changed: 0
+        }]
+    );
 }
 
 #[tokio::test]
@@ -278,7 +354,10 @@ async fn disconnect_revokes_at_google_and_forgets_the_tokens() {
         .await
         .unwrap();
     assert_eq!(rows, 0);
-    assert_eq!(ada.ok("/calendar/connections/list", json!({})).await["page"]["total"], 0);
+    assert_eq!(
+        ada.ok("/calendar/connections/list", json!({})).await["page"]["total"],
+        0
+    );
     assert_eq!(events(&ada).await["page"]["total"], 0);
     ada.fails("/calendar/google/disconnect", json!({}), 404).await;
     let problem = ada
@@ -305,11 +384,19 @@ async fn another_organization_sees_nothing_and_changes_nothing() {
 
     assert_eq!(events(&eve).await["page"]["total"], 0);
     let problem = eve
-        .fails(&format!("/calendar/events/{id}/update"), json!({"title": "Mine"}), 404)
+        .fails(
+            &format!("/calendar/events/{id}/update"),
+            json!({"title": "Mine"}),
+            404,
+        )
         .await;
     assert_eq!(problem_type(&problem), "not-found");
-    eve.fails(&format!("/calendar/events/{id}/delete"), json!({}), 404).await;
-    assert_eq!(eve.ok("/calendar/connections/list", json!({})).await["page"]["total"], 0);
+    eve.fails(&format!("/calendar/events/{id}/delete"), json!({}), 404)
+        .await;
+    assert_eq!(
+        eve.ok("/calendar/connections/list", json!({})).await["page"]["total"],
+        0
+    );
     // Acme's space is not Globex's, even to a connected member.
     google.sign_in_as("eve@example.com");
     connect_google(&eve, &google).await;
@@ -369,7 +456,10 @@ async fn a_connect_is_bound_to_the_member_and_the_browser() {
 
     // An unknown provider is 404; nothing was connected.
     ada.fails("/calendar/outlook/connect", json!({}), 404).await;
-    assert_eq!(ada.ok("/calendar/connections/list", json!({})).await["page"]["total"], 0);
+    assert_eq!(
+        ada.ok("/calendar/connections/list", json!({})).await["page"]["total"],
+        0
+    );
     // The URL asked for offline access with PKCE.
     assert!(url.contains("access_type=offline") && url.contains("code_challenge_method=S256"));
 }

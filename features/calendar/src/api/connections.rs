@@ -116,7 +116,11 @@ impl CalendarConnectionsApi {
     /// PKCE) and sets a short-lived cookie binding the attempt to this browser; finish with
     /// `/calendar/{provider}/callback` within ten minutes. `404` for an unknown provider, `503
     /// integration-disabled` when this server does not offer it.
-    #[oai(path = "/calendar/:provider/connect", method = "post", operation_id = "connect-calendar")]
+    #[oai(
+        path = "/calendar/:provider/connect",
+        method = "post",
+        operation_id = "connect-calendar"
+    )]
     async fn connect(
         &self,
         ctx: Data<&AppContext>,
@@ -156,7 +160,11 @@ impl CalendarConnectionsApi {
     /// or was started by another member or in another browser; `409 calendar-access-refused` when
     /// the provider refused the code or calendar access was not granted; `503
     /// integration-unavailable` when the provider did not answer.
-    #[oai(path = "/calendar/:provider/callback", method = "post", operation_id = "finish-calendar-connect")]
+    #[oai(
+        path = "/calendar/:provider/callback",
+        method = "post",
+        operation_id = "finish-calendar-connect"
+    )]
     async fn callback(
         &self,
         ctx: Data<&AppContext>,
@@ -169,14 +177,20 @@ impl CalendarConnectionsApi {
         caller.require(&CONNECT_CALENDAR)?;
         let provider = self::provider(ctx.get::<CalendarState>(), &provider.0)?;
         let auth_state = ctx.get::<AuthState>();
-        let nonce = req.cookie().get(&cookie_name(auth_state)).map(|c| c.value_str().to_owned());
+        let nonce = req
+            .cookie()
+            .get(&cookie_name(auth_state))
+            .map(|c| c.value_str().to_owned());
         clear_browser_cookie(auth_state, req);
         let row = take_state(&ctx, caller, provider.name(), &body.state, nonce.as_deref()).await?;
         let verifier = auth_state
             .sealer()
             .open(&row.code_verifier, CODE_VERIFIER)
             .map_err(|_| invalid_state())?;
-        let tokens = match provider.exchange_code(&body.code, &verifier, &row.redirect_uri).await {
+        let tokens = match provider
+            .exchange_code(&body.code, &verifier, &row.redirect_uri)
+            .await
+        {
             Ok(tokens) => tokens,
             Err(CalendarError::InvalidGrant | CalendarError::InsufficientScope { .. }) => {
                 return Err(Problem::new(&CALENDAR_ACCESS_REFUSED).into())
@@ -221,7 +235,11 @@ impl CalendarConnectionsApi {
     /// provider's calendar). `404` when the caller has no such connection here; `503
     /// integration-unavailable` when the provider could not be reached (nothing is deleted; try
     /// again).
-    #[oai(path = "/calendar/:provider/disconnect", method = "post", operation_id = "disconnect-calendar")]
+    #[oai(
+        path = "/calendar/:provider/disconnect",
+        method = "post",
+        operation_id = "disconnect-calendar"
+    )]
     async fn disconnect(
         &self,
         ctx: Data<&AppContext>,
@@ -244,7 +262,9 @@ impl CalendarConnectionsApi {
                 // Refused for another reason: nothing more to revoke from here.
                 Err(error) => tracing::warn!(%error, connection_id = %row.id, "calendar revoke refused"),
             },
-            Err(_) => tracing::warn!(connection_id = %row.id, "a calendar refresh token does not open; not revoked"),
+            Err(_) => {
+                tracing::warn!(connection_id = %row.id, "a calendar refresh token does not open; not revoked")
+            }
         }
         store::delete_connection(ctx.db(), row.id).await?;
         tracing::info!(connection_id = %row.id, "calendar disconnected");
@@ -255,7 +275,11 @@ impl CalendarConnectionsApi {
     ///
     /// Permission: `ConnectCalendar`. The caller's connections in the current organization,
     /// oldest first; a `broken` one must be connected again.
-    #[oai(path = "/calendar/connections/list", method = "post", operation_id = "list-calendar-connections")]
+    #[oai(
+        path = "/calendar/connections/list",
+        method = "post",
+        operation_id = "list-calendar-connections"
+    )]
     async fn list(
         &self,
         ctx: Data<&AppContext>,
@@ -265,9 +289,14 @@ impl CalendarConnectionsApi {
         let caller = &auth.0;
         caller.require(&CONNECT_CALENDAR)?;
         let mut conn = ctx.db().acquire().await?;
-        let (rows, total) =
-            store::connections_of(&mut conn, caller.organization_id, caller.user_id, body.limit, body.offset)
-                .await?;
+        let (rows, total) = store::connections_of(
+            &mut conn,
+            caller.organization_id,
+            caller.user_id,
+            body.limit,
+            body.offset,
+        )
+        .await?;
         let data = rows.into_iter().map(connection).collect();
         Ok(Json(Page::new(data, body.limit, body.offset, total)))
     }
@@ -287,7 +316,11 @@ async fn take_state(
     let same_member = row.user_id == caller.user_id && row.org_id == caller.organization_id;
     let same_browser = nonce.is_some_and(|nonce| hash(nonce) == row.browser_hash);
     if !same_member || !same_browser || row.provider != provider {
-        tracing::warn!(same_member, same_browser, "a calendar connect state was presented out of place");
+        tracing::warn!(
+            same_member,
+            same_browser,
+            "a calendar connect state was presented out of place"
+        );
         return Err(invalid_state());
     }
     Ok(row)

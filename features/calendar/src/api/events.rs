@@ -6,8 +6,7 @@ use std::collections::{BTreeMap, HashMap};
 
 use chrono::{DateTime, Duration, Utc};
 use platform_calendar::{
-    event_id_from_bytes, Attendee, CalendarError, EventPatch, EventTime, NewEvent, ProviderEvent,
-    SendUpdates,
+    event_id_from_bytes, Attendee, CalendarError, EventPatch, EventTime, NewEvent, ProviderEvent, SendUpdates,
 };
 use poem::web::Data;
 use poem_openapi::{param::Path, payload::Json, ApiResponse, Enum, Object, OpenApi};
@@ -71,10 +70,7 @@ pub struct CalendarEventTime {
     /// RFC 3339; answered in UTC.
     pub date_time: DateTime<Utc>,
     /// IANA time zone (`Europe/Paris`, `UTC`).
-    #[oai(validator(
-        max_length = 64,
-        pattern = "^(UTC|[A-Za-z]+(/[A-Za-z0-9_+-]+){1,2})$"
-    ))]
+    #[oai(validator(max_length = 64, pattern = "^(UTC|[A-Za-z]+(/[A-Za-z0-9_+-]+){1,2})$"))]
     pub time_zone: String,
 }
 
@@ -175,7 +171,11 @@ pub struct CreateCalendarEventRequest {
     /// RFC 5545 `RRULE`/`EXRULE`/`RDATE`/`EXDATE` lines (≤ 10) for a recurring event.
     #[oai(
         default,
-        validator(max_items = 10, max_length = 500, pattern = "^(RRULE|EXRULE|RDATE|EXDATE)[:;][^\\r\\n]+$")
+        validator(
+            max_items = 10,
+            max_length = 500,
+            pattern = "^(RRULE|EXRULE|RDATE|EXDATE)[:;][^\\r\\n]+$"
+        )
     )]
     pub recurrence: Vec<String>,
     /// The provider of the organizer's connection to use (default: their first working one).
@@ -199,7 +199,11 @@ pub struct UpdateCalendarEventRequest {
     #[oai(validator(max_items = 100, max_length = 20))]
     pub attendee_ids: Option<Vec<String>>,
     /// Replaces the recurrence (empty: a single event).
-    #[oai(validator(max_items = 10, max_length = 500, pattern = "^(RRULE|EXRULE|RDATE|EXDATE)[:;][^\\r\\n]+$"))]
+    #[oai(validator(
+        max_items = 10,
+        max_length = 500,
+        pattern = "^(RRULE|EXRULE|RDATE|EXDATE)[:;][^\\r\\n]+$"
+    ))]
     pub recurrence: Option<Vec<String>>,
 }
 
@@ -219,7 +223,11 @@ impl CalendarEventsApi {
     ///
     /// Permission: `ViewCalendar`. The organization's events overlapping `[from, to)`, by start,
     /// cancelled ones included (status `cancelled`); optionally one space's.
-    #[oai(path = "/calendar/events/list", method = "post", operation_id = "list-calendar-events")]
+    #[oai(
+        path = "/calendar/events/list",
+        method = "post",
+        operation_id = "list-calendar-events"
+    )]
     async fn list(
         &self,
         ctx: Data<&AppContext>,
@@ -254,7 +262,11 @@ impl CalendarEventsApi {
     /// calendar-not-connected` / `calendar-connection-broken` when the caller has no working
     /// connection; `502 integration-error` when the provider refused the event; `503` when it
     /// did not answer (nothing is created here).
-    #[oai(path = "/calendar/events/create", method = "post", operation_id = "create-calendar-event")]
+    #[oai(
+        path = "/calendar/events/create",
+        method = "post",
+        operation_id = "create-calendar-event"
+    )]
     async fn create(
         &self,
         ctx: Data<&AppContext>,
@@ -270,7 +282,13 @@ impl CalendarEventsApi {
         let space = qubital_spaces::find_in_organization(&mut *conn, caller.organization_id, body.space_id)
             .await?
             .ok_or_else(Problem::not_found)?;
-        let invited = members(&mut conn, caller.organization_id, "body.attendeeIds", &input.attendee_ids).await?;
+        let invited = members(
+            &mut conn,
+            caller.organization_id,
+            "body.attendeeIds",
+            &input.attendee_ids,
+        )
+        .await?;
         let connection = organizer_connection(&mut conn, caller, body.provider.as_deref()).await?;
         drop(conn);
         let provider = provider(state, &connection.provider)?;
@@ -286,7 +304,10 @@ impl CalendarEventsApi {
             start: provider_time(input.start.as_ref().expect("validated")),
             end: provider_time(input.end.as_ref().expect("validated")),
             recurrence: input.recurrence.clone().unwrap_or_default(),
-            attendees: invited.values().map(|email| Attendee::invite(email.clone())).collect(),
+            attendees: invited
+                .values()
+                .map(|email| Attendee::invite(email.clone()))
+                .collect(),
             private_properties: BTreeMap::from([
                 (EVENT_PROPERTY.to_owned(), id.to_string()),
                 (SPACE_PROPERTY.to_owned(), space.id.to_string()),
@@ -303,7 +324,11 @@ impl CalendarEventsApi {
         let created = match acting
             .call(|token| {
                 let new = &new;
-                async move { provider.create_event(&token, calendar, new, SendUpdates::All).await }
+                async move {
+                    provider
+                        .create_event(&token, calendar, new, SendUpdates::All)
+                        .await
+                }
             })
             .await
         {
@@ -315,7 +340,13 @@ impl CalendarEventsApi {
                         let event_id = event_id.clone();
                         async move {
                             provider
-                                .update_event(&token, calendar, &event_id, &EventPatch::default(), SendUpdates::None)
+                                .update_event(
+                                    &token,
+                                    calendar,
+                                    &event_id,
+                                    &EventPatch::default(),
+                                    SendUpdates::None,
+                                )
                                 .await
                         }
                     })
@@ -324,7 +355,17 @@ impl CalendarEventsApi {
             other => other,
         }
         .map_err(call_problem)?;
-        let saved = save_created(&ctx, caller, &connection, &space, id, &join_url, &created, &invited).await;
+        let saved = save_created(
+            &ctx,
+            caller,
+            &connection,
+            &space,
+            id,
+            &join_url,
+            &created,
+            &invited,
+        )
+        .await;
         match saved {
             Ok(event) => {
                 tracing::info!(event_id = %id, space_id = %space.id, "calendar event created");
@@ -336,7 +377,11 @@ impl CalendarEventsApi {
                 let removed = acting
                     .call(|token| {
                         let event_id = event_id.clone();
-                        async move { provider.delete_event(&token, calendar, &event_id, SendUpdates::All).await }
+                        async move {
+                            provider
+                                .delete_event(&token, calendar, &event_id, SendUpdates::All)
+                                .await
+                        }
                     })
                     .await;
                 if let Err(error) = removed {
@@ -352,7 +397,11 @@ impl CalendarEventsApi {
     /// Permission: `ScheduleEvents`, and being the event's organizer (`403
     /// calendar-not-organizer` otherwise). Changes the fields given, at the provider first
     /// (attendees are notified), then here. `404` for an event of another organization.
-    #[oai(path = "/calendar/events/:id/update", method = "post", operation_id = "update-calendar-event")]
+    #[oai(
+        path = "/calendar/events/:id/update",
+        method = "post",
+        operation_id = "update-calendar-event"
+    )]
     async fn update(
         &self,
         ctx: Data<&AppContext>,
@@ -367,7 +416,15 @@ impl CalendarEventsApi {
         let (row, connection) = organized_event(&mut conn, caller, id.0).await?;
         let input = Input::validate_patch(&body, &row)?;
         let invited = if body.attendee_ids.is_some() {
-            Some(members(&mut conn, caller.organization_id, "body.attendeeIds", &input.attendee_ids).await?)
+            Some(
+                members(
+                    &mut conn,
+                    caller.organization_id,
+                    "body.attendeeIds",
+                    &input.attendee_ids,
+                )
+                .await?,
+            )
         } else {
             None
         };
@@ -395,7 +452,11 @@ impl CalendarEventsApi {
         let updated = acting
             .call(|token| {
                 let patch = &patch;
-                async move { provider.update_event(&token, calendar, event_id, patch, SendUpdates::All).await }
+                async move {
+                    provider
+                        .update_event(&token, calendar, event_id, patch, SendUpdates::All)
+                        .await
+                }
             })
             .await
             .map_err(call_problem)?;
@@ -411,7 +472,11 @@ impl CalendarEventsApi {
     /// Permission: `ScheduleEvents`, and being the event's organizer (`403
     /// calendar-not-organizer` otherwise). Deletes it at the provider (attendees are notified),
     /// then here. `404` for an event of another organization.
-    #[oai(path = "/calendar/events/:id/delete", method = "post", operation_id = "delete-calendar-event")]
+    #[oai(
+        path = "/calendar/events/:id/delete",
+        method = "post",
+        operation_id = "delete-calendar-event"
+    )]
     async fn delete(
         &self,
         ctx: Data<&AppContext>,
@@ -489,8 +554,14 @@ impl Input {
             date_time: at,
             time_zone: zone.to_owned(),
         };
-        let start = body.start.clone().unwrap_or_else(|| stored(row.starts_at, &row.time_zone));
-        let end = body.end.clone().unwrap_or_else(|| stored(row.ends_at, &row.time_zone));
+        let start = body
+            .start
+            .clone()
+            .unwrap_or_else(|| stored(row.starts_at, &row.time_zone));
+        let end = body
+            .end
+            .clone()
+            .unwrap_or_else(|| stored(row.ends_at, &row.time_zone));
         check_span(&start, &end, "body.end", &mut errors);
         let attendee_ids = parse_user_ids(
             "body.attendeeIds",
@@ -536,7 +607,12 @@ fn check_description(description: Option<&str>, errors: &mut Vec<FieldError>) ->
     Some(description.to_owned())
 }
 
-fn check_span(start: &CalendarEventTime, end: &CalendarEventTime, location: &str, errors: &mut Vec<FieldError>) {
+fn check_span(
+    start: &CalendarEventTime,
+    end: &CalendarEventTime,
+    location: &str,
+    errors: &mut Vec<FieldError>,
+) {
     if end.date_time <= start.date_time {
         errors.push(FieldError::new(location, "after the start"));
     }
@@ -615,7 +691,10 @@ async fn organizer_connection(
         return Err(Problem::new(&CALENDAR_NOT_CONNECTED));
     }
     let first_working = rows.iter().position(|row| row.status == "active");
-    let row = rows.into_iter().nth(first_working.unwrap_or(0)).expect("not empty");
+    let row = rows
+        .into_iter()
+        .nth(first_working.unwrap_or(0))
+        .expect("not empty");
     active(&row)?;
     Ok(row)
 }
@@ -689,10 +768,11 @@ async fn apply_own(
     event: &ProviderEvent,
     invited: Option<&BTreeMap<i64, String>>,
 ) -> Result<(), Problem> {
-    let reported =
-        Reported::of(event).ok_or_else(|| Problem::internal("the provider answered an event without times"))?;
+    let reported = Reported::of(event)
+        .ok_or_else(|| Problem::internal("the provider answered an event without times"))?;
     store::update_event_fields(conn, id, &reported.fields()).await?;
     store::set_attendees(conn, id, &attendee_inputs(event, invited)).await?;
+    store::set_provider_updated(conn, id, event.updated).await?;
     Ok(())
 }
 
@@ -725,7 +805,10 @@ async fn load(conn: &mut sqlx::PgConnection, org_id: i64, id: Uuid) -> Result<Ca
     Ok(with_attendees(conn, vec![row]).await?.remove(0))
 }
 
-async fn with_attendees(conn: &mut sqlx::PgConnection, rows: Vec<EventRow>) -> Result<Vec<CalendarEvent>, Problem> {
+async fn with_attendees(
+    conn: &mut sqlx::PgConnection,
+    rows: Vec<EventRow>,
+) -> Result<Vec<CalendarEvent>, Problem> {
     let ids: Vec<Uuid> = rows.iter().map(|r| r.id).collect();
     let mut by_event: HashMap<Uuid, Vec<AttendeeRow>> = HashMap::new();
     for attendee in store::attendees(conn, &ids).await? {

@@ -17,9 +17,7 @@ pub const JOIN_BASE: &str = "https://app.qubital.test/spaces/";
 
 /// An app with the calendar feature configured (join links), plus `args`.
 pub fn app_builder(args: Vec<String>) -> TestAppBuilder {
-    let mut builder = TestApp::builder()
-        .arg("--calendar-join-url-base")
-        .arg(JOIN_BASE);
+    let mut builder = TestApp::builder().arg("--calendar-join-url-base").arg(JOIN_BASE);
     for arg in args {
         builder = builder.arg(arg);
     }
@@ -33,7 +31,9 @@ pub async fn app(google: &FakeGoogle) -> TestApp {
 
 /// Starts a connect: the authorization URL the app answers.
 pub async fn start_connect(client: &Client, provider: &str) -> String {
-    client.ok(&format!("/calendar/{provider}/connect"), json!({})).await["authorizationUrl"]
+    client
+        .ok(&format!("/calendar/{provider}/connect"), json!({}))
+        .await["authorizationUrl"]
         .as_str()
         .expect("an authorization URL")
         .to_owned()
@@ -43,7 +43,9 @@ pub async fn start_connect(client: &Client, provider: &str) -> String {
 /// callback. The connection DTO.
 pub async fn connect_google(client: &Client, google: &FakeGoogle) -> Value {
     let url = start_connect(client, "google").await;
-    let consent = google.authorize(&url).expect("the fake's consent screen accepts the URL");
+    let consent = google
+        .authorize(&url)
+        .expect("the fake's consent screen accepts the URL");
     client
         .ok(
             "/calendar/google/callback",
@@ -136,4 +138,13 @@ pub async fn stored_refresh_token(app: &TestApp) -> (Vec<u8>, String) {
 pub async fn no_content(client: &Client, path: &str) {
     let (status, body) = client.post(path, json!({})).await;
     assert_eq!(status, 204, "{path}: {body}");
+}
+
+/// An RFC 3339 instant of a response, in UTC with `Z`.
+pub fn utc(value: &Value) -> String {
+    chrono::DateTime::parse_from_rfc3339(value.as_str().expect("an instant"))
+        .expect("RFC 3339")
+        .with_timezone(&chrono::Utc)
+        .format("%Y-%m-%dT%H:%M:%SZ")
+        .to_string()
 }
