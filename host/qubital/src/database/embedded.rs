@@ -3,14 +3,21 @@
 //! The cluster lives in `<data dir>/postgres` (see [`default_data_dir`]), is created with
 //! `initdb` on first use, listens on 127.0.0.1 only, on a free port chosen at each start, with
 //! `trust` authentication (it is reachable from this machine only). A cluster already running in
-//! that folder (started by another `qubital` process) is reused as it is. The process that
-//! started the cluster stops it when it exits.
+//! that folder (started by another `qubital` process) is reused as it is.
+//!
+//! The cluster is reference-counted, so `serve --dev` and `eventsync --dev` can share it: every
+//! process using it holds a lock on its own file in `<data dir>/attached/`, and the last one to
+//! leave stops the cluster, whichever started it. Attaching and the leaving decision both happen
+//! under `<data dir>/attach.lock`, so a process cannot attach between the last one's check and
+//! its `pg_ctl stop`. A process that died without leaving holds no lock: its file is skipped and
+//! removed.
 //!
 //! Postgres refuses to run as root; when we are root the cluster runs as the `postgres` system
 //! user, which then owns the folder.
 
 use std::{
     ffi::OsStr,
+    fs::File,
     os::unix::{fs::PermissionsExt, process::CommandExt},
     path::{Path, PathBuf},
     process::{Command, Stdio},
@@ -33,13 +40,71 @@ pub fn default_data_dir(configured: Option<&Path>) -> anyhow::Result<PathBuf> {
     Ok(PathBuf::from(home).join(".local/share/qubital"))
 }
 
-/// A running private cluster. Dropping it stops the cluster if this process started it.
+/// A running private cluster. Dropping it stops the cluster if no other process uses it.
 pub struct EmbeddedPostgres {
     bin_dir: PathBuf,
+    data_dir: PathBuf,
     cluster_dir: PathBuf,
     port: u16,
     run_as: Option<SystemUser>,
-    started_here: bool,
+    /// This process's registration as a user of the cluster (`None` once it left).
+    attachment: Option<Attachment>,
+}
+
+/// A file in `attached/`, locked for as long as this process uses the cluster.
+struct Attachment {
+    path: PathBuf,
+    _locked: File,
+}
+
+impl Attachment {
+    fn take(data_dir: &Path) -> anyhow::Result<Self> {
+        let dir = data_dir.join("attached");
+        std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
+        let path = dir.join(format!(
+            "{}-{}",
+            std::process::id(),
+            uuid::Uuid::new_v4().simple()
+        ));
+        let file = File::create(&path).with_context(|| format!("cannot create {}", path.display()))?;
+        file.lock()
+            .with_context(|| format!("cannot lock {}", path.display()))?;
+        Ok(Self { path, _locked: file })
+    }
+
+    fn leave(self) {
+        let _ = std::fs::remove_file(&self.path);
+    }
+}
+
+/// Whether another live process is attached to the cluster; files of dead ones are removed.
+fn others_attached(data_dir: &Path) -> bool {
+    let Ok(entries) = std::fs::read_dir(data_dir.join("attached")) else {
+        return false;
+    };
+    let mut others = false;
+    for entry in entries.flatten() {
+        let Ok(file) = File::open(entry.path()) else {
+            continue;
+        };
+        match file.try_lock() {
+            // Nobody holds it: its process is gone.
+            Ok(()) => {
+                let _ = std::fs::remove_file(entry.path());
+            }
+            Err(_) => others = true,
+        }
+    }
+    others
+}
+
+/// The exclusive lock under which processes attach to and leave the cluster.
+fn attach_lock(data_dir: &Path) -> anyhow::Result<File> {
+    let path = data_dir.join("attach.lock");
+    let file = File::create(&path).with_context(|| format!("cannot create {}", path.display()))?;
+    file.lock()
+        .with_context(|| format!("cannot lock {}", path.display()))?;
+    Ok(file)
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -70,12 +135,14 @@ impl EmbeddedPostgres {
         };
         let cluster_dir = data_dir.join("postgres");
         std::fs::create_dir_all(data_dir).with_context(|| format!("cannot create {}", data_dir.display()))?;
+        let _attaching = attach_lock(data_dir)?;
         let mut this = Self {
             bin_dir,
+            data_dir: data_dir.to_owned(),
             cluster_dir,
             port: 0,
             run_as,
-            started_here: false,
+            attachment: None,
         };
 
         if !this.cluster_dir.join("PG_VERSION").exists() {
@@ -84,6 +151,7 @@ impl EmbeddedPostgres {
         if let Some(port) = this.running_port() {
             tracing::info!(dir = %this.cluster_dir.display(), port, "reusing the private Postgres cluster");
             this.port = port;
+            this.attachment = Some(Attachment::take(data_dir)?);
             return Ok(this);
         }
         this.port = free_port()?;
@@ -107,7 +175,7 @@ impl EmbeddedPostgres {
         ];
         this.pg_ctl(args.into_iter())
             .with_context(|| format!("pg_ctl start failed; see {}", log.display()))?;
-        this.started_here = true;
+        this.attachment = Some(Attachment::take(data_dir)?);
         Ok(this)
     }
 
@@ -188,9 +256,21 @@ impl EmbeddedPostgres {
         command
     }
 
-    /// Stops the cluster if this process started it.
+    /// Leaves the cluster, and stops it when no other process uses it.
     pub fn stop(&mut self) {
-        if !std::mem::take(&mut self.started_here) {
+        let Some(attachment) = self.attachment.take() else {
+            return;
+        };
+        let _leaving = match attach_lock(&self.data_dir) {
+            Ok(lock) => lock,
+            Err(error) => {
+                tracing::warn!(%error, "leaving the private Postgres cluster running");
+                return;
+            }
+        };
+        attachment.leave();
+        if others_attached(&self.data_dir) {
+            tracing::info!(dir = %self.cluster_dir.display(), "leaving the private Postgres cluster running: another process uses it");
             return;
         }
         tracing::info!(dir = %self.cluster_dir.display(), "stopping the private Postgres cluster");
