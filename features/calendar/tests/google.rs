@@ -5,6 +5,7 @@
 mod support;
 
 use chrono::{DateTime, FixedOffset};
+use platform_calendar::fake::Failure;
 use platform_calendar::{EventTime, ResponseStatus};
 use qubital_calendar::jobs::Outcome;
 use serde_json::json;
@@ -302,6 +303,36 @@ async fn a_forced_410_resyncs_in_full_without_duplicates() {
             changed: 0
         }]
     );
+}
+
+#[tokio::test]
+async fn rate_limits_and_outages_are_retried_and_expired_access_tokens_refreshed() {
+    let google = FakeGoogle::start().await;
+    let app = app(&google).await;
+    let ada = sign_in(&app.address, "ada@acme.test", "Acme", "admin").await;
+    connect_google(&ada, &google).await;
+    let space = create_space(&ada, "Boardroom").await;
+
+    // Quota and 5xx answers are retried with backoff inside the provider.
+    google.fail_next(1, Failure::TooManyRequests { retry_after: Some(0) });
+    google.fail_next(1, Failure::BackendError);
+    create_event(&ada, &space, "Planning", 9, &[]).await;
+    assert_eq!(google.event_ids(ACCOUNT_EMAIL).len(), 1);
+    google.fail_next(1, Failure::RateLimitExceeded);
+    assert_eq!(
+        sync(&app).await,
+        vec![Outcome::Synced {
+            full: true,
+            changed: 0
+        }]
+    );
+
+    // An access token Google no longer takes is refreshed once, then the call goes through.
+    let refreshes = google.count_calls("POST /token");
+    google.expire_access_tokens();
+    create_event(&ada, &space, "Review", 11, &[]).await;
+    assert_eq!(google.count_calls("POST /token"), refreshes + 1);
+    assert_eq!(events(&ada).await["page"]["total"], 2);
 }
 
 #[tokio::test]
