@@ -502,3 +502,35 @@ async fn without_google_settings_google_is_not_offered() {
     let problem = ada.fails("/calendar/google/connect", json!({}), 503).await;
     assert_eq!(problem_type(&problem), "integration-disabled");
 }
+
+#[tokio::test]
+async fn the_sync_job_brings_changes_back_within_one_interval() {
+    let google = FakeGoogle::start().await;
+    let app = app_syncing_every(10, google.args()).spawn().await;
+    let ada = sign_in(&app.address, "ada@acme.test", "Acme", "admin").await;
+    let bob = sign_in(&app.address, "bob@acme.test", "Acme", "member").await;
+    connect_google(&ada, &google).await;
+    let space = create_space(&ada, "Boardroom").await;
+    let event = create_event(&ada, &space, "Planning", 9, &[bob.user_id()]).await;
+    let id = event["id"].as_str().unwrap().to_owned();
+    google.set_response(
+        ACCOUNT_EMAIL,
+        &only_google_event(&google),
+        "bob@acme.test",
+        ResponseStatus::Accepted,
+    );
+
+    // Nobody syncs by hand: the job does, 10 s after the connect (and every 10 s after).
+    let started = std::time::Instant::now();
+    loop {
+        let list = events(&ada).await;
+        if find(&list, &id)["attendees"][0]["responseStatus"] == "accepted" {
+            break;
+        }
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(45),
+            "not synced: {list}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    }
+}
