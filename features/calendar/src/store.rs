@@ -222,7 +222,8 @@ pub(crate) async fn mark_broken<'e>(db: impl PgExecutor<'e>, id: Uuid) -> Result
     Ok(())
 }
 
-/// Active connections not synced for `every_secs` seconds, least recently synced first.
+/// Active connections not synced (or, never synced, not connected) for `every_secs` seconds,
+/// least recently synced first.
 pub(crate) async fn due_connections<'e>(
     db: impl PgExecutor<'e>,
     every_secs: i64,
@@ -230,7 +231,7 @@ pub(crate) async fn due_connections<'e>(
 ) -> Result<Vec<Uuid>, sqlx::Error> {
     sqlx::query_scalar(
         "SELECT id FROM calendar_connections WHERE status = 'active' \
-           AND (last_synced_at IS NULL OR last_synced_at < now() - make_interval(secs => $1)) \
+           AND COALESCE(last_synced_at, created_at) <= now() - make_interval(secs => $1) \
            AND (sync_lease_until IS NULL OR sync_lease_until < now()) \
          ORDER BY last_synced_at NULLS FIRST LIMIT $2",
     )

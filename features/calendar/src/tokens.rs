@@ -8,7 +8,8 @@ use std::{future::Future, sync::Arc};
 
 use chrono::{Duration, Utc};
 use platform_calendar::{CalendarError, CalendarProvider, Tokens};
-use qubital_auth::crypto::Sealer;
+use qubital_auth::crypto::{OpenError, Sealer};
+use qubital_plugin::{ExposeSecret, SecretString};
 use sqlx::PgPool;
 
 use crate::store::{self, ConnectionRow};
@@ -89,12 +90,12 @@ impl Acting<'_> {
     /// token). A refused grant marks the connection broken.
     async fn refresh(&self) -> Result<String, CallError> {
         let connection = self.connection;
-        let Ok(refresh_token) = self.sealer.open(&connection.refresh_token, REFRESH_TOKEN) else {
+        let Ok(refresh_token) = open(self.sealer, &connection.refresh_token, REFRESH_TOKEN) else {
             tracing::error!(connection_id = %connection.id, "a calendar refresh token does not open");
             store::mark_broken(self.db, connection.id).await?;
             return Err(CallError::Unreadable);
         };
-        match self.provider.refresh(&refresh_token).await {
+        match self.provider.refresh(refresh_token.expose_secret()).await {
             Ok(tokens) => {
                 self.store(&tokens).await?;
                 Ok(tokens.access_token)
@@ -123,4 +124,9 @@ impl Acting<'_> {
         )
         .await
     }
+}
+
+/// Opens a sealed token into a [`SecretString`], whose `Debug` shows nothing.
+pub(crate) fn open(sealer: &Sealer, sealed: &[u8], column: &str) -> Result<SecretString, OpenError> {
+    sealer.open(sealed, column).map(SecretString::from)
 }

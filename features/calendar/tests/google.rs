@@ -5,6 +5,7 @@
 mod support;
 
 use chrono::{DateTime, FixedOffset};
+use platform_calendar::fake::Failure;
 use platform_calendar::{EventTime, ResponseStatus};
 use qubital_calendar::jobs::Outcome;
 use serde_json::json;
@@ -305,6 +306,36 @@ async fn a_forced_410_resyncs_in_full_without_duplicates() {
 }
 
 #[tokio::test]
+async fn rate_limits_and_outages_are_retried_and_expired_access_tokens_refreshed() {
+    let google = FakeGoogle::start().await;
+    let app = app(&google).await;
+    let ada = sign_in(&app.address, "ada@acme.test", "Acme", "admin").await;
+    connect_google(&ada, &google).await;
+    let space = create_space(&ada, "Boardroom").await;
+
+    // Quota and 5xx answers are retried with backoff inside the provider.
+    google.fail_next(1, Failure::TooManyRequests { retry_after: Some(0) });
+    google.fail_next(1, Failure::BackendError);
+    create_event(&ada, &space, "Planning", 9, &[]).await;
+    assert_eq!(google.event_ids(ACCOUNT_EMAIL).len(), 1);
+    google.fail_next(1, Failure::RateLimitExceeded);
+    assert_eq!(
+        sync(&app).await,
+        vec![Outcome::Synced {
+            full: true,
+            changed: 0
+        }]
+    );
+
+    // An access token Google no longer takes is refreshed once, then the call goes through.
+    let refreshes = google.count_calls("POST /token");
+    google.expire_access_tokens();
+    create_event(&ada, &space, "Review", 11, &[]).await;
+    assert_eq!(google.count_calls("POST /token"), refreshes + 1);
+    assert_eq!(events(&ada).await["page"]["total"], 2);
+}
+
+#[tokio::test]
 async fn a_revoked_grant_breaks_the_connection_and_the_next_read_says_so() {
     let google = FakeGoogle::start().await;
     let app = app(&google).await;
@@ -470,4 +501,36 @@ async fn without_google_settings_google_is_not_offered() {
     let ada = sign_in(&app.address, "ada@acme.test", "Acme", "admin").await;
     let problem = ada.fails("/calendar/google/connect", json!({}), 503).await;
     assert_eq!(problem_type(&problem), "integration-disabled");
+}
+
+#[tokio::test]
+async fn the_sync_job_brings_changes_back_within_one_interval() {
+    let google = FakeGoogle::start().await;
+    let app = app_syncing_every(10, google.args()).spawn().await;
+    let ada = sign_in(&app.address, "ada@acme.test", "Acme", "admin").await;
+    let bob = sign_in(&app.address, "bob@acme.test", "Acme", "member").await;
+    connect_google(&ada, &google).await;
+    let space = create_space(&ada, "Boardroom").await;
+    let event = create_event(&ada, &space, "Planning", 9, &[bob.user_id()]).await;
+    let id = event["id"].as_str().unwrap().to_owned();
+    google.set_response(
+        ACCOUNT_EMAIL,
+        &only_google_event(&google),
+        "bob@acme.test",
+        ResponseStatus::Accepted,
+    );
+
+    // Nobody syncs by hand: the job does, 10 s after the connect (and every 10 s after).
+    let started = std::time::Instant::now();
+    loop {
+        let list = events(&ada).await;
+        if find(&list, &id)["attendees"][0]["responseStatus"] == "accepted" {
+            break;
+        }
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(45),
+            "not synced: {list}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    }
 }

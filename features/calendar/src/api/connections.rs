@@ -22,7 +22,7 @@ use qubital_auth::{crypto, AuthState};
 use qubital_plugin::{
     auth::{Caller, CookieAuth},
     problem::types,
-    AppContext, Page, Problem,
+    AppContext, ExposeSecret, Page, Problem,
 };
 use sha2::{Digest, Sha256};
 
@@ -183,12 +183,10 @@ impl CalendarConnectionsApi {
             .map(|c| c.value_str().to_owned());
         clear_browser_cookie(auth_state, req);
         let row = take_state(&ctx, caller, provider.name(), &body.state, nonce.as_deref()).await?;
-        let verifier = auth_state
-            .sealer()
-            .open(&row.code_verifier, CODE_VERIFIER)
+        let verifier = crate::tokens::open(auth_state.sealer(), &row.code_verifier, CODE_VERIFIER)
             .map_err(|_| invalid_state())?;
         let tokens = match provider
-            .exchange_code(&body.code, &verifier, &row.redirect_uri)
+            .exchange_code(&body.code, verifier.expose_secret(), &row.redirect_uri)
             .await
         {
             Ok(tokens) => tokens,
@@ -253,8 +251,8 @@ impl CalendarConnectionsApi {
             .await?
             .ok_or_else(Problem::not_found)?;
         let sealer = ctx.get::<AuthState>().sealer();
-        match sealer.open(&row.refresh_token, REFRESH_TOKEN) {
-            Ok(refresh_token) => match provider.revoke(&refresh_token).await {
+        match crate::tokens::open(sealer, &row.refresh_token, REFRESH_TOKEN) {
+            Ok(refresh_token) => match provider.revoke(refresh_token.expose_secret()).await {
                 Ok(()) => {}
                 Err(error @ (CalendarError::Unavailable(_) | CalendarError::RateLimited { .. })) => {
                     return Err(provider_problem(error).into())

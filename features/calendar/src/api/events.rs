@@ -320,41 +320,7 @@ impl CalendarEventsApi {
             provider,
             connection: &connection,
         };
-        let calendar = connection.calendar_id.as_str();
-        let created = match acting
-            .call(|token| {
-                let new = &new;
-                async move {
-                    provider
-                        .create_event(&token, calendar, new, SendUpdates::All)
-                        .await
-                }
-            })
-            .await
-        {
-            // A retried attempt whose first try was applied: read it back (an empty patch).
-            Err(crate::tokens::CallError::Provider(CalendarError::AlreadyExists)) => {
-                let event_id = new.id.clone().unwrap_or_default();
-                acting
-                    .call(|token| {
-                        let event_id = event_id.clone();
-                        async move {
-                            provider
-                                .update_event(
-                                    &token,
-                                    calendar,
-                                    &event_id,
-                                    &EventPatch::default(),
-                                    SendUpdates::None,
-                                )
-                                .await
-                        }
-                    })
-                    .await
-            }
-            other => other,
-        }
-        .map_err(call_problem)?;
+        let created = create_at_provider(&acting, &new).await?;
         let saved = save_created(
             &ctx,
             caller,
@@ -373,20 +339,7 @@ impl CalendarEventsApi {
             }
             Err(problem) => {
                 // Nothing here knows it: do not leave it in the calendar.
-                let event_id = created.id.clone();
-                let removed = acting
-                    .call(|token| {
-                        let event_id = event_id.clone();
-                        async move {
-                            provider
-                                .delete_event(&token, calendar, &event_id, SendUpdates::All)
-                                .await
-                        }
-                    })
-                    .await;
-                if let Err(error) = removed {
-                    tracing::error!(%error, "an unsaved calendar event could not be deleted at the provider");
-                }
+                undo_create(&acting, &created.id).await;
                 Err(problem.into())
             }
         }
@@ -512,6 +465,54 @@ impl CalendarEventsApi {
         store::delete_event(ctx.db(), row.id).await?;
         tracing::info!(event_id = %row.id, "calendar event deleted");
         Ok(Deleted::NoContent)
+    }
+}
+
+/// Creates the event on the connection's calendar. A retried attempt whose first try was
+/// applied answers `AlreadyExists` (the id is ours): the event is read back (an empty patch).
+async fn create_at_provider(acting: &Acting<'_>, new: &NewEvent) -> Result<ProviderEvent, Problem> {
+    let provider = acting.provider;
+    let calendar = acting.connection.calendar_id.as_str();
+    let created = acting
+        .call(|token| async move {
+            provider
+                .create_event(&token, calendar, new, SendUpdates::All)
+                .await
+        })
+        .await;
+    let Err(crate::tokens::CallError::Provider(CalendarError::AlreadyExists)) = created else {
+        return created.map_err(call_problem);
+    };
+    let event_id = new.id.as_deref().unwrap_or_default();
+    acting
+        .call(|token| async move {
+            provider
+                .update_event(
+                    &token,
+                    calendar,
+                    event_id,
+                    &EventPatch::default(),
+                    SendUpdates::None,
+                )
+                .await
+        })
+        .await
+        .map_err(call_problem)
+}
+
+/// Deletes an event this feature could not store (best effort, logged).
+async fn undo_create(acting: &Acting<'_>, event_id: &str) {
+    let provider = acting.provider;
+    let calendar = acting.connection.calendar_id.as_str();
+    let removed = acting
+        .call(|token| async move {
+            provider
+                .delete_event(&token, calendar, event_id, SendUpdates::All)
+                .await
+        })
+        .await;
+    if let Err(error) = removed {
+        tracing::error!(%error, "an unsaved calendar event could not be deleted at the provider");
     }
 }
 

@@ -15,9 +15,19 @@ use serde_json::{json, Value};
 /// The join links' base the test apps are configured with.
 pub const JOIN_BASE: &str = "https://app.qubital.test/spaces/";
 
-/// An app with the calendar feature configured (join links), plus `args`.
+/// An app with the calendar feature configured (join links), plus `args`. Its sync job would
+/// sync a connection a day after connecting: the tests sync on demand ([`sync`]).
 pub fn app_builder(args: Vec<String>) -> TestAppBuilder {
-    let mut builder = TestApp::builder().arg("--calendar-join-url-base").arg(JOIN_BASE);
+    app_syncing_every(86_400, args)
+}
+
+/// An app whose sync job syncs each connection every `secs` seconds.
+pub fn app_syncing_every(secs: u64, args: Vec<String>) -> TestAppBuilder {
+    let mut builder = TestApp::builder()
+        .arg("--calendar-join-url-base")
+        .arg(JOIN_BASE)
+        .arg("--calendar-sync-interval-secs")
+        .arg(secs.to_string());
     for arg in args {
         builder = builder.arg(arg);
     }
