@@ -52,7 +52,7 @@ pub struct RealtimeSettings {
         env = "JWT_PREVIOUS_KEY",
         hide_env_values = true
     )]
-    pub router_token_previous_key: Option<String>,
+    pub router_token_previous_key: Option<SecretString>,
 
     /// WebSocket URL of the office router, returned with its tokens (optional).
     #[arg(long = "office-router-url", env = "OFFICE_ROUTER_URL")]
@@ -190,7 +190,8 @@ fn conference(environment: Environment, livekit: &LiveKitSettings) -> anyhow::Re
 /// The office-router signing keys (a throwaway key, generated on first use, in development),
 /// and a non-blank issuer and audience.
 fn router_keys(environment: Environment, settings: &RealtimeSettings) -> anyhow::Result<RouterKeys> {
-    let previous = present(&settings.router_token_previous_key);
+    let previous = qubital_plugin::secret::present_secret(&settings.router_token_previous_key)
+        .map(|k| k.expose_secret());
     let keys = match environment.required_secret(
         "JWT_PRIVATE_KEY",
         &settings.router_token_private_key,

@@ -80,7 +80,7 @@ async fn spans_are_exported_over_otlp_when_an_endpoint_is_set_and_sigterm_stops_
     let port_text = port.to_string();
     let endpoint = format!("http://127.0.0.1:{collector_port}");
     let server = spawn(
-        &["serve", "--dev", "--port", &port_text],
+        &["serve", "--dev", "--port", &port_text, "--ops-port", "0"],
         &[
             ("DATABASE_URL", &db.url),
             ("OTEL_EXPORTER_OTLP_ENDPOINT", &endpoint),
