@@ -9,13 +9,11 @@ use poem::{
     http::{header, HeaderValue, Method, StatusCode},
     Endpoint, IntoResponse, Request, Response,
 };
-use qubital_plugin::{
-    auth::{ACCESS_TOKEN_COOKIE, DEVELOPMENT_ACCESS_TOKEN_COOKIE},
-    problem::types,
-    AppContext, Problem,
-};
+use qubital_plugin::{problem::types, AppContext, Problem};
 
 use super::HttpSettings;
+
+const HOST_PREFIX: &str = "__Host-";
 
 /// A web origin (`https://app.example.com`, `http://localhost:3000`): scheme, host and port,
 /// nothing else. Used as the `value_parser` of `CORS_ALLOWED_ORIGINS`.
@@ -148,12 +146,12 @@ pub async fn cors<E: Endpoint>(next: Arc<E>, req: Request) -> poem::Result<Respo
     Ok(response)
 }
 
-/// The session cookie is `__Host-access_token` ([`ACCESS_TOKEN_COOKIE`]): the browser then
-/// only accepts it `Secure`, for `/`, from this very host (no sibling subdomain can set or
-/// shadow it). A development server speaks plain HTTP, where a browser refuses `__Host-`
-/// cookies, so there the wire name is `access_token` ([`DEVELOPMENT_ACCESS_TOKEN_COOKIE`]):
-/// this middleware renames it on the way in and out, and the code behind it only knows one
-/// name.
+/// The session cookie is `__Host-access_token` ([`qubital_plugin::auth::ACCESS_TOKEN_COOKIE`]), and every other
+/// cookie the API sets is `__Host-` too: the browser then only accepts it `Secure`, for `/`,
+/// from this very host (no sibling subdomain can set or shadow it). A development server speaks
+/// plain HTTP, where a browser refuses `__Host-` cookies, so there the wire names drop the
+/// prefix (`access_token`, [`qubital_plugin::auth::DEVELOPMENT_ACCESS_TOKEN_COOKIE`]): this middleware renames them
+/// on the way in and out, and the code behind it only knows one name.
 pub async fn session_cookie<E: Endpoint>(next: Arc<E>, mut req: Request) -> poem::Result<Response> {
     let development = req
         .data::<AppContext>()
@@ -179,16 +177,12 @@ pub async fn session_cookie<E: Endpoint>(next: Arc<E>, mut req: Request) -> poem
         .headers()
         .get_all(header::SET_COOKIE)
         .iter()
-        .map(|v| match v.to_str() {
-            Ok(text) if text.starts_with(&format!("{ACCESS_TOKEN_COOKIE}=")) => {
-                HeaderValue::from_str(&format!(
-                    "{DEVELOPMENT_ACCESS_TOKEN_COOKIE}{}",
-                    &text[ACCESS_TOKEN_COOKIE.len()..]
-                ))
-                .unwrap_or_else(|_| v.clone())
-            }
-            _ => v.clone(),
-        })
+        .map(
+            |v| match v.to_str().ok().and_then(|text| text.strip_prefix(HOST_PREFIX)) {
+                Some(plain) => HeaderValue::from_str(plain).unwrap_or_else(|_| v.clone()),
+                None => v.clone(),
+            },
+        )
         .collect();
     if !set.is_empty() {
         response.headers_mut().remove(header::SET_COOKIE);
@@ -199,14 +193,16 @@ pub async fn session_cookie<E: Endpoint>(next: Arc<E>, mut req: Request) -> poem
     Ok(response)
 }
 
-/// `a=1; access_token=x` → `a=1; __Host-access_token=x` (development only).
+/// Development: every cookie is also seen under its `__Host-` name (`a=1` → `a=1;
+/// __Host-a=1`), since the browser would refuse a `__Host-` cookie over plain HTTP.
 fn rename_cookies(header: &str) -> String {
     header
         .split(';')
         .map(str::trim)
-        .map(|pair| match pair.split_once('=') {
-            Some((DEVELOPMENT_ACCESS_TOKEN_COOKIE, value)) => format!("{ACCESS_TOKEN_COOKIE}={value}"),
-            _ => pair.to_owned(),
+        .filter(|pair| !pair.is_empty())
+        .flat_map(|pair| {
+            let alias = (!pair.starts_with(HOST_PREFIX)).then(|| format!("{HOST_PREFIX}{pair}"));
+            std::iter::once(pair.to_owned()).chain(alias)
         })
         .collect::<Vec<_>>()
         .join("; ")
@@ -214,6 +210,8 @@ fn rename_cookies(header: &str) -> String {
 
 #[cfg(test)]
 mod tests {
+    use qubital_plugin::auth::{ACCESS_TOKEN_COOKIE, DEVELOPMENT_ACCESS_TOKEN_COOKIE};
+
     use super::*;
 
     #[test]
@@ -241,8 +239,12 @@ mod tests {
     fn development_renames_the_session_cookie_on_the_wire() {
         assert_eq!(
             rename_cookies("theme=dark; access_token=abc"),
-            "theme=dark; __Host-access_token=abc"
+            "theme=dark; __Host-theme=dark; access_token=abc; __Host-access_token=abc"
         );
-        assert_eq!(rename_cookies("access_token_x=1"), "access_token_x=1");
+        assert_eq!(rename_cookies("__Host-a=1"), "__Host-a=1");
+        assert_eq!(
+            format!("{HOST_PREFIX}{DEVELOPMENT_ACCESS_TOKEN_COOKIE}"),
+            ACCESS_TOKEN_COOKIE
+        );
     }
 }
