@@ -18,8 +18,9 @@ use crate::{centrifugo::CentrifugoTokens, keys::Keyring, keys::RouterKeys, worke
 #[command(next_help_heading = "Realtime access")]
 pub struct RealtimeSettings {
     /// Lifetime of a conference token, in seconds (the participant must join within it).
-    #[arg(long = "conference-token-ttl-secs", env = "CONFERENCE_TOKEN_TTL_SECS", default_value_t = 3600,
-          value_parser = clap::value_parser!(u64).range(60..=86_400))]
+    /// LiveKit checks it only at join, so a short one limits what a leaked token is worth.
+    #[arg(long = "conference-token-ttl-secs", env = "CONFERENCE_TOKEN_TTL_SECS", default_value_t = 600,
+          value_parser = clap::value_parser!(u64).range(60..=3_600))]
     pub conference_token_ttl_secs: u64,
 
     /// `iss` of the office-router connection tokens (the same variable names the backend's own
