@@ -96,6 +96,9 @@ pub(crate) fn init(boot: &mut Boot) -> anyhow::Result<()> {
 /// The WorkOS client, or a disabled one when its credentials are unset (which only development
 /// allows).
 fn workos_client(boot: &Boot, settings: &WorkosSettings) -> anyhow::Result<Workos> {
+    if settings.is_live() {
+        boot.refuse_development_with("a live WorkOS API key (WORKOS_API_KEY=sk_live_…)")?;
+    }
     match settings.missing() {
         None => Workos::from_settings(settings),
         Some(variable) => {

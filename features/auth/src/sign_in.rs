@@ -8,7 +8,10 @@
 
 use chrono::{DateTime, Utc};
 use platform_workos::{AuthOutcome, Authentication, AuthorizationRequest, Workos};
-use poem::Request;
+use poem::{
+    web::cookie::{Cookie, SameSite},
+    Request,
+};
 use qubital_plugin::{auth::Role, AppContext, Problem};
 use sqlx::PgConnection;
 
@@ -79,9 +82,42 @@ pub struct OAuthStarted {
     pub expires_at: DateTime<Utc>,
 }
 
+/// The cookie binding a web OAuth sign-in to the browser that started it (login CSRF: without
+/// it, an attacker could make a victim's browser finish the attacker's own sign-in). It holds
+/// the S256 hash of the `state`, lives as long as the state, and `__Host-` keeps other hosts
+/// from setting it (a development server speaks plain HTTP: the host renames it there).
+pub const OAUTH_STATE_COOKIE: &str = "__Host-oauth_state";
+
+fn oauth_state_cookie(state: &AuthState, value: &str, max_age: std::time::Duration) -> Cookie {
+    let mut cookie = Cookie::new_with_str(OAUTH_STATE_COOKIE, value);
+    cookie.set_http_only(true);
+    cookie.set_same_site(SameSite::Lax);
+    cookie.set_secure(state.secure_cookies());
+    cookie.set_path("/");
+    cookie.set_max_age(max_age);
+    cookie
+}
+
+/// Whether `req` comes from the browser that started the web sign-in with `oauth_state`; the
+/// binding cookie is cleared either way.
+fn started_in_this_browser(state: &AuthState, req: &Request, oauth_state: &str) -> bool {
+    let bound = req
+        .cookie()
+        .get(OAUTH_STATE_COOKIE)
+        .is_some_and(|cookie| cookie.value_str() == s256(oauth_state));
+    req.cookie()
+        .add(oauth_state_cookie(state, "", std::time::Duration::ZERO));
+    bound
+}
+
 /// Starts an OAuth sign-in: remembers its PKCE verifier (web) or challenge (desktop) under a new
-/// single-use state, and builds the WorkOS authorization URL.
-pub async fn start_oauth(ctx: &AppContext, start: OAuthStart) -> Result<OAuthStarted, Problem> {
+/// single-use state, and builds the WorkOS authorization URL. A web sign-in is bound to this
+/// browser ([`OAUTH_STATE_COOKIE`]).
+pub async fn start_oauth(
+    ctx: &AppContext,
+    req: &Request,
+    start: OAuthStart,
+) -> Result<OAuthStarted, Problem> {
     let (state, workos) = (ctx.get::<AuthState>(), ctx.get::<Workos>());
     let desktop = matches!(start.pkce, Pkce::Client { .. });
     let redirect_uri = redirect_uri(state, desktop)?;
@@ -117,6 +153,11 @@ pub async fn start_oauth(ctx: &AppContext, start: OAuthStart) -> Result<OAuthSta
             login_hint: start.login_hint,
         })
         .map_err(workos_problem)?;
+    if !desktop {
+        let ttl = std::time::Duration::from_secs_f64(OAUTH_STATE_TTL_SECS);
+        req.cookie()
+            .add(oauth_state_cookie(state, &s256(&oauth_state), ttl));
+    }
     Ok(OAuthStarted {
         authorization_url,
         state: oauth_state,
@@ -151,6 +192,12 @@ pub async fn finish_oauth(
         .ok_or_else(|| start_again(Problem::new(&crate::problems::OAUTH_STATE_INVALID)))?;
     if !started.live {
         return Err(start_again(Problem::new(&crate::problems::OAUTH_STATE_EXPIRED)));
+    }
+    // A desktop sign-in is bound to its client by PKCE (the verifier it kept); a web one by the
+    // cookie set at start.
+    if started.client == "web" && !started_in_this_browser(state, req, oauth_state) {
+        return Err(Problem::new(&crate::problems::OAUTH_STATE_INVALID)
+            .with_detail("This sign-in was started in another browser; start it again here."));
     }
     let verifier = pkce_verifier(state, &started, code_verifier)?;
     let invitation = started
@@ -206,6 +253,7 @@ pub async fn finish_magic_auth(
     invitation: Option<&str>,
 ) -> Result<Outcome, Problem> {
     let (state, workos) = (ctx.get::<AuthState>(), ctx.get::<Workos>());
+    crate::ratelimit::magic_auth_attempt(ctx, email).await?;
     let invitation_id = invitation_id(workos, invitation).await;
     let outcome = workos
         .authenticate_with_magic_auth(email, code, invitation, &state.client_info(req))

@@ -674,7 +674,16 @@ async fn production_has_no_development_sign_in() {
         .send("/auth/finalize-oauth", &json!({ "code": code, "state": state }))
         .await;
     assert_eq!(response.status(), 200);
-    assert!(access_cookie_header(&response).unwrap().contains("Secure"));
+    // …and the session cookie is `__Host-` prefixed (docs/security.md).
+    let cookie = response
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find(|v| v.starts_with("__Host-access_token="))
+        .expect("the session cookie is __Host-access_token")
+        .to_owned();
+    assert!(cookie.contains("Secure") && cookie.contains("Path=/"), "{cookie}");
 }
 
 /// Settings that other compiled-in features require in production, when they are linked into

@@ -18,8 +18,9 @@ use crate::{centrifugo::CentrifugoTokens, keys::Keyring, keys::RouterKeys, worke
 #[command(next_help_heading = "Realtime access")]
 pub struct RealtimeSettings {
     /// Lifetime of a conference token, in seconds (the participant must join within it).
-    #[arg(long = "conference-token-ttl-secs", env = "CONFERENCE_TOKEN_TTL_SECS", default_value_t = 3600,
-          value_parser = clap::value_parser!(u64).range(60..=86_400))]
+    /// LiveKit checks it only at join, so a short one limits what a leaked token is worth.
+    #[arg(long = "conference-token-ttl-secs", env = "CONFERENCE_TOKEN_TTL_SECS", default_value_t = 600,
+          value_parser = clap::value_parser!(u64).range(60..=3_600))]
     pub conference_token_ttl_secs: u64,
 
     /// `iss` of the office-router connection tokens (the same variable names the backend's own
@@ -52,7 +53,7 @@ pub struct RealtimeSettings {
         env = "JWT_PREVIOUS_KEY",
         hide_env_values = true
     )]
-    pub router_token_previous_key: Option<String>,
+    pub router_token_previous_key: Option<SecretString>,
 
     /// WebSocket URL of the office router, returned with its tokens (optional).
     #[arg(long = "office-router-url", env = "OFFICE_ROUTER_URL")]
@@ -190,7 +191,8 @@ fn conference(environment: Environment, livekit: &LiveKitSettings) -> anyhow::Re
 /// The office-router signing keys (a throwaway key, generated on first use, in development),
 /// and a non-blank issuer and audience.
 fn router_keys(environment: Environment, settings: &RealtimeSettings) -> anyhow::Result<RouterKeys> {
-    let previous = present(&settings.router_token_previous_key);
+    let previous = qubital_plugin::secret::present_secret(&settings.router_token_previous_key)
+        .map(|k| k.expose_secret());
     let keys = match environment.required_secret(
         "JWT_PRIVATE_KEY",
         &settings.router_token_private_key,

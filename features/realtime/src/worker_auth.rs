@@ -18,6 +18,10 @@ use crate::settings::{pem_text, WorkerAuthSettings};
 /// Smallest accepted shared secret, in bytes.
 const MIN_SECRET_BYTES: usize = 32;
 
+/// Longest lifetime a Worker token may have left (`exp` − now, beyond the leeway): the Worker
+/// mints short tokens, so a long-lived one is a leaked or forged-by-insider credential.
+pub const MAX_WORKER_TOKEN_TTL_SECS: i64 = 900;
+
 /// The verified claims of a Worker token.
 #[derive(Clone, Debug, Deserialize)]
 pub struct WorkerClaims {
@@ -76,7 +80,14 @@ impl WorkerVerifier {
     }
 
     pub fn verify(&self, token: &str) -> Result<WorkerClaims, jsonwebtoken::errors::Error> {
-        decode::<WorkerClaims>(token, &self.key, &self.validation).map(|data| data.claims)
+        let claims = decode::<WorkerClaims>(token, &self.key, &self.validation)?.claims;
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs() as i64);
+        if claims.exp - now > MAX_WORKER_TOKEN_TTL_SECS + self.validation.leeway as i64 {
+            return Err(jsonwebtoken::errors::ErrorKind::InvalidClaimFormat("exp".into()).into());
+        }
+        Ok(claims)
     }
 }
 

@@ -244,6 +244,13 @@ async fn refused_worker_tokens_are_401_problems() {
             Some(hs256(&with(claims(), "exp", Value::Null), SECRET.as_bytes())),
         ),
         (
+            "lives longer than the maximum",
+            Some(hs256(
+                &with(claims(), "exp", json!(now() + 86_400)),
+                SECRET.as_bytes(),
+            )),
+        ),
+        (
             "wrong audience",
             Some(hs256(
                 &with(claims(), "aud", json!("someone-else")),

@@ -153,15 +153,20 @@ pub trait Authenticator: Send + Sync + 'static {
 #[derive(Clone)]
 pub struct SharedAuthenticator(pub Arc<dyn Authenticator>);
 
-/// Name of the session cookie.
-pub const ACCESS_TOKEN_COOKIE: &str = "access_token";
+/// Name of the session cookie. The `__Host-` prefix makes the browser accept it only `Secure`,
+/// for `/`, and from this very host (no sibling subdomain can set or shadow it).
+pub const ACCESS_TOKEN_COOKIE: &str = "__Host-access_token";
+
+/// Its name on the wire of a development server (plain HTTP, where browsers refuse `__Host-`
+/// cookies); the host renames it at the edge, so code only ever sees [`ACCESS_TOKEN_COOKIE`].
+pub const DEVELOPMENT_ACCESS_TOKEN_COOKIE: &str = "access_token";
 
 /// The `cookieAuth` scheme: take it as an operation argument to require a signed-in caller.
 #[derive(SecurityScheme)]
 #[oai(
     rename = "cookieAuth",
     ty = "api_key",
-    key_name = "access_token",
+    key_name = "__Host-access_token",
     key_in = "cookie",
     checker = "authenticate"
 )]

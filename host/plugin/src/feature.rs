@@ -144,16 +144,20 @@ fn add_routes<T: OpenApi + Default>(table: &mut RouteTable) {
 pub struct Settings {
     pub augment: fn(clap::Command) -> clap::Command,
     pub extract: fn(&clap::ArgMatches, &mut http::Extensions) -> Result<(), clap::Error>,
+    /// The parsed struct's `Debug` (which must redact its secrets: the host's tests check every
+    /// registered struct with every hidden setting set).
+    pub debug: fn(&clap::ArgMatches) -> Result<String, clap::Error>,
 }
 
 impl Settings {
     pub const fn of<T>() -> Self
     where
-        T: clap::Args + clap::FromArgMatches + Clone + Send + Sync + 'static,
+        T: clap::Args + clap::FromArgMatches + Clone + std::fmt::Debug + Send + Sync + 'static,
     {
         Self {
             augment: T::augment_args,
             extract: extract::<T>,
+            debug: debug::<T>,
         }
     }
 }
@@ -164,4 +168,11 @@ where
 {
     into.insert(T::from_arg_matches(matches)?);
     Ok(())
+}
+
+fn debug<T>(matches: &clap::ArgMatches) -> Result<String, clap::Error>
+where
+    T: clap::FromArgMatches + std::fmt::Debug,
+{
+    Ok(format!("{:?}", T::from_arg_matches(matches)?))
 }

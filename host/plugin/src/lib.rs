@@ -36,7 +36,7 @@ pub mod roles;
 pub mod secret;
 pub mod tables;
 
-pub use context::{AppContext, Boot, Environment};
+pub use context::{AppContext, Boot, Environment, MIN_PRODUCTION_SECRET_BYTES};
 pub use feature::{Api, Feature, InitFn, Settings};
 pub use jobs::{Job, JobContext, JobFn};
 pub use list::{Page, PageInfo};

@@ -61,6 +61,7 @@ impl App {
             .map_err(|e| anyhow::anyhow!("{}", e.to_string().trim()))?;
         let mut boot = Boot::new(database.pool.clone(), config.host.environment(), role, state);
         boot.provide(http::ops::Draining::default());
+        boot.insecure_development_allowed = config.host.allow_insecure_development;
         for feature in &features {
             if let Some(init) = feature.init {
                 init(&mut boot).with_context(|| format!("feature `{}` cannot start", feature.name))?;
@@ -105,23 +106,44 @@ impl App {
     }
 
     /// Binds the listener and starts serving this process's role in the background: the API
-    /// for `serve`, the ops endpoints alone for a worker role.
+    /// for `serve` (with its ops endpoints on a free port of the same address), the ops
+    /// endpoints alone for a worker role.
     pub async fn start(self, addr: SocketAddr) -> anyhow::Result<Running> {
+        let ops = SocketAddr::new(addr.ip(), 0);
+        self.start_with_ops(addr, ops).await
+    }
+
+    /// As [`App::start`], with `serve`'s ops listener (`/healthz`, `/readyz`, `/metrics`) on
+    /// `ops` (`OPS_PORT`): `/metrics` (per-organization usage) is never on the API listener. A
+    /// worker role listens on `addr` only, with the ops endpoints.
+    pub async fn start_with_ops(self, addr: SocketAddr, ops: SocketAddr) -> anyhow::Result<Running> {
         let role = self.role;
+        refuse_exposed_development(
+            self.ctx.environment(),
+            self.config.host.allow_insecure_development,
+            addr,
+        )?;
         let settings = http::HttpSettings {
             max_body_bytes: self.config.host.max_body_bytes,
             min_client_contract: self.config.host.min_client_contract.clone(),
             trusted_proxy_hops: self.config.host.trusted_proxy_hops,
+            allowed_origins: self.config.host.cors_allowed_origins.clone(),
         };
-        let endpoint = if role.serves_api() {
-            http::app(self.ctx.clone(), settings)
+        let (endpoint, ops_listener) = if role.serves_api() {
+            let ops_endpoint = http::ops_app(self.ctx.clone(), settings.clone());
+            let ops_listener = server::bind(ops).await?;
+            (
+                http::app(self.ctx.clone(), settings),
+                Some((ops_listener, ops_endpoint)),
+            )
         } else {
-            http::ops_app(self.ctx.clone(), settings)
+            (http::ops_app(self.ctx.clone(), settings), None)
         };
         let stop = CancellationToken::new();
         let listener = server::bind(addr).await?;
         let local_addr = listener.local_addr;
-        tracing::info!(%local_addr, ?role, environment = ?self.ctx.environment(), "listening");
+        let ops_addr = ops_listener.as_ref().map(|(l, _)| l.local_addr);
+        tracing::info!(%local_addr, ?ops_addr, ?role, environment = ?self.ctx.environment(), "listening");
 
         let jobs = JobRunner::start(self.ctx.clone(), self.jobs(), role);
         let drain = self.config.host.shutdown_timeout;
@@ -132,23 +154,34 @@ impl App {
             std::time::Duration::ZERO
         };
         let draining = self.ctx.get::<http::ops::Draining>().clone();
-        let shutdown = {
-            let stop = stop.clone();
+        // Cancelled once readiness has been off for the delay: then both listeners close.
+        let closing = CancellationToken::new();
+        tokio::spawn({
+            let (stop, closing) = (stop.clone(), closing.clone());
             async move {
                 stop.cancelled().await;
                 draining.start();
                 tracing::info!(
                     ?readiness_delay,
-                    "readiness off; the listener closes after the delay"
+                    "readiness off; the listeners close after the delay"
                 );
                 tokio::time::sleep(readiness_delay).await;
+                closing.cancel();
             }
-        };
+        });
         let task = tokio::spawn({
             let ctx = self.ctx.clone();
             let database = self.database;
             async move {
-                let served = server::run(listener, endpoint, shutdown, drain).await;
+                let api = server::run(listener, endpoint, closing.clone().cancelled_owned(), drain);
+                let served = match ops_listener {
+                    Some((ops_listener, ops_endpoint)) => {
+                        let ops = server::run(ops_listener, ops_endpoint, closing.cancelled_owned(), drain);
+                        let (api, ops) = tokio::join!(api, ops);
+                        api.and(ops)
+                    }
+                    None => api.await,
+                };
                 jobs.shutdown().await;
                 ctx.db().close().await;
                 drop(database); // stops the private cluster if this process started it
@@ -157,6 +190,7 @@ impl App {
         });
         Ok(Running {
             addr: local_addr,
+            ops_addr,
             ctx: self.ctx,
             stop,
             task,
@@ -164,17 +198,37 @@ impl App {
     }
 
     /// Serves until `shutdown` resolves, then drains and stops.
-    pub async fn run(self, addr: SocketAddr, shutdown: impl Future<Output = ()>) -> anyhow::Result<()> {
-        let running = self.start(addr).await?;
+    pub async fn run(
+        self,
+        addr: SocketAddr,
+        ops: SocketAddr,
+        shutdown: impl Future<Output = ()>,
+    ) -> anyhow::Result<()> {
+        let running = self.start_with_ops(addr, ops).await?;
         shutdown.await;
         tracing::info!("shutting down: draining requests and stopping jobs");
         running.shutdown().await
     }
 }
 
+/// Development mode listens on loopback only: on any other address its development sign-in
+/// would let anyone on the network in as anyone.
+fn refuse_exposed_development(
+    environment: qubital_plugin::Environment,
+    allowed: bool,
+    addr: SocketAddr,
+) -> anyhow::Result<()> {
+    if addr.ip().is_loopback() {
+        return Ok(());
+    }
+    environment.refuse_development_with(&format!("the non-loopback address {}", addr.ip()), allowed)
+}
+
 /// A process serving in the background (the CLI waits on it; tests drive it).
 pub struct Running {
     pub addr: SocketAddr,
+    /// `serve`'s ops listener (a worker's ops endpoints are at `addr`).
+    pub ops_addr: Option<SocketAddr>,
     pub ctx: AppContext,
     stop: CancellationToken,
     task: JoinHandle<anyhow::Result<()>>,
@@ -206,5 +260,26 @@ impl Migrations {
         let report = migrator::run(&self.database.pool, &plan).await;
         self.database.pool.close().await;
         report
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use qubital_plugin::Environment::{Development, Production};
+
+    use super::refuse_exposed_development;
+
+    #[test]
+    fn development_mode_listens_on_loopback_only_unless_overridden() {
+        let exposed = "0.0.0.0:8080".parse().unwrap();
+        let error = refuse_exposed_development(Development, false, exposed).unwrap_err();
+        assert!(
+            error.to_string().contains("non-loopback address 0.0.0.0"),
+            "{error}"
+        );
+        assert!(refuse_exposed_development(Development, true, exposed).is_ok());
+        assert!(refuse_exposed_development(Development, false, "127.0.0.1:0".parse().unwrap()).is_ok());
+        assert!(refuse_exposed_development(Development, false, "[::1]:0".parse().unwrap()).is_ok());
+        assert!(refuse_exposed_development(Production, false, exposed).is_ok());
     }
 }

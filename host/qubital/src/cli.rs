@@ -20,6 +20,15 @@ enum Builtin {
         /// Do not apply pending migrations at boot (for deployments that run `qubital migrate`).
         #[arg(long)]
         no_migrate: bool,
+        /// Port of the ops listener (/healthz, /readyz, /metrics), on the same address as the
+        /// API. `/metrics` is served only there, never on the API's port.
+        #[arg(
+            long = "ops-port",
+            env = "OPS_PORT",
+            value_name = "OPS_PORT",
+            default_value_t = 9090
+        )]
+        ops_port: u16,
     },
     /// Apply every compiled-in feature's pending migrations and exit.
     Migrate,
@@ -49,6 +58,7 @@ enum Builtin {
 pub enum Command {
     Serve {
         no_migrate: bool,
+        ops_port: u16,
     },
     /// A worker role registered by a feature, with the port of its ops listener.
     Worker {
@@ -77,7 +87,7 @@ impl Command {
             }
         }
         Ok(match Builtin::from_arg_matches(matches)? {
-            Builtin::Serve { no_migrate } => Command::Serve { no_migrate },
+            Builtin::Serve { no_migrate, ops_port } => Command::Serve { no_migrate, ops_port },
             Builtin::Migrate => Command::Migrate,
             Builtin::Check { role, timeout_secs } => Command::Check {
                 role: registered_roles()
@@ -205,38 +215,33 @@ async fn run(command: Command, config: Config) -> anyhow::Result<Outcome> {
             );
             Ok(Outcome::Done)
         }
-        Command::Serve { no_migrate } => {
+        Command::Serve { no_migrate, ops_port } => {
             let app = App::boot(config, registered_features(), ProcessRole::SERVE).await?;
             if !no_migrate {
                 app.migrate().await?;
             }
             let addr = SocketAddr::new(host, app.config.host.port);
-            app.run(addr, http::server::termination_signal()).await?;
+            let ops = SocketAddr::new(host, ops_port);
+            app.run(addr, ops, http::server::termination_signal()).await?;
             Ok(Outcome::Done)
         }
         Command::Worker { role, ops_port } => {
             let app = App::boot(config, registered_features(), role).await?;
             let addr = SocketAddr::new(host, ops_port);
-            app.run(addr, http::server::termination_signal()).await?;
+            app.run(addr, addr, http::server::termination_signal()).await?;
             Ok(Outcome::Done)
         }
         Command::Openapi { .. } => unreachable!("handled before boot"),
     }
 }
 
-/// Reads `.env` from the working directory, but only for a development process: production
-/// takes its settings from the real environment alone. Real variables always win over the file.
+/// Reads `.env` from the working directory, but only for a process that is development by its
+/// own command line or real environment (`--dev`, `QUBITAL_ENV=development`): a `.env` file
+/// left on a production machine can never switch it to development, because the file is not
+/// even read unless the process already is. Real variables always win over the file.
 fn load_dotenv_in_development() {
-    let from_file = || {
-        dotenvy::from_path_iter(".env")
-            .ok()
-            .and_then(|vars| vars.flatten().find(|(k, _)| k == "QUBITAL_ENV").map(|(_, v)| v))
-    };
-    let wants_dev = std::env::args().any(|a| a == "--dev")
-        || std::env::var("QUBITAL_ENV")
-            .map(|v| v == "development")
-            .unwrap_or_else(|_| from_file().as_deref() == Some("development"));
-    if wants_dev {
+    let args: Vec<String> = std::env::args().collect();
+    if reads_dotenv(&args, std::env::var("QUBITAL_ENV").ok().as_deref()) {
         let _ = dotenvy::dotenv();
     }
 }
@@ -287,4 +292,32 @@ pub fn settings_table_markdown() -> String {
         table.push('\n');
     }
     table
+}
+
+/// Whether `.env` is read: decided by the command line and the real environment alone.
+fn reads_dotenv(args: &[String], qubital_env: Option<&str>) -> bool {
+    args.iter().any(|a| a == "--dev")
+        || args
+            .windows(2)
+            .any(|w| w[0] == "--environment" && w[1] == "development")
+        || args.iter().any(|a| a == "--environment=development")
+        || qubital_env == Some("development")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::reads_dotenv;
+
+    #[test]
+    fn a_stray_dotenv_cannot_switch_production_to_development() {
+        let serve = ["qubital".to_string(), "serve".to_string()];
+        // Production (QUBITAL_ENV unset or production): `.env` is not read, so a
+        // `QUBITAL_ENV=development` line in it changes nothing.
+        assert!(!reads_dotenv(&serve, None));
+        assert!(!reads_dotenv(&serve, Some("production")));
+        // Development by the real command line or environment: `.env` fills in the rest.
+        let dev = ["qubital".to_string(), "serve".to_string(), "--dev".to_string()];
+        assert!(reads_dotenv(&dev, None));
+        assert!(reads_dotenv(&serve, Some("development")));
+    }
 }

@@ -10,7 +10,8 @@ use clap::{Args, Command, FromArgMatches};
 use qubital_plugin::{Environment, Feature};
 
 /// The host's own settings. Feature settings are separate structs registered by each feature.
-#[derive(Args, Clone, Debug)]
+/// `Debug` shows `DATABASE_URL` without its password.
+#[derive(Args, Clone)]
 #[command(next_help_heading = "Host settings")]
 pub struct HostSettings {
     /// `production` (secrets required, JSON logs) or `development` (throwaway keys, readable logs).
@@ -25,6 +26,11 @@ pub struct HostSettings {
     /// Short for `QUBITAL_ENV=development`.
     #[arg(long)]
     pub dev: bool,
+
+    /// Lets development mode (development sign-in, throwaway keys) run on a non-loopback
+    /// address or with live vendor credentials, with an error logged at boot. Never in real use.
+    #[arg(long, env = "QUBITAL_ALLOW_INSECURE_DEVELOPMENT")]
+    pub allow_insecure_development: bool,
 
     /// Address to listen on [default: 0.0.0.0, or 127.0.0.1 in development].
     #[arg(long, env = "HOST")]
@@ -46,6 +52,11 @@ pub struct HostSettings {
     /// Seconds to wait for a pooled connection (and for a new one to open) before failing.
     #[arg(long = "database-acquire-timeout-secs", env = "DATABASE_ACQUIRE_TIMEOUT_SECS", value_name = "DATABASE_ACQUIRE_TIMEOUT_SECS", default_value = "5", value_parser = parse_secs)]
     pub database_acquire_timeout: Duration,
+
+    /// Seconds one SQL statement may run before Postgres cancels it (set on every pooled
+    /// connection; 0 = no limit). Migrations are exempt.
+    #[arg(long = "database-statement-timeout-secs", env = "DATABASE_STATEMENT_TIMEOUT_SECS", value_name = "DATABASE_STATEMENT_TIMEOUT_SECS", default_value = "30", value_parser = parse_secs)]
+    pub database_statement_timeout: Duration,
 
     /// Folder of the private Postgres cluster used when DATABASE_URL is unset
     /// [default: $XDG_DATA_HOME/qubital or ~/.local/share/qubital; /var/lib/qubital as root].
@@ -69,6 +80,12 @@ pub struct HostSettings {
     /// = 1). The client IP is the entry that many hops from the right; 0 uses the socket peer.
     #[arg(long, env = "TRUSTED_PROXY_HOPS", default_value_t = 0, value_parser = clap::value_parser!(u8).range(0..=5))]
     pub trusted_proxy_hops: u8,
+
+    /// Web app origins (comma-separated `https://host[:port]`) whose scripts may call the API
+    /// with the session cookie: CORS with credentials, and the cross-site check of cookie
+    /// requests. The API's own origin is always allowed; any other is refused.
+    #[arg(long, env = "CORS_ALLOWED_ORIGINS", value_delimiter = ',', value_parser = crate::http::web::parse_origin)]
+    pub cors_allowed_origins: Vec<String>,
 
     /// Oldest client contract (semver in `X-Qubital-Contract`) still served; older clients get 426.
     #[arg(long, env = "MIN_CLIENT_CONTRACT")]
@@ -125,10 +142,85 @@ impl HostSettings {
 }
 
 /// All settings of one process: the host's, plus the raw matches each feature reads its own from.
-#[derive(Clone, Debug)]
+/// `Debug` shows the host's settings only: the raw matches hold every secret in clear.
+#[derive(Clone)]
 pub struct Config {
     pub host: HostSettings,
     pub matches: clap::ArgMatches,
+}
+
+impl std::fmt::Debug for Config {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Config")
+            .field("host", &self.host)
+            .finish_non_exhaustive()
+    }
+}
+
+/// `postgres://user:password@host/db` without its password; a URL with a password in its query
+/// (`?password=`) or that does not look like a URL is hidden whole.
+fn redact_url(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return "[REDACTED]".into();
+    };
+    if rest.contains("password") {
+        return "[REDACTED]".into();
+    }
+    let (authority, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
+    match authority.rsplit_once('@') {
+        Some((userinfo, host)) => {
+            let user = userinfo.split(':').next().unwrap_or("");
+            format!("{scheme}://{user}:[REDACTED]@{host}{path}")
+        }
+        None => url.to_string(),
+    }
+}
+
+impl std::fmt::Debug for HostSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let HostSettings {
+            environment,
+            dev,
+            allow_insecure_development,
+            host,
+            port,
+            database_url,
+            database_max_connections,
+            database_acquire_timeout,
+            database_statement_timeout,
+            data_dir,
+            max_body_bytes,
+            shutdown_timeout,
+            shutdown_readiness_delay,
+            trusted_proxy_hops,
+            cors_allowed_origins,
+            min_client_contract,
+            log_filter,
+            otel_endpoint,
+            otel_service_name,
+        } = self;
+        f.debug_struct("HostSettings")
+            .field("environment", environment)
+            .field("dev", dev)
+            .field("allow_insecure_development", allow_insecure_development)
+            .field("host", host)
+            .field("port", port)
+            .field("database_url", &database_url.as_deref().map(redact_url))
+            .field("database_max_connections", database_max_connections)
+            .field("database_acquire_timeout", database_acquire_timeout)
+            .field("database_statement_timeout", database_statement_timeout)
+            .field("data_dir", data_dir)
+            .field("max_body_bytes", max_body_bytes)
+            .field("shutdown_timeout", shutdown_timeout)
+            .field("shutdown_readiness_delay", shutdown_readiness_delay)
+            .field("trusted_proxy_hops", trusted_proxy_hops)
+            .field("cors_allowed_origins", cors_allowed_origins)
+            .field("min_client_contract", min_client_contract)
+            .field("log_filter", log_filter)
+            .field("otel_endpoint", otel_endpoint)
+            .field("otel_service_name", otel_service_name)
+            .finish()
+    }
 }
 
 /// The settings as a clap command (no subcommands): host settings, then each feature's.
@@ -169,5 +261,47 @@ impl Config {
             }
         }
         Ok(extensions)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MARKER: &str = "s3cr3t-marker-never-printed-0123456789abcdef";
+
+    /// Every setting whose value `--help` hides (the secrets) set to a marker; the `Debug` of the
+    /// host's settings, of the whole config and of every registered feature's settings struct
+    /// must not show it.
+    #[test]
+    fn debug_of_every_settings_struct_redacts_secrets() {
+        let features = qubital_plugin::registered_features();
+        let command = settings_command(&features);
+        let mut args = vec!["qubital".to_string()];
+        for arg in command.get_arguments().filter(|a| a.is_hide_env_values_set()) {
+            let long = arg.get_long().expect("settings have a flag");
+            let value = if long == "database-url" {
+                format!("postgres://qubital:{MARKER}@db.internal:5432/qubital")
+            } else {
+                MARKER.to_string()
+            };
+            args.push(format!("--{long}={value}"));
+        }
+        assert!(args.len() > 2, "no hidden setting found: {args:?}");
+        let config = Config::parse_from(&features, &args).expect("the secrets parse");
+        let mut printed = vec![format!("{config:?}"), format!("{:?}", config.host)];
+        for feature in &features {
+            for settings in feature.settings {
+                printed.push((settings.debug)(&config.matches).expect("the settings parse"));
+            }
+        }
+        for text in &printed {
+            assert!(!text.contains(MARKER), "a secret is printed: {text}");
+        }
+        assert!(
+            printed[1].contains("db.internal"),
+            "the URL is still shown: {}",
+            printed[1]
+        );
     }
 }

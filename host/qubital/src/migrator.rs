@@ -81,6 +81,11 @@ pub async fn run(pool: &PgPool, plan: &[PlannedMigration]) -> anyhow::Result<Rep
         .acquire()
         .await
         .context("cannot connect to the database to migrate")?;
+    // A migration (or the wait for another process's) may take longer than the pool's
+    // DATABASE_STATEMENT_TIMEOUT_SECS; RESET below gives the connection its default back.
+    sqlx::query("SET statement_timeout = 0")
+        .execute(&mut *conn)
+        .await?;
     sqlx::query("SELECT pg_advisory_lock($1)")
         .bind(LOCK_KEY)
         .execute(&mut *conn)
@@ -91,7 +96,8 @@ pub async fn run(pool: &PgPool, plan: &[PlannedMigration]) -> anyhow::Result<Rep
         .bind(LOCK_KEY)
         .execute(&mut *conn)
         .await;
-    if unlocked.is_err() {
+    let reset = sqlx::query("RESET statement_timeout").execute(&mut *conn).await;
+    if unlocked.is_err() || reset.is_err() {
         conn.detach();
     }
     result

@@ -398,7 +398,9 @@ async fn metrics_count_requests_by_route_template_and_status() {
             404
         );
     }
-    let metrics = app.get("/metrics").await.text().await.unwrap();
+    // `/metrics` is on the ops listener only.
+    assert_eq!(app.get("/metrics").await.status(), 404);
+    let metrics = app.ops_get("/metrics").await.text().await.unwrap();
     let line = metrics
         .lines()
         .find(|l| {
@@ -434,6 +436,7 @@ async fn development_only_operations_exist_only_in_development() {
         max_body_bytes: 1 << 20,
         min_client_contract: None,
         trusted_proxy_hops: 0,
+        allowed_origins: vec![],
     };
     let bound = qubital::http::server::bind(([127, 0, 0, 1], 0).into())
         .await

@@ -1,5 +1,5 @@
 //! The private cluster of `--dev` without `DATABASE_URL` is shared: `serve --dev` and
-//! `eventsync --dev` run side by side on it, and the first to exit does not stop the database
+//! a worker role run side by side on it, and the first to exit does not stop the database
 //! under the other; the last one does.
 
 use qubital::database::EmbeddedPostgres;

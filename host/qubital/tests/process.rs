@@ -82,7 +82,7 @@ async fn spans_and_logs_are_exported_over_otlp_when_an_endpoint_is_set_and_sigte
     let port_text = port.to_string();
     let endpoint = format!("http://127.0.0.1:{collector_port}");
     let server = spawn(
-        &["serve", "--dev", "--port", &port_text],
+        &["serve", "--dev", "--port", &port_text, "--ops-port", "0"],
         &[
             ("DATABASE_URL", &db.url),
             ("OTEL_EXPORTER_OTLP_ENDPOINT", &endpoint),
@@ -170,7 +170,7 @@ async fn sigterm_turns_readiness_off_before_the_listener_closes_and_fails_no_req
     let port = free_port();
     let port_text = port.to_string();
     let server = spawn(
-        &["serve", "--dev", "--port", &port_text],
+        &["serve", "--dev", "--port", &port_text, "--ops-port", "0"],
         &[
             ("DATABASE_URL", &db.url),
             ("SHUTDOWN_READINESS_DELAY_SECS", "1.5"),

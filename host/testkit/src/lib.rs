@@ -95,6 +95,7 @@ impl TestAppBuilder {
             .expect("an HTTP client");
         TestApp {
             address: format!("http://{}", running.addr),
+            ops_address: running.ops_addr.map(|addr| format!("http://{addr}")),
             ctx: running.ctx.clone(),
             client,
             running: Some(running),
@@ -107,6 +108,8 @@ impl TestAppBuilder {
 pub struct TestApp {
     /// `http://127.0.0.1:<port>`
     pub address: String,
+    /// `http://127.0.0.1:<ops port>`: `serve`'s ops listener (`/metrics`).
+    pub ops_address: Option<String>,
     /// Keeps cookies, like a browser session.
     pub client: reqwest::Client,
     pub ctx: AppContext,
@@ -149,6 +152,16 @@ impl TestApp {
         self.client
             .post(self.url(path))
             .json(body)
+            .send()
+            .await
+            .expect("the request is sent")
+    }
+
+    /// `GET path` on the ops listener (`/metrics` is served there only).
+    pub async fn ops_get(&self, path: &str) -> reqwest::Response {
+        let base = self.ops_address.as_deref().unwrap_or(&self.address);
+        self.client
+            .get(format!("{base}{path}"))
             .send()
             .await
             .expect("the request is sent")

@@ -9,8 +9,8 @@ use livekit_protocol as proto;
 
 use crate::{LiveKit, ServerApiError};
 
-/// An S3-compatible bucket (R2) the egress uploads the file to.
-#[derive(Clone, Debug, Default)]
+/// An S3-compatible bucket (R2) the egress uploads the file to. `Debug` never shows the secret.
+#[derive(Clone, Default)]
 pub struct S3Destination {
     pub bucket: String,
     /// Empty for AWS itself; the account endpoint for R2.
@@ -19,6 +19,19 @@ pub struct S3Destination {
     pub access_key: String,
     pub secret: String,
     pub force_path_style: bool,
+}
+
+impl std::fmt::Debug for S3Destination {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("S3Destination")
+            .field("bucket", &self.bucket)
+            .field("endpoint", &self.endpoint)
+            .field("region", &self.region)
+            .field("access_key", &self.access_key)
+            .field("secret", &"[REDACTED]")
+            .field("force_path_style", &self.force_path_style)
+            .finish()
+    }
 }
 
 /// A room-composite recording to start.

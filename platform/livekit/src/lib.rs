@@ -33,8 +33,9 @@ pub mod webhook;
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// LiveKit settings, registered by the feature that owns the conference (so they appear in
-/// `qubital --help`). Other features reach the client through the app context.
-#[derive(clap::Args, Clone, Debug, Default)]
+/// `qubital --help`). Other features reach the client through the app context. `Debug` never
+/// shows the API secret.
+#[derive(clap::Args, Clone, Default)]
 #[command(next_help_heading = "LiveKit")]
 pub struct LiveKitSettings {
     /// URL clients connect to (`wss://…`; `ws://` for a local server). Required in production;
@@ -54,6 +55,16 @@ pub struct LiveKitSettings {
         hide_env_values = true
     )]
     pub api_secret: Option<String>,
+}
+
+impl std::fmt::Debug for LiveKitSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LiveKitSettings")
+            .field("url", &self.url)
+            .field("api_key", &self.api_key)
+            .field("api_secret", &self.api_secret.as_ref().map(|_| "[REDACTED]"))
+            .finish()
+    }
 }
 
 impl LiveKitSettings {

@@ -35,7 +35,8 @@ use workos::{
 pub const DEFAULT_API_URL: &str = "https://api.workos.com";
 
 /// WorkOS settings, registered by the identity feature (so they appear in `qubital --help`).
-#[derive(clap::Args, Clone, Debug, Default)]
+/// `Debug` never shows the API key.
+#[derive(clap::Args, Clone, Default)]
 #[command(next_help_heading = "WorkOS")]
 pub struct WorkosSettings {
     /// Base URL of the WorkOS API (tests point it at a local fake).
@@ -60,7 +61,25 @@ pub struct WorkosSettings {
     pub timeout_secs: u64,
 }
 
+impl std::fmt::Debug for WorkosSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WorkosSettings")
+            .field("api_url", &self.api_url)
+            .field("api_key", &self.api_key.as_ref().map(|_| "[REDACTED]"))
+            .field("client_id", &self.client_id)
+            .field("timeout_secs", &self.timeout_secs)
+            .finish()
+    }
+}
+
 impl WorkosSettings {
+    /// Whether the API key is a production (`sk_live_`) key: development mode refuses it.
+    pub fn is_live(&self) -> bool {
+        self.api_key
+            .as_deref()
+            .is_some_and(|k| k.trim().starts_with("sk_live_"))
+    }
+
     /// The setting that is missing for WorkOS to be usable, if any.
     pub fn missing(&self) -> Option<&'static str> {
         if self.api_key.as_deref().is_none_or(str::is_empty) {

@@ -285,7 +285,7 @@ impl AuthApi {
                 .map(|e| validate::email("body.loginHint", e))
                 .transpose()?,
         };
-        let started = sign_in::start_oauth(&ctx, start).await?;
+        let started = sign_in::start_oauth(&ctx, req, start).await?;
         Ok(Json(StartOAuthResponse {
             authorization_url: started.authorization_url,
             state: started.state,
@@ -319,7 +319,7 @@ impl AuthApi {
 
     /// Email a one-time sign-in code (Magic Auth) to an address.
     ///
-    /// Permission: none (public). Rate-limited per IP.
+    /// Permission: none (public). Rate-limited per IP and per address.
     #[oai(
         path = "/auth/start-magic-auth",
         method = "post",
@@ -334,6 +334,7 @@ impl AuthApi {
         let state = ctx.get::<AuthState>();
         ratelimit::check(&ctx, state, req).await?;
         let email = validate::email("body.email", &body.0.email)?;
+        ratelimit::magic_auth_send(&ctx, &email).await?;
         ctx.get::<Workos>()
             .send_magic_auth_code(&email, &state.client_info(req))
             .await
@@ -343,7 +344,7 @@ impl AuthApi {
 
     /// Sign in with the emailed one-time code.
     ///
-    /// Permission: none (public). Rate-limited per IP.
+    /// Permission: none (public). Rate-limited per IP and per address (attempts at its code).
     #[oai(
         path = "/auth/finalize-magic-auth",
         method = "post",

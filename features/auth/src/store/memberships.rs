@@ -251,12 +251,17 @@ pub async fn lock_admins(conn: &mut PgConnection, org_id: i64) -> Result<Vec<i64
 }
 
 /// Ends a membership: the row goes, and the organization stops being the user's last one.
-/// (Their sessions in it are `sessions::end_membership_sessions`'s to end.)
+/// (Their sessions in it are `sessions::end_membership_sessions`'s to end.) The organization's
+/// invite link is retired too (a new one is minted when an admin next asks for it), so the
+/// removed member cannot walk back in through the link they joined with.
 pub async fn remove(conn: &mut PgConnection, org_id: i64, user_id: i64) -> Result<(), sqlx::Error> {
-    sqlx::query("DELETE FROM user_organizations WHERE org_id = $1 AND user_id = $2")
+    let removed = sqlx::query("DELETE FROM user_organizations WHERE org_id = $1 AND user_id = $2")
         .bind(org_id)
         .bind(user_id)
         .execute(&mut *conn)
         .await?;
+    if removed.rows_affected() > 0 {
+        super::organizations::retire_invite_id(&mut *conn, org_id).await?;
+    }
     super::users::forget_last_organization(conn, user_id, org_id).await
 }

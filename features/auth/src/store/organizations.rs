@@ -86,6 +86,15 @@ impl Organization {
     }
 }
 
+/// Retires the organization's invite link: the next [`invite_id`] mints a new one.
+pub async fn retire_invite_id<'e>(db: impl PgExecutor<'e>, id: i64) -> Result<(), sqlx::Error> {
+    sqlx::query("UPDATE organizations SET invite_id = NULL, updated_at = now() WHERE id = $1")
+        .bind(id)
+        .execute(db)
+        .await?;
+    Ok(())
+}
+
 /// The organization whose invite link is `invite_id`.
 pub async fn by_invite_id<'e>(
     db: impl PgExecutor<'e>,

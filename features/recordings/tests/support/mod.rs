@@ -157,7 +157,7 @@ pub fn participant_event(
 
 /// The value of the `/metrics` series `name` whose labels include every `labels` pair.
 pub async fn metric(app: &TestApp, name: &str, labels: &[(&str, &str)]) -> Option<f64> {
-    let text = app.get("/metrics").await.text().await.unwrap();
+    let text = app.ops_get("/metrics").await.text().await.unwrap();
     text.lines()
         .filter(|line| line.starts_with(&format!("{name}{{")))
         .find(|line| {

@@ -5,7 +5,7 @@
 //! `trust` authentication (it is reachable from this machine only). A cluster already running in
 //! that folder (started by another `qubital` process) is reused as it is.
 //!
-//! The cluster is reference-counted, so `serve --dev` and `eventsync --dev` can share it: every
+//! The cluster is reference-counted, so `serve --dev` and a worker role run with `--dev` can share it: every
 //! process using it holds a lock on its own file in `<data dir>/attached/`, and the last one to
 //! leave stops the cluster, whichever started it. Attaching and the leaving decision both happen
 //! under `<data dir>/attach.lock`, so a process cannot attach between the last one's check and

@@ -50,10 +50,15 @@ pub async fn pool(url: &str, settings: &HostSettings) -> anyhow::Result<PgPool> 
     }
     let options = PgConnectOptions::from_str(url)
         .map_err(|_| anyhow::anyhow!("DATABASE_URL is not a valid Postgres URL"))?;
+    // A startup parameter: every connection the pool opens has it, before any statement.
+    let statement_timeout = format!("{}ms", settings.database_statement_timeout.as_millis());
+    let options = options
+        .application_name("qubital")
+        .options([("statement_timeout", statement_timeout.as_str())]);
     let pool = PgPoolOptions::new()
         .max_connections(settings.database_max_connections)
         .acquire_timeout(settings.database_acquire_timeout)
-        .connect_lazy_with(options.application_name("qubital"));
+        .connect_lazy_with(options);
     Ok(pool)
 }
 
@@ -74,4 +79,47 @@ pub async fn ensure_database_exists(admin_url: &str, name: &str) -> anyhow::Resu
     }
     admin.close().await?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::config::Config;
+
+    fn settings(timeout: &str) -> crate::config::HostSettings {
+        Config::parse_from(&[], ["qubital", "--database-statement-timeout-secs", timeout])
+            .unwrap()
+            .host
+    }
+
+    /// A runaway statement is cancelled by Postgres after `DATABASE_STATEMENT_TIMEOUT_SECS`, on
+    /// every pooled connection (not just the first one).
+    #[tokio::test]
+    async fn statements_are_cancelled_after_the_statement_timeout() {
+        let database = qubital_testkit::fresh_database().await;
+        let pool = super::pool(&database.url, &settings("0.3")).await.unwrap();
+        let shown: String = sqlx::query_scalar("SHOW statement_timeout")
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+        assert_eq!(shown, "300ms");
+        let (a, b) = tokio::join!(
+            sqlx::query("SELECT pg_sleep(3)").execute(&pool),
+            sqlx::query("SELECT pg_sleep(3)").execute(&pool),
+        );
+        for result in [a, b] {
+            let error = result.expect_err("the statement is cancelled");
+            let code = error
+                .as_database_error()
+                .and_then(|e| e.code())
+                .map(|c| c.into_owned());
+            assert_eq!(code.as_deref(), Some("57014"), "{error}");
+        }
+        // 0 means no limit.
+        let unlimited = super::pool(&database.url, &settings("0")).await.unwrap();
+        let shown: String = sqlx::query_scalar("SHOW statement_timeout")
+            .fetch_one(&unlimited)
+            .await
+            .unwrap();
+        assert_eq!(shown, "0");
+    }
 }

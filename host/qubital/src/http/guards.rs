@@ -111,7 +111,7 @@ pub async fn body<E: Endpoint>(next: Arc<E>, mut req: Request) -> poem::Result<R
     Ok(next.call(req).await?.into_response())
 }
 
-fn is_json(req: &Request) -> bool {
+pub(crate) fn is_json(req: &Request) -> bool {
     req.content_type().is_some_and(|ct| {
         let essence = ct.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
         essence == "application/json" || essence.ends_with("+json")

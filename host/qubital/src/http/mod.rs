@@ -11,6 +11,7 @@ pub mod ops;
 pub mod problems;
 pub mod server;
 pub mod surface;
+pub mod web;
 
 use std::sync::Arc;
 
@@ -32,6 +33,8 @@ pub struct HttpSettings {
     pub min_client_contract: Option<semver::Version>,
     /// Proxies trusted to append to `X-Forwarded-For` (see [`surface::client_ip`]).
     pub trusted_proxy_hops: u8,
+    /// `CORS_ALLOWED_ORIGINS`, normalised by [`web::parse_origin`].
+    pub allowed_origins: Vec<String>,
 }
 
 /// Title of the API in the spec.
@@ -54,16 +57,16 @@ fn completed_spec<T: poem_openapi::OpenApi>(service: &OpenApiService<T, ()>) -> 
     (generated, completed)
 }
 
-fn service<const DEV: bool>() -> OpenApiService<(ops::OpsApi, FeatureApis<DEV>), ()> {
+fn service<const DEV: bool>() -> OpenApiService<(ops::ProbesApi, FeatureApis<DEV>), ()> {
     OpenApiService::new(
-        (ops::OpsApi, FeatureApis::<DEV>),
+        (ops::ProbesApi, FeatureApis::<DEV>),
         API_TITLE,
         env!("CARGO_PKG_VERSION"),
     )
     .description(
         "The Qubital backend. Every operation is a POST on an explicit verb path; errors are RFC 9457 \
          problems (`application/problem+json`) whose `type` is stable. Authentication is the \
-         `access_token` cookie.",
+         `__Host-access_token` cookie (`access_token` on a development server).",
     )
 }
 
@@ -76,10 +79,15 @@ pub fn app(ctx: AppContext, settings: HttpSettings) -> BoxEndpoint<'static> {
     }
 }
 
-/// The ops endpoints alone: what a worker role listens with.
+/// The ops endpoints alone (probes and `/metrics`): what a worker role listens with, and
+/// `serve`'s ops listener (`OPS_PORT`).
 pub fn ops_app(ctx: AppContext, settings: HttpSettings) -> BoxEndpoint<'static> {
     routes(
-        OpenApiService::new(ops::OpsApi, API_TITLE, env!("CARGO_PKG_VERSION")),
+        OpenApiService::new(
+            (ops::ProbesApi, ops::MetricsApi),
+            API_TITLE,
+            env!("CARGO_PKG_VERSION"),
+        ),
         ctx,
         settings,
     )
@@ -109,7 +117,14 @@ fn routes<T: poem_openapi::OpenApi + 'static>(
         .data(guard)
         .around(guards::client_contract)
         .around(guards::client_ip)
+        // Boxed in stages: the nested middleware types otherwise overflow the compiler's
+        // query depth.
+        .boxed()
+        .around(web::cross_site)
+        .around(web::cors)
         .with(CookieJarManager::new())
+        .around(web::session_cookie)
+        .boxed()
         .with(CatchPanic::new().with_handler(problems::PanicToProblem))
         .data(settings)
         .around(surface::surface)

@@ -1,4 +1,8 @@
 //! Ops endpoints: liveness, readiness, metrics. GETs, outside the POST-verb convention.
+//!
+//! The probes ([`ProbesApi`]) are on every listener; `/metrics` ([`MetricsApi`]: usage per
+//! organization) only on the ops listener (`OPS_PORT` for `serve`, a worker's own port), which
+//! is not exposed to the internet.
 
 use std::sync::{
     atomic::{AtomicBool, Ordering},
@@ -57,10 +61,10 @@ impl Draining {
     }
 }
 
-pub struct OpsApi;
+pub struct ProbesApi;
 
 #[OpenApi(tag = "OpsTag::Ops")]
-impl OpsApi {
+impl ProbesApi {
     /// Liveness: the process is up. Never touches the database.
     #[oai(path = "/healthz", method = "get", operation_id = "healthz")]
     async fn healthz(&self) -> Json<Status> {
@@ -98,7 +102,13 @@ impl OpsApi {
             qubital_plugin::Problem::new(&qubital_plugin::problem::types::NOT_READY).with_detail(reason);
         Readiness::NotReady(Json(problem.body()))
     }
+}
 
+/// `/metrics`, on the ops listener only.
+pub struct MetricsApi;
+
+#[OpenApi(tag = "OpsTag::Ops")]
+impl MetricsApi {
     /// Prometheus metrics in the text exposition format.
     #[oai(path = "/metrics", method = "get", operation_id = "metrics")]
     async fn metrics(&self) -> PlainText<String> {
