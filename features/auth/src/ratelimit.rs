@@ -1,7 +1,6 @@
-//! Per-IP rate limit of the sign-in operations.
-//!
-//! Fixed one-minute windows counted in Postgres (`auth_rate_limits`), so the limit holds across
-//! every replica; a cleanup job drops old windows.
+//! Rate limits: fixed one-minute windows counted in Postgres (`auth_rate_limits`), so a limit
+//! holds across every replica; the housekeeping job drops old windows. The sign-in operations
+//! are limited per IP ([`check`]); other features limit what they choose with [`limit`].
 
 use poem::Request;
 use qubital_plugin::{AppContext, Problem};
@@ -9,16 +8,29 @@ use qubital_plugin::{AppContext, Problem};
 use crate::{state::AuthState, store};
 
 /// Counts one sign-in request from the caller's IP; 429 once the window's budget is spent.
-pub async fn check(ctx: &AppContext, state: &AuthState, req: &Request) -> Result<(), Problem> {
+pub(crate) async fn check(ctx: &AppContext, state: &AuthState, req: &Request) -> Result<(), Problem> {
     let Some(ip) = state.client_ip(req) else {
         return Ok(());
     };
-    let hits = store::rate_limits::hit(ctx.db(), &format!("sign-in:{ip}")).await?;
-    if hits as i64 > state.settings().sign_in_rate_limit as i64 {
-        tracing::warn!(%ip, hits, "sign-in rate limit reached");
+    limit(
+        ctx,
+        &format!("sign-in:{ip}"),
+        state.settings().sign_in_rate_limit,
+        "Too many sign-in attempts from this address; try again in a minute.",
+    )
+    .await
+}
+
+/// Counts one request in `bucket` (a key naming what is limited and whose it is, prefixed by
+/// the feature: `guest-join-ip:203.0.113.7`); `429 rate-limited` (with `Retry-After` and
+/// `detail`) once more than `per_minute` were counted in the current minute.
+pub async fn limit(ctx: &AppContext, bucket: &str, per_minute: u32, detail: &str) -> Result<(), Problem> {
+    let hits = store::rate_limits::hit(ctx.db(), bucket).await?;
+    if i64::from(hits) > i64::from(per_minute) {
+        tracing::warn!(bucket, hits, "rate limit reached");
         return Err(Problem::new(&qubital_plugin::problem::types::RATE_LIMITED)
             .with_retry_after(60)
-            .with_detail("Too many sign-in attempts from this address; try again in a minute."));
+            .with_detail(detail));
     }
     Ok(())
 }
