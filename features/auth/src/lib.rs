@@ -16,11 +16,15 @@
 //!   operations are these);
 //! - [`sessions`]: ending sessions (member removed, user deleted) and revoking them with
 //!   WorkOS;
+//! - [`ratelimit::limit`]: a per-minute budget for any key, counted in Postgres (the guests
+//!   feature's join limits);
+//! - [`crypto::Sealer`] (through [`AuthState::sealer`]): authenticated encryption of small
+//!   values (the guests feature's invite tokens);
 //! - [`validate`], [`crypto::random_token`], [`workos_problem`], [`permissions`], [`problems`];
 //! - `test_support` (Cargo feature `test-support`, for other crates' tests): signing in, and the
 //!   WorkOS sign-in steps against `platform-workos`'s fake.
 //!
-//! Everything else (the operations, the sign-in flows, tokens, the rate limit) is this crate's
+//! Everything else (the operations, the sign-in flows, tokens) is this crate's
 //! own.
 
 mod api;
@@ -31,7 +35,7 @@ pub mod enter;
 pub mod permissions;
 mod probes;
 pub mod problems;
-mod ratelimit;
+pub mod ratelimit;
 pub mod sessions;
 pub mod settings;
 mod sign_in;

@@ -1,9 +1,8 @@
-//! Rate limits of the sign-in operations: per client IP, and for Magic Auth per address (codes
-//! emailed to it; attempts at its pending code), so neither a botnet nor one client can mail-bomb
-//! an address or guess its code.
-//!
-//! Fixed one-minute windows counted in Postgres (`auth_rate_limits`), so the limit holds across
-//! every replica; a cleanup job drops old windows.
+//! Rate limits: fixed one-minute windows counted in Postgres (`auth_rate_limits`), so a limit
+//! holds across every replica; the housekeeping job drops old windows. The sign-in operations
+//! are limited per client IP ([`check`]), and Magic Auth also per address (codes emailed to it;
+//! attempts at its pending code), so neither a botnet nor one client can mail-bomb an address or
+//! guess its code. Other features limit what they choose with [`limit`].
 
 use poem::Request;
 use qubital_plugin::{AppContext, Problem};
@@ -39,16 +38,29 @@ async fn per_email(ctx: &AppContext, kind: &str, email: &str, limit: i32) -> Res
 }
 
 /// Counts one sign-in request from the caller's IP; 429 once the window's budget is spent.
-pub async fn check(ctx: &AppContext, state: &AuthState, req: &Request) -> Result<(), Problem> {
+pub(crate) async fn check(ctx: &AppContext, state: &AuthState, req: &Request) -> Result<(), Problem> {
     let Some(ip) = state.client_ip(req) else {
         return Ok(());
     };
-    let hits = store::rate_limits::hit(ctx.db(), &format!("sign-in:{ip}")).await?;
-    if hits as i64 > state.settings().sign_in_rate_limit as i64 {
-        tracing::warn!(%ip, hits, "sign-in rate limit reached");
+    limit(
+        ctx,
+        &format!("sign-in:{ip}"),
+        state.settings().sign_in_rate_limit,
+        "Too many sign-in attempts from this address; try again in a minute.",
+    )
+    .await
+}
+
+/// Counts one request in `bucket` (a key naming what is limited and whose it is, prefixed by
+/// the feature: `guest-join-ip:203.0.113.7`); `429 rate-limited` (with `Retry-After` and
+/// `detail`) once more than `per_minute` were counted in the current minute.
+pub async fn limit(ctx: &AppContext, bucket: &str, per_minute: u32, detail: &str) -> Result<(), Problem> {
+    let hits = store::rate_limits::hit(ctx.db(), bucket).await?;
+    if i64::from(hits) > i64::from(per_minute) {
+        tracing::warn!(bucket, hits, "rate limit reached");
         return Err(Problem::new(&qubital_plugin::problem::types::RATE_LIMITED)
             .with_retry_after(60)
-            .with_detail("Too many sign-in attempts from this address; try again in a minute."));
+            .with_detail(detail));
     }
     Ok(())
 }

@@ -4,5 +4,6 @@
 mod tokens;
 mod worker;
 
+pub(crate) use tokens::conference_grants;
 pub(crate) use tokens::RealtimeApi;
 pub(crate) use worker::WorkerApi;

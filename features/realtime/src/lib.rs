@@ -18,11 +18,15 @@
 //! - [`CentrifugoTokens`]: the Centrifugo HMAC signer (chat's subscribe tokens);
 //! - [`WorkerVerifier`]: the office-router Worker's token check, behind [`WorkerAuth`].
 //!
+//! - [`conference::mint`]: a conference token for one space with the grants of a role, never
+//!   outliving a given instant (the guests feature's admitted guests).
+//!
 //! [`settings`] builds that state ([`settings::build`]), and [`Keyring`] / [`RouterKeys`] are
 //! the office-router signing keys (public for tests that verify tokens through the JWKS).
 
 mod api;
 pub mod centrifugo;
+pub mod conference;
 pub mod keys;
 mod probes;
 pub mod settings;

@@ -2,7 +2,7 @@
 //! the office-router's public keys.
 
 use chrono::{DateTime, TimeZone, Utc};
-use platform_livekit::{LiveKitError, ParticipantGrants, ParticipantToken, TrackSource};
+use platform_livekit::{ParticipantGrants, TrackSource};
 use poem::web::Data;
 use poem_openapi::{payload::Json, ApiResponse, Object, OpenApi, Tags};
 use qubital_auth::{directory, permissions::VIEW_ORGANIZATION};
@@ -14,7 +14,7 @@ use qubital_spaces::permissions::LIST_ROOMS;
 use serde::Serialize;
 use uuid::Uuid;
 
-use crate::{centrifugo, settings::RealtimeState};
+use crate::{centrifugo, conference, settings::RealtimeState};
 
 /// Lifetime of an office-router connection token: it only opens the WebSocket.
 pub const ROUTER_TOKEN_TTL_SECS: i64 = 60;
@@ -182,25 +182,21 @@ impl RealtimeApi {
             "role": caller.role,
         })
         .to_string();
-        let room = space.id.to_string();
-        let issued = state
-            .livekit
-            .participant_token(&ParticipantToken {
-                room: &room,
+        let access = conference::mint(
+            &ctx,
+            space.id,
+            conference::Participant {
                 identity: &user.id,
                 name: &user.display_name,
                 metadata: &metadata,
-                grants: conference_grants(caller.role),
-                ttl: state.conference_ttl,
-            })
-            .map_err(|error| match error {
-                LiveKitError::Disabled => Problem::integration_disabled("The conference service"),
-                other => Problem::internal(other),
-            })?;
+                role: caller.role,
+            },
+            None,
+        )?;
         Ok(Json(ConferenceToken {
-            token: issued.jwt,
-            url: state.livekit.url().map_err(Problem::internal)?.to_owned(),
-            expires_at: timestamp(issued.expires_at as i64)?,
+            token: access.token,
+            url: access.url,
+            expires_at: access.expires_at,
         }))
     }
 

@@ -1,0 +1,292 @@
+//! Guest invitations: make one, list them, revoke one (moderators and up).
+
+use chrono::{DateTime, Utc};
+use platform_livekit::LiveKit;
+use poem::web::Data;
+use poem_openapi::{param::Path, payload::Json, Object, OpenApi};
+use qubital_auth::{directory, AuthState};
+use qubital_plugin::{auth::CookieAuth, problem::types, AppContext, FieldError, Page, Problem};
+use uuid::Uuid;
+
+use super::{conference_identity, AdmitBy, GuestInvite, GuestsTag};
+use crate::{
+    invite_token,
+    permissions::{ADMIT_GUESTS, INVITE_GUESTS},
+    settings::GuestState,
+    store::{self, NewInvite},
+};
+
+const MIN_DURATION_SECONDS: u32 = 60;
+const MAX_DURATION_SECONDS: u32 = 7 * 24 * 3600;
+const MAX_ADMITTERS: usize = 20;
+
+qubital_plugin::operation_errors! {
+    /// What `/guests/invite` answers besides the host's problems.
+    pub CreateInviteErrors = [types::FORBIDDEN, types::NOT_FOUND];
+    /// What `/guests/invites/list` answers besides the host's problems.
+    pub ListInvitesErrors = [types::FORBIDDEN];
+    /// What `/guests/invites/{id}/revoke` answers besides the host's problems.
+    pub RevokeInviteErrors = [types::FORBIDDEN, types::NOT_FOUND];
+}
+
+#[derive(Debug, Object)]
+#[oai(rename_all = "camelCase", deny_unknown_fields)]
+struct CreateGuestInviteRequest {
+    /// The space of the caller's organization the guests may join (that one only).
+    space_id: Uuid,
+    /// How long the invitation (and any conference access it leads to) lasts: 60 s to 7 days.
+    #[oai(validator(minimum(value = "60"), maximum(value = "604800")))]
+    duration_seconds: u32,
+    /// Who may admit its guests.
+    admit_by: AdmitBy,
+    /// With `admitBy: named`: 1..20 user ids of members of the organization (role `member`
+    /// and up) who may admit. Must be absent or empty with `admitBy: anyone`.
+    #[oai(validator(max_items = 20, max_length = 19, pattern = "^[0-9]{1,19}$"))]
+    admitter_ids: Option<Vec<String>>,
+}
+
+/// A new invitation: send `inviteUrl` to the guest. Its token is not shown again.
+#[derive(Debug, Object)]
+#[oai(rename_all = "camelCase")]
+struct CreatedGuestInvite {
+    id: Uuid,
+    /// The join page with the space and the invitation's opaque token.
+    invite_url: String,
+    expires_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Object)]
+#[oai(rename_all = "camelCase", deny_unknown_fields)]
+struct ListGuestInvitesRequest {
+    /// 1..100, default 20.
+    #[oai(
+        default = "qubital_plugin::list::default_limit",
+        validator(minimum(value = "1"), maximum(value = "100"))
+    )]
+    limit: u32,
+    #[oai(default, validator(maximum(value = "100000")))]
+    offset: u32,
+    /// Only the invitations of this space.
+    space_id: Option<Uuid>,
+}
+
+#[derive(Default)]
+pub(crate) struct GuestInvitesApi;
+
+#[OpenApi(tag = "GuestsTag::Guests")]
+impl GuestInvitesApi {
+    /// Invite guests into a space
+    ///
+    /// Makes an invitation into one space of the caller's organization, valid for
+    /// `durationSeconds`, and returns its URL (carrying an opaque, encrypted token). Whoever
+    /// opens it may knock (`/guests/join`) and waits until a member the invitation allows
+    /// admits them. Permission: `InviteGuests`. `404 not-found` for a space of another
+    /// organization; `422 validation` for admitters who are not members.
+    #[oai(
+        path = "/guests/invite",
+        method = "post",
+        operation_id = "create-guest-invite"
+    )]
+    async fn invite(
+        &self,
+        ctx: Data<&AppContext>,
+        auth: CookieAuth,
+        body: Json<CreateGuestInviteRequest>,
+    ) -> Result<Json<CreatedGuestInvite>, CreateInviteErrors> {
+        let caller = &auth.0;
+        caller.require(&INVITE_GUESTS)?;
+        let body = body.0;
+        let admitters = admitters(body.admit_by, body.admitter_ids.as_deref().unwrap_or_default())?;
+        let duration = body
+            .duration_seconds
+            .clamp(MIN_DURATION_SECONDS, MAX_DURATION_SECONDS);
+
+        let mut tx = ctx.db().begin().await?;
+        let space = qubital_spaces::find_in_organization(&mut *tx, caller.organization_id, body.space_id)
+            .await?
+            .ok_or_else(Problem::not_found)?;
+        check_admitters(&mut tx, caller.organization_id, &admitters).await?;
+        let invite = store::insert_invite(
+            &mut *tx,
+            &NewInvite {
+                id: Uuid::new_v4(),
+                org_id: caller.organization_id,
+                room_id: space.internal_id,
+                space_id: space.id,
+                created_by: caller.user_id,
+                admit_by: body.admit_by.as_str(),
+                admitter_ids: &admitters,
+                duration_seconds: i64::from(duration),
+            },
+        )
+        .await?;
+        tx.commit().await?;
+
+        let token = invite_token::seal(ctx.get::<AuthState>().sealer(), invite.id);
+        let join_url = &ctx.get::<GuestState>().join_url;
+        tracing::info!(invite_id = %invite.id, space_id = %space.id, "guest invitation made");
+        Ok(Json(CreatedGuestInvite {
+            id: invite.id,
+            invite_url: format!("{join_url}?space={}&invite={token}", space.id),
+            expires_at: invite.expires_at,
+        }))
+    }
+
+    /// List guest invitations
+    ///
+    /// The invitations of the caller's organization (optionally of one space), newest first,
+    /// active, expired and revoked. Permission: `InviteGuests`.
+    #[oai(
+        path = "/guests/invites/list",
+        method = "post",
+        operation_id = "list-guest-invites"
+    )]
+    async fn list(
+        &self,
+        ctx: Data<&AppContext>,
+        auth: CookieAuth,
+        body: Json<ListGuestInvitesRequest>,
+    ) -> Result<Json<Page<GuestInvite>>, ListInvitesErrors> {
+        let caller = &auth.0;
+        caller.require(&INVITE_GUESTS)?;
+        let body = body.0;
+        let mut conn = ctx.db().acquire().await?;
+        let (rows, total) = store::list_invites(
+            &mut conn,
+            caller.organization_id,
+            body.space_id,
+            i64::from(body.limit),
+            i64::from(body.offset),
+        )
+        .await?;
+        let data = rows.into_iter().map(GuestInvite::from).collect();
+        Ok(Json(Page::new(data, body.limit, body.offset, total)))
+    }
+
+    /// Revoke a guest invitation
+    ///
+    /// From now on its token is refused, its waiting guests can no longer be admitted, and its
+    /// admitted guests get no new conference token and are disconnected from the space's
+    /// conference. Revoking a revoked invitation changes nothing. Permission: `InviteGuests`.
+    /// `404 not-found` for an invitation of another organization.
+    #[oai(
+        path = "/guests/invites/:id/revoke",
+        method = "post",
+        operation_id = "revoke-guest-invite"
+    )]
+    async fn revoke(
+        &self,
+        ctx: Data<&AppContext>,
+        auth: CookieAuth,
+        id: Path<Uuid>,
+    ) -> Result<Json<GuestInvite>, RevokeInviteErrors> {
+        let caller = &auth.0;
+        caller.require(&INVITE_GUESTS)?;
+        let mut conn = ctx.db().acquire().await?;
+        let (invite, newly) = store::revoke_invite(&mut conn, caller.organization_id, id.0)
+            .await?
+            .ok_or_else(Problem::not_found)?;
+        drop(conn);
+        if newly {
+            tracing::info!(invite_id = %invite.id, "guest invitation revoked");
+            disconnect_admitted(&ctx, invite.id, invite.space_id).await;
+        }
+        Ok(Json(GuestInvite::from(invite)))
+    }
+}
+
+/// The distinct admitter user ids of a request; `422` when they do not fit `admit_by`.
+fn admitters(admit_by: AdmitBy, ids: &[String]) -> Result<Vec<i64>, Problem> {
+    const LOCATION: &str = "body.admitterIds";
+    match admit_by {
+        AdmitBy::Anyone if !ids.is_empty() => {
+            return Err(Problem::invalid_field(
+                LOCATION,
+                "must be empty with admitBy `anyone`",
+            ))
+        }
+        AdmitBy::Named if ids.is_empty() => {
+            return Err(Problem::invalid_field(
+                LOCATION,
+                "name 1..20 admitters with admitBy `named`",
+            ))
+        }
+        _ if ids.len() > MAX_ADMITTERS => {
+            return Err(Problem::invalid_field(
+                LOCATION,
+                format!("at most {MAX_ADMITTERS}"),
+            ))
+        }
+        _ => {}
+    }
+    let mut parsed = Vec::with_capacity(ids.len());
+    let mut errors = Vec::new();
+    for (i, id) in ids.iter().enumerate() {
+        match id.parse::<i64>() {
+            Ok(value) if value > 0 => {
+                if !parsed.contains(&value) {
+                    parsed.push(value);
+                }
+            }
+            _ => errors.push(FieldError::new(format!("{LOCATION}[{i}]"), "not a user id")),
+        }
+    }
+    if errors.is_empty() {
+        Ok(parsed)
+    } else {
+        Err(Problem::validation(errors))
+    }
+}
+
+/// `422` for each admitter who is not a member of the organization allowed to admit guests.
+async fn check_admitters(
+    conn: &mut sqlx::PgConnection,
+    org_id: i64,
+    admitters: &[i64],
+) -> Result<(), Problem> {
+    let mut errors = Vec::new();
+    for (i, user) in admitters.iter().enumerate() {
+        let role = directory::membership_role(conn, *user, org_id).await?;
+        if !role.is_some_and(|role| role.can(&ADMIT_GUESTS)) {
+            errors.push(FieldError::new(
+                format!("body.admitterIds[{i}]"),
+                "not a member of the organization who may admit guests",
+            ));
+        }
+    }
+    if errors.is_empty() {
+        Ok(())
+    } else {
+        Err(Problem::validation(errors))
+    }
+}
+
+/// Disconnects the admitted guests of a revoked invitation from the space's conference: best
+/// effort, in the background (LiveKit being slow or down must not fail the revocation; their
+/// tokens are refused anyway when they ask again). Nothing to do without a configured conference.
+async fn disconnect_admitted(ctx: &AppContext, invite_id: Uuid, space_id: Uuid) {
+    let Some(livekit) = ctx.try_get::<LiveKit>().filter(|l| l.is_enabled()).cloned() else {
+        return;
+    };
+    let guests = match store::admitted_guests(ctx.db(), invite_id).await {
+        Ok(guests) => guests,
+        Err(error) => {
+            tracing::warn!(%error, %invite_id, "could not read the admitted guests of a revoked invitation");
+            return;
+        }
+    };
+    if guests.is_empty() {
+        return;
+    }
+    tokio::spawn(async move {
+        let room = space_id.to_string();
+        for guest in guests {
+            if let Err(error) = livekit
+                .remove_participant(&room, &conference_identity(guest))
+                .await
+            {
+                tracing::warn!(%error, guest_id = %guest, "could not disconnect a guest of a revoked invitation");
+            }
+        }
+    });
+}
