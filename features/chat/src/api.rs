@@ -98,8 +98,65 @@ pub struct Message {
     pub created_at: DateTime<Utc>,
     pub edited_at: Option<DateTime<Utc>>,
     pub deleted_at: Option<DateTime<Utc>>,
+    /// One entry per emoji, in the order they were first used.
+    pub reactions: Vec<Reaction>,
 }
 
+/// The members who reacted to a message with one emoji.
+#[derive(Clone, Debug, Object)]
+#[oai(rename_all = "camelCase")]
+pub struct Reaction {
+    pub emoji: String,
+    pub count: u32,
+    /// Who reacted (user ids), in order.
+    pub user_ids: Vec<String>,
+}
+
+/// The rows as DTOs, with their reactions (one query).
+pub(crate) async fn messages(
+    conn: &mut PgConnection,
+    rows: Vec<MessageRow>,
+) -> Result<Vec<Message>, sqlx::Error> {
+    let ids: Vec<Uuid> = rows.iter().map(|r| r.id).collect();
+    let mut by_message: BTreeMap<Uuid, Vec<Reaction>> = BTreeMap::new();
+    for (message_id, emoji, user) in store::reactions(conn, &ids).await? {
+        let reactions = by_message.entry(message_id).or_default();
+        match reactions.iter_mut().find(|r| r.emoji == emoji) {
+            Some(reaction) => {
+                reaction.count += 1;
+                reaction.user_ids.push(user.to_string());
+            }
+            None => reactions.push(Reaction {
+                emoji,
+                count: 1,
+                user_ids: vec![user.to_string()],
+            }),
+        }
+    }
+    Ok(rows
+        .into_iter()
+        .map(|row| {
+            let reactions = by_message.remove(&row.id).unwrap_or_default();
+            Message {
+                reactions,
+                ..message(row)
+            }
+        })
+        .collect())
+}
+
+/// One row as a DTO, with its reactions.
+pub(crate) async fn message_with_reactions(
+    conn: &mut PgConnection,
+    row: MessageRow,
+) -> Result<Message, Problem> {
+    messages(conn, vec![row])
+        .await?
+        .pop()
+        .ok_or_else(|| Problem::internal("a message vanished while it was read"))
+}
+
+/// A row as a DTO without reactions (a message just sent has none).
 pub(crate) fn message(row: MessageRow) -> Message {
     let deleted = row.deleted_at.is_some();
     Message {
@@ -111,6 +168,7 @@ pub(crate) fn message(row: MessageRow) -> Message {
         created_at: row.created_at,
         edited_at: row.edited_at,
         deleted_at: row.deleted_at,
+        reactions: Vec::new(),
     }
 }
 
@@ -147,7 +205,8 @@ async fn conversations(
             role: MemberRole::from_row(&role),
         });
     }
-    let mut last: BTreeMap<Uuid, MessageRow> = store::last_messages(conn, &ids)
+    let last_rows = store::last_messages(conn, &ids).await?;
+    let mut last: BTreeMap<Uuid, Message> = messages(conn, last_rows)
         .await?
         .into_iter()
         .map(|m| (m.conversation_id, m))
@@ -168,7 +227,7 @@ async fn conversations(
             name: row.name,
             members: members.remove(&row.id).unwrap_or_default(),
             created_at: row.created_at,
-            last_message: last.remove(&row.id).map(message),
+            last_message: last.remove(&row.id),
             unread_count: unread.get(&row.id).copied().unwrap_or(0).max(0) as u64,
         })
         .collect())

@@ -394,3 +394,161 @@ pub(crate) async fn advance_read_cursor(
     .await?;
     Ok(())
 }
+
+/// The conversation of message `message_id`, when `user_id` is a member of it in `org_id`.
+pub(crate) async fn conversation_of_message(
+    conn: &mut PgConnection,
+    org_id: i64,
+    user_id: i64,
+    message_id: Uuid,
+) -> Result<Option<Uuid>, sqlx::Error> {
+    sqlx::query_scalar(
+        "SELECT x.conversation_id FROM chat_messages x
+         JOIN chat_conversations c ON c.id = x.conversation_id AND c.org_id = $1
+         JOIN chat_members m ON m.conversation_id = x.conversation_id AND m.user_id = $2
+         WHERE x.id = $3",
+    )
+    .bind(org_id)
+    .bind(user_id)
+    .bind(message_id)
+    .fetch_optional(conn)
+    .await
+}
+
+/// Replaces a message's content (`edited_at` = now).
+pub(crate) async fn edit_message(
+    conn: &mut PgConnection,
+    id: Uuid,
+    content: &str,
+) -> Result<MessageRow, sqlx::Error> {
+    sqlx::query_as(&format!(
+        "UPDATE chat_messages SET content = $2, edited_at = now() WHERE id = $1 RETURNING {MESSAGE}"
+    ))
+    .bind(id)
+    .bind(content)
+    .fetch_one(conn)
+    .await
+}
+
+/// Soft-deletes a message (`deleted_at` = now; the row stays as a tombstone).
+pub(crate) async fn delete_message(conn: &mut PgConnection, id: Uuid) -> Result<MessageRow, sqlx::Error> {
+    sqlx::query_as(&format!(
+        "UPDATE chat_messages SET deleted_at = coalesce(deleted_at, now()) WHERE id = $1 RETURNING {MESSAGE}"
+    ))
+    .bind(id)
+    .fetch_one(conn)
+    .await
+}
+
+/// Adds a reaction; whether it is new.
+pub(crate) async fn add_reaction(
+    conn: &mut PgConnection,
+    message_id: Uuid,
+    user_id: i64,
+    emoji: &str,
+) -> Result<bool, sqlx::Error> {
+    Ok(sqlx::query(
+        "INSERT INTO chat_reactions (message_id, user_id, emoji) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
+    )
+    .bind(message_id)
+    .bind(user_id)
+    .bind(emoji)
+    .execute(conn)
+    .await?
+    .rows_affected()
+        == 1)
+}
+
+/// Removes a reaction; whether there was one.
+pub(crate) async fn remove_reaction(
+    conn: &mut PgConnection,
+    message_id: Uuid,
+    user_id: i64,
+    emoji: &str,
+) -> Result<bool, sqlx::Error> {
+    Ok(
+        sqlx::query("DELETE FROM chat_reactions WHERE message_id = $1 AND user_id = $2 AND emoji = $3")
+            .bind(message_id)
+            .bind(user_id)
+            .bind(emoji)
+            .execute(conn)
+            .await?
+            .rows_affected()
+            == 1,
+    )
+}
+
+/// The reactions to each message, `(message, emoji, user)`, oldest first.
+pub(crate) async fn reactions(
+    conn: &mut PgConnection,
+    messages: &[Uuid],
+) -> Result<Vec<(Uuid, String, i64)>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT message_id, emoji, user_id FROM chat_reactions
+         WHERE message_id = ANY($1) ORDER BY message_id, created_at, emoji, user_id",
+    )
+    .bind(messages)
+    .fetch_all(conn)
+    .await
+}
+
+/// What a search selects: messages (not deleted) whose content contains the text, in the
+/// conversations of `user_id` in `org_id` (one of them, or all).
+pub(crate) struct MessageSearch {
+    pub org_id: i64,
+    pub user_id: i64,
+    pub conversation_id: Option<Uuid>,
+    /// `qubital_plugin::list::contains_pattern` of the text (ILIKE; the trigram index serves it).
+    pub pattern: String,
+    pub limit: i64,
+    pub offset: i64,
+}
+
+/// A page of search hits, the newest first, and how many there are.
+pub(crate) async fn search(
+    conn: &mut PgConnection,
+    search: &MessageSearch,
+) -> Result<(Vec<MessageRow>, i64), sqlx::Error> {
+    const FILTER: &str = "FROM chat_messages x
+         JOIN chat_members m ON m.conversation_id = x.conversation_id AND m.user_id = $2
+         JOIN chat_conversations c ON c.id = x.conversation_id AND c.org_id = $1
+         WHERE x.deleted_at IS NULL AND x.content ILIKE $3
+           AND ($4::uuid IS NULL OR x.conversation_id = $4)";
+    let columns = MESSAGE
+        .split(", ")
+        .map(|c| format!("x.{c}"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let rows = sqlx::query_as(&format!(
+        "SELECT {columns} {FILTER} ORDER BY x.created_at DESC, x.id DESC LIMIT $5 OFFSET $6"
+    ))
+    .bind(search.org_id)
+    .bind(search.user_id)
+    .bind(&search.pattern)
+    .bind(search.conversation_id)
+    .bind(search.limit)
+    .bind(search.offset)
+    .fetch_all(&mut *conn)
+    .await?;
+    let total = sqlx::query_scalar(&format!("SELECT count(*) {FILTER}"))
+        .bind(search.org_id)
+        .bind(search.user_id)
+        .bind(&search.pattern)
+        .bind(search.conversation_id)
+        .fetch_one(conn)
+        .await?;
+    Ok((rows, total))
+}
+
+/// A member's unread count in one conversation.
+pub(crate) async fn unread_count(
+    conn: &mut PgConnection,
+    conversation_id: Uuid,
+    user_id: i64,
+) -> Result<i64, sqlx::Error> {
+    Ok(unread_counts(conn, user_id, &[conversation_id])
+        .await?
+        .first()
+        .map(|(_, n)| *n)
+        .unwrap_or(0))
+}

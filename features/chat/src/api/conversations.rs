@@ -7,6 +7,7 @@ use poem_openapi::{param::Path, payload::Json, Object, OpenApi};
 use qubital_auth::directory;
 use qubital_plugin::{
     auth::{Caller, CookieAuth},
+    problem::types,
     AppContext, FieldError, Page, Problem,
 };
 use qubital_realtime::CentrifugoTokens;
@@ -419,7 +420,7 @@ fn require_group_admin(row: &store::ConversationRow, _caller: &Caller) -> Result
         return Err(Problem::new(&CHAT_NOT_A_GROUP));
     }
     if row.role != "admin" {
-        return Err(Problem::forbidden("group admin"));
+        return Err(Problem::new(&types::FORBIDDEN).with_detail("Only the group's admins may do this."));
     }
     Ok(())
 }

@@ -10,13 +10,23 @@ pub use qubital_auth::test_support::{problem_type, read, sign_in};
 pub use qubital_testkit::{Client, TestApp};
 use serde_json::{json, Value};
 
+/// The Centrifugo token secret of the tests' apps.
+pub const TOKEN_SECRET: &str = "centrifugo-secret-for-chat-tests-0123456789";
+
 /// An app whose Centrifugo is `fake`.
 pub async fn app_with(fake: &FakeCentrifugo) -> TestApp {
-    let mut builder = TestApp::builder();
+    builder_with(fake).spawn().await
+}
+
+/// The builder of [`app_with`], for more settings.
+pub fn builder_with(fake: &FakeCentrifugo) -> qubital_testkit::TestAppBuilder {
+    let mut builder = TestApp::builder()
+        .arg("--centrifugo-token-secret")
+        .arg(TOKEN_SECRET);
     for arg in fake.args() {
         builder = builder.arg(arg);
     }
-    builder.spawn().await
+    builder
 }
 
 /// Signs in `name@acme.test` as a member of Acme.
