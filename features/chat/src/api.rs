@@ -1,9 +1,11 @@
 //! The chat operations (tag `Chat`), one `#[OpenApi]` type per resource: conversations and
-//! their members ([`conversations`]), messages ([`messages`]). Here: the DTOs they share, the
+//! their members ([`conversations`]), messages ([`messages`]), and Centrifugo's subscribe
+//! proxy ([`proxy`], tag `Internal`). Here: the DTOs they share, the
 //! membership check and the events they queue.
 
 mod conversations;
 mod messages;
+mod proxy;
 
 use std::collections::BTreeMap;
 
@@ -16,6 +18,7 @@ use uuid::Uuid;
 
 pub(crate) use conversations::ConversationsApi;
 pub(crate) use messages::MessagesApi;
+pub(crate) use proxy::SubscribeProxyApi;
 
 use crate::{
     channels, outbox,

@@ -41,6 +41,7 @@ qubital_plugin::inventory::submit! {
         .apis(&[
             Api::of::<api::ConversationsApi>(),
             Api::of::<api::MessagesApi>(),
+            Api::of::<api::SubscribeProxyApi>(),
         ])
         .migrations(&MIGRATIONS)
         .tables(&[

@@ -552,3 +552,20 @@ pub(crate) async fn unread_count(
         .map(|(_, n)| *n)
         .unwrap_or(0))
 }
+
+/// The organization of conversation `id`, when `user_id` is a member of it.
+pub(crate) async fn organization_if_member(
+    conn: &mut PgConnection,
+    id: Uuid,
+    user_id: i64,
+) -> Result<Option<i64>, sqlx::Error> {
+    sqlx::query_scalar(
+        "SELECT c.org_id FROM chat_conversations c
+         JOIN chat_members m ON m.conversation_id = c.id AND m.user_id = $2
+         WHERE c.id = $1",
+    )
+    .bind(id)
+    .bind(user_id)
+    .fetch_optional(conn)
+    .await
+}
