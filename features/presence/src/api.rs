@@ -23,8 +23,10 @@ enum PresenceTag {
 }
 
 /// A member's status (the same values as `Member.presenceStatus` and `User.manualStatus`).
+/// Named `UserPresenceStatus` in the spec: the organizations feature declares its own
+/// `PresenceStatus` for `Member.presenceStatus` (to be replaced by this one).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Enum)]
-#[oai(rename_all = "lowercase")]
+#[oai(rename = "UserPresenceStatus", rename_all = "lowercase")]
 pub enum PresenceStatus {
     Online,
     Away,
