@@ -13,6 +13,7 @@ use crate::store;
 /// What happened. The wire value (`member.role_updated`) is also the WorkOS Audit Logs action,
 /// so each must be configured there (see `docs/audit-logs.md`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Enum)]
+#[oai(rename = "AuditAction")]
 pub enum Action {
     /// A member's role changed.
     #[oai(rename = "member.role_updated")]
