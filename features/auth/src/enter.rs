@@ -12,6 +12,7 @@
 
 use platform_workos::{AuthOutcome, Invitation, Workos, WorkosError};
 use poem::Request;
+use qubital_audit::{Action, Actor, AuditEvent, Target};
 use qubital_plugin::{auth::Role, AppContext, Problem};
 use sqlx::{PgConnection, Postgres, Transaction};
 use uuid::Uuid;
@@ -328,7 +329,18 @@ pub async fn join_by_invitation(
     }
     let (invitation, workos_org_id) = redeem_invitation(workos, token, &entering.email).await?;
     let org = mirror_organization(&mut tx, workos, &workos_org_id).await?;
-    join_invited(&mut tx, workos, &entering, &invitation, &org).await?;
+    let local_id = join_invited(&mut tx, workos, &entering, &invitation, &org).await?;
+    let mut event = AuditEvent::new(
+        org.id,
+        Actor::user(entering.user_id),
+        Action::InvitationAccepted,
+        req,
+    );
+    if let Some(id) = local_id {
+        event = event.target(Target::new("invitation", id).named(&invitation.email));
+    }
+    event = event.target(Target::new("organization", &org.public_id).named(&org.name));
+    qubital_audit::record(&mut tx, event).await?;
     finish(tx, ctx, req, &entrant, entering, &org).await
 }
 
@@ -369,17 +381,19 @@ async fn redeem_invitation(
 }
 
 /// Records an accepted invitation here: its mirror is accepted, and the entrant a member of
-/// `org` with the invitation's role.
+/// `org` with the invitation's role. The mirror's id, when there is one.
 async fn join_invited(
     conn: &mut PgConnection,
     workos: &Workos,
     entering: &Entering,
     invitation: &Invitation,
     org: &Organization,
-) -> Result<(), Problem> {
-    let local_role = store::invitations::accept(&mut *conn, &invitation.id).await?;
-    let role =
-        local_role.unwrap_or_else(|| role_from_slug(invitation.role_slug.as_deref().unwrap_or("member")));
+) -> Result<Option<Uuid>, Problem> {
+    let mirrored = store::invitations::accept(&mut *conn, &invitation.id).await?;
+    let local_id = mirrored.map(|(id, _)| id);
+    let role = mirrored
+        .map(|(_, role)| role)
+        .unwrap_or_else(|| role_from_slug(invitation.role_slug.as_deref().unwrap_or("member")));
     let workos_user_id = entering.workos_user_id.clone().unwrap_or_default();
     let workos_org_id = org.workos_org_id.as_deref().unwrap_or_default();
     let membership_id = match workos.find_membership(&workos_user_id, workos_org_id).await {
@@ -398,7 +412,7 @@ async fn join_invited(
         false,
     )
     .await?;
-    Ok(())
+    Ok(local_id)
 }
 
 /// Joins an organization through its invite link (as a member; already a member: just enters)

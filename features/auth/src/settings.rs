@@ -68,6 +68,8 @@ pub(crate) fn init(boot: &mut Boot) -> anyhow::Result<()> {
         .expect("registered in lib.rs");
     let settings = boot.get::<AuthSettings>().cloned().expect("registered in lib.rs");
     let workos = workos_client(boot, &workos_settings)?;
+    // The audit relay learns an organization's WorkOS id from the identity tables.
+    boot.provide(qubital_audit::WorkosOrganizations(workos_organization_of));
     if !boot.serves_api() {
         // A worker needs WorkOS (to follow its events) but serves no session: no session keys
         // are required, and nothing here can authenticate a request.
@@ -91,6 +93,14 @@ pub(crate) fn init(boot: &mut Boot) -> anyhow::Result<()> {
         workos,
     })));
     Ok(())
+}
+
+/// An organization's WorkOS id, for the audit relay (`qubital_audit::WorkosOrganizations`).
+fn workos_organization_of(
+    conn: &mut sqlx::PgConnection,
+    id: i64,
+) -> futures::future::BoxFuture<'_, Result<Option<String>, sqlx::Error>> {
+    Box::pin(crate::store::organizations::workos_org_id(conn, id, false))
 }
 
 /// The WorkOS client, or a disabled one when its credentials are unset (which only development

@@ -38,15 +38,15 @@ pub async fn accept_if_pending<'e>(
     Ok(())
 }
 
-/// Marks the mirror of a WorkOS invitation accepted (WorkOS accepted it); the role it carried,
-/// when it is mirrored here.
+/// Marks the mirror of a WorkOS invitation accepted (WorkOS accepted it); its id and the role
+/// it carried, when it is mirrored here.
 pub async fn accept<'e>(
     db: impl PgExecutor<'e>,
     workos_invitation_id: &str,
-) -> Result<Option<Role>, sqlx::Error> {
-    sqlx::query_scalar(
+) -> Result<Option<(Uuid, Role)>, sqlx::Error> {
+    sqlx::query_as(
         "UPDATE invitations SET state = 'accepted', updated_at = now()
-         WHERE workos_invitation_id = $1 RETURNING role",
+         WHERE workos_invitation_id = $1 RETURNING id, role",
     )
     .bind(workos_invitation_id)
     .fetch_optional(db)

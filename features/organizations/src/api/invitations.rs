@@ -4,6 +4,7 @@ use chrono::{DateTime, Utc};
 use platform_workos::{Workos, WorkosError};
 use poem::{web::Data, Request};
 use poem_openapi::{param::Path, payload::Json, Enum, Object, OpenApi, Tags};
+use qubital_audit::{Action, AuditEvent, Target};
 use qubital_auth::{
     crypto::random_token,
     enter::{self, Entrant},
@@ -222,6 +223,7 @@ impl InvitationsApi {
     async fn create(
         &self,
         ctx: Data<&AppContext>,
+        req: &Request,
         auth: CookieAuth,
         body: Json<CreateInvitationRequest>,
     ) -> Result<Json<Invitation>, Problem> {
@@ -248,6 +250,12 @@ impl InvitationsApi {
             expires_at: sent.expires_at,
         };
         let invitation = store::invitations::insert(&mut *tx, new).await?;
+        qubital_audit::record(
+            &mut tx,
+            AuditEvent::by(&caller, Action::InvitationCreated, req)
+                .target(Target::new("invitation", invitation.id).named(&invitation.email)),
+        )
+        .await?;
         tx.commit().await?;
         Ok(Json(invitation.into()))
     }
@@ -292,6 +300,7 @@ impl InvitationsApi {
     async fn revoke(
         &self,
         ctx: Data<&AppContext>,
+        req: &Request,
         auth: CookieAuth,
         id: Path<String>,
     ) -> Result<Json<Invitation>, Problem> {
@@ -317,6 +326,12 @@ impl InvitationsApi {
             }
         }
         let invitation = store::invitations::revoke(&mut *tx, id).await?;
+        qubital_audit::record(
+            &mut tx,
+            AuditEvent::by(&caller, Action::InvitationRevoked, req)
+                .target(Target::new("invitation", invitation.id).named(&invitation.email)),
+        )
+        .await?;
         tx.commit().await?;
         Ok(Json(invitation.into()))
     }
@@ -369,12 +384,26 @@ impl InvitationsApi {
     async fn link_rotate(
         &self,
         ctx: Data<&AppContext>,
+        req: &Request,
         auth: CookieAuth,
     ) -> Result<Json<InviteLink>, Problem> {
-        auth.0.require(&MANAGE_ORGANIZATION)?;
+        let caller = auth.0;
+        caller.require(&MANAGE_ORGANIZATION)?;
+        let mut tx = ctx.db().begin().await?;
         let invite_id =
-            store::organizations::replace_invite_id(ctx.db(), auth.0.organization_id, &random_token(24))
+            store::organizations::replace_invite_id(&mut *tx, caller.organization_id, &random_token(24))
                 .await?;
+        // The link itself is a secret: the trail names the organization whose link it is.
+        let org = store::organizations::Organization::by_id(&mut tx, caller.organization_id)
+            .await?
+            .ok_or_else(Problem::not_found)?;
+        qubital_audit::record(
+            &mut tx,
+            AuditEvent::by(&caller, Action::InviteLinkRotated, req)
+                .target(Target::new("invite_link", &org.public_id).named(&org.name)),
+        )
+        .await?;
+        tx.commit().await?;
         Ok(Json(InviteLink { invite_id }))
     }
 

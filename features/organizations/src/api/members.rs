@@ -1,8 +1,9 @@
 //! Members of the current organization: list, change role, remove (tag `Members`).
 
 use platform_workos::Workos;
-use poem::web::Data;
+use poem::{web::Data, Request};
 use poem_openapi::{param::Path, payload::Json, ApiResponse, Enum, Object, OpenApi, Tags};
+use qubital_audit::{Action, AuditEvent, Target};
 use qubital_auth::{
     directory::fallback_display_name,
     permissions::VIEW_ORGANIZATION,
@@ -194,6 +195,7 @@ impl MembersApi {
     async fn update(
         &self,
         ctx: Data<&AppContext>,
+        req: &Request,
         auth: CookieAuth,
         id: Path<String>,
         body: Json<UpdateMemberRequest>,
@@ -220,6 +222,14 @@ impl MembersApi {
                 .map_err(workos_problem)?;
         }
         let member = store::memberships::set_role(&mut *tx, caller.organization_id, target, role).await?;
+        // The new role is the second target (`role`), so a filter on it finds every promotion.
+        qubital_audit::record(
+            &mut tx,
+            AuditEvent::by(&caller, Action::MemberRoleUpdated, req)
+                .target(Target::new("member", target).named(&member.email))
+                .target(Target::new("role", role.as_str())),
+        )
+        .await?;
         tx.commit().await?;
         Ok(Json(member.into()))
     }
@@ -233,6 +243,7 @@ impl MembersApi {
     async fn remove(
         &self,
         ctx: Data<&AppContext>,
+        req: &Request,
         auth: CookieAuth,
         id: Path<String>,
     ) -> Result<Removed, Problem> {
@@ -254,6 +265,12 @@ impl MembersApi {
                 .map_err(workos_problem)?;
         }
         store::memberships::remove(&mut tx, caller.organization_id, target).await?;
+        qubital_audit::record(
+            &mut tx,
+            AuditEvent::by(&caller, Action::MemberRemoved, req)
+                .target(Target::new("member", target).named(&member.email)),
+        )
+        .await?;
         let ended = sessions::end_membership_sessions(
             &mut tx,
             target,

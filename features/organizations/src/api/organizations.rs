@@ -4,6 +4,7 @@ use chrono::{DateTime, Utc};
 use platform_workos::Workos;
 use poem::{web::Data, Request};
 use poem_openapi::{param::Path, payload::Json, Object, OpenApi, Tags};
+use qubital_audit::{Action, AuditEvent, Target};
 use qubital_auth::{
     enter::{self, Entrant},
     store::organizations::{self as store, Details},
@@ -122,6 +123,7 @@ impl OrganizationsApi {
     async fn update(
         &self,
         ctx: Data<&AppContext>,
+        req: &Request,
         auth: CookieAuth,
         id: Path<String>,
         body: Json<UpdateOrganizationRequest>,
@@ -141,6 +143,12 @@ impl OrganizationsApi {
                 .map_err(workos_problem)?;
         }
         let org = store::rename(&mut *tx, caller.organization_id, &name).await?;
+        qubital_audit::record(
+            &mut tx,
+            AuditEvent::by(&caller, Action::OrganizationUpdated, req)
+                .target(Target::new("organization", &org.public_id).named(&org.name)),
+        )
+        .await?;
         tx.commit().await?;
         Ok(Json(org.into()))
     }

@@ -3,8 +3,9 @@
 //! proxies the bytes. Signed with the bucket's credentials by `platform-storage` (SigV4).
 
 use chrono::{DateTime, Utc};
-use poem::web::Data;
+use poem::{web::Data, Request};
 use poem_openapi::{param::Path, payload::Json, Object, OpenApi};
+use qubital_audit::{Action, AuditEvent, Target};
 use qubital_plugin::{auth::CookieAuth, AppContext, Problem};
 
 use super::RecordingsTag;
@@ -39,6 +40,7 @@ impl RecordingDownloadsApi {
     async fn download_link(
         &self,
         ctx: Data<&AppContext>,
+        req: &Request,
         auth: CookieAuth,
         #[oai(name = "recordingId")] recording_id: Path<String>,
     ) -> Result<Json<RecordingDownloadLink>, Problem> {
@@ -58,6 +60,15 @@ impl RecordingDownloadsApi {
         let link = storage
             .presigned_get(&key, state.download_link_ttl)
             .map_err(Problem::internal)?;
+        // Who took the file out is the trail's business: no link without its row.
+        let mut tx = ctx.db().begin().await?;
+        qubital_audit::record(
+            &mut tx,
+            AuditEvent::by(caller, Action::RecordingDownloadLinkCreated, req)
+                .target(Target::new("recording", &recording_id.0)),
+        )
+        .await?;
+        tx.commit().await?;
         tracing::info!(recording_id = %recording_id.0, "download link issued");
         Ok(Json(RecordingDownloadLink {
             url: link.url,

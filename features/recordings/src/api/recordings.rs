@@ -7,8 +7,9 @@ use platform_livekit::{
     egress::{RoomRecording, S3Destination},
     LiveKit, ServerApiError,
 };
-use poem::web::Data;
+use poem::{web::Data, Request};
 use poem_openapi::{param::Path, payload::Json, Object, OpenApi};
+use qubital_audit::{Action, AuditEvent, Target};
 use qubital_plugin::{
     auth::{Caller, CookieAuth},
     list::contains_pattern,
@@ -117,6 +118,7 @@ impl RecordingsApi {
     async fn start(
         &self,
         ctx: Data<&AppContext>,
+        req: &Request,
         auth: CookieAuth,
         body: Json<StartRecordingRequest>,
     ) -> Result<Json<Recording>, Problem> {
@@ -138,7 +140,7 @@ impl RecordingsApi {
         let space = check_start(&mut tx, caller.organization_id, &start, state.monthly_quota).await?;
         let file_key = format!("recordings/{}/{}.mp4", space.id, Uuid::now_v7());
         let egress_id = start_egress(livekit, destination, &space, &file_key).await?;
-        match save_start(tx, caller, &start, &egress_id, &file_key).await {
+        match save_start(tx, req, caller, &start, &egress_id, &file_key).await {
             Ok(recording) => {
                 tracing::info!(recording_id = %egress_id, space_id = %space.id, "recording started");
                 Ok(Json(recording))
@@ -166,6 +168,7 @@ impl RecordingsApi {
     async fn stop(
         &self,
         ctx: Data<&AppContext>,
+        req: &Request,
         auth: CookieAuth,
         #[oai(name = "recordingId")] recording_id: Path<String>,
     ) -> Result<Json<Recording>, Problem> {
@@ -193,6 +196,12 @@ impl RecordingsApi {
             None => egress::fail_unknown(&mut tx, &row.egress_id, "unknown to LiveKit when stopped").await?,
         };
         let recording = load(&mut tx, caller.organization_id, &row.egress_id).await?;
+        qubital_audit::record(
+            &mut tx,
+            AuditEvent::by(caller, Action::RecordingStopped, req)
+                .target(Target::new("recording", &row.egress_id)),
+        )
+        .await?;
         tx.commit().await?;
         changed.iter().for_each(egress::Changed::count);
         tracing::info!(recording_id = %row.egress_id, "recording stopped");
@@ -289,6 +298,7 @@ async fn start_egress(
 /// key's `ON DELETE SET NULL` would have left it).
 async fn save_start(
     mut tx: Transaction<'static, Postgres>,
+    req: &Request,
     caller: &Caller,
     start: &Start,
     egress_id: &str,
@@ -310,6 +320,13 @@ async fn save_start(
     store::add_participants(&mut tx, id, &start.participants).await?;
     let org_label = metrics::org_label(&mut tx, org_id).await?;
     let recording = load(&mut tx, org_id, egress_id).await?;
+    qubital_audit::record(
+        &mut tx,
+        AuditEvent::by(caller, Action::RecordingStarted, req)
+            .target(Target::new("recording", egress_id).named(&start.topic))
+            .target(Target::new("space", start.space_id)),
+    )
+    .await?;
     tx.commit().await?;
     metrics::recording_started(&org_label);
     Ok(recording)

@@ -1,8 +1,9 @@
 //! Spaces: create, list, get, update, delete.
 
 use chrono::{DateTime, Utc};
-use poem::web::Data;
+use poem::{web::Data, Request};
 use poem_openapi::{param::Path, payload::Json, types::MaybeUndefined, Enum, Object, OpenApi};
+use qubital_audit::{Action, AuditEvent, Target};
 use qubital_plugin::{auth::CookieAuth, AppContext, Page, Problem};
 use uuid::Uuid;
 
@@ -154,6 +155,7 @@ impl SpacesApi {
     async fn create(
         &self,
         ctx: Data<&AppContext>,
+        req: &Request,
         auth: CookieAuth,
         body: Json<CreateSpaceRequest>,
     ) -> Result<Json<Space>, Problem> {
@@ -174,6 +176,12 @@ impl SpacesApi {
         let pk = store::insert_space(&mut tx, caller.organization_id, id, &fields).await?;
         store::set_tags(&mut tx, pk, &new.tag_ids).await?;
         let space = load(&mut tx, caller.organization_id, id).await?;
+        qubital_audit::record(
+            &mut tx,
+            AuditEvent::by(caller, Action::SpaceCreated, req)
+                .target(Target::new("space", id).named(&space.name)),
+        )
+        .await?;
         tx.commit().await?;
         tracing::info!(space_id = %id, "space created");
         Ok(Json(space))
@@ -242,6 +250,7 @@ impl SpacesApi {
     async fn update(
         &self,
         ctx: Data<&AppContext>,
+        req: &Request,
         auth: CookieAuth,
         id: Path<Uuid>,
         body: Json<UpdateSpaceRequest>,
@@ -269,6 +278,12 @@ impl SpacesApi {
         .await?;
         save_changes(&mut tx, &current, &next, tag_ids).await?;
         let space = load(&mut tx, caller.organization_id, id.0).await?;
+        qubital_audit::record(
+            &mut tx,
+            AuditEvent::by(caller, Action::SpaceUpdated, req)
+                .target(Target::new("space", id.0).named(&space.name)),
+        )
+        .await?;
         tx.commit().await?;
         Ok(Json(space))
     }
@@ -281,13 +296,21 @@ impl SpacesApi {
     async fn delete(
         &self,
         ctx: Data<&AppContext>,
+        req: &Request,
         auth: CookieAuth,
         id: Path<Uuid>,
     ) -> Result<Deleted, Problem> {
         auth.0.require(&DELETE_ROOM)?;
-        if !store::delete_space(ctx.db(), auth.0.organization_id, id.0).await? {
+        let mut tx = ctx.db().begin().await?;
+        if !store::delete_space(&mut *tx, auth.0.organization_id, id.0).await? {
             return Err(Problem::not_found());
         }
+        qubital_audit::record(
+            &mut tx,
+            AuditEvent::by(&auth.0, Action::SpaceDeleted, req).target(Target::new("space", id.0)),
+        )
+        .await?;
+        tx.commit().await?;
         tracing::info!(space_id = %id.0, "space deleted");
         Ok(Deleted::NoContent)
     }

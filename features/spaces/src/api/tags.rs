@@ -1,8 +1,9 @@
 //! Tags of the organization: list, create, delete. They are attached with a space's `tagIds`.
 
 use chrono::{DateTime, Utc};
-use poem::web::Data;
+use poem::{web::Data, Request};
 use poem_openapi::{param::Path, payload::Json, Object, OpenApi};
+use qubital_audit::{Action, AuditEvent, Target};
 use qubital_plugin::{auth::CookieAuth, AppContext, Page, Problem};
 use uuid::Uuid;
 
@@ -88,14 +89,25 @@ impl SpaceTagsApi {
     async fn create_tag(
         &self,
         ctx: Data<&AppContext>,
+        req: &Request,
         auth: CookieAuth,
         body: Json<CreateSpaceTagRequest>,
     ) -> Result<Json<SpaceTag>, Problem> {
         auth.0.require(&CREATE_ROOM)?;
         let name = validate::name("body.name", &body.name, TAG_NAME_MAX)
             .map_err(|e| Problem::validation(vec![e]))?;
-        let row = store::insert_tag(ctx.db(), auth.0.organization_id, &name).await?;
-        row.map(|r| Json(r.into())).ok_or_else(tag_exists)
+        let mut tx = ctx.db().begin().await?;
+        let row = store::insert_tag(&mut *tx, auth.0.organization_id, &name)
+            .await?
+            .ok_or_else(tag_exists)?;
+        qubital_audit::record(
+            &mut tx,
+            AuditEvent::by(&auth.0, Action::SpaceTagCreated, req)
+                .target(Target::new("space_tag", row.id).named(&row.name)),
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(Json(row.into()))
     }
 
     /// Delete a tag of the caller's organization; spaces carrying it lose it.
@@ -109,13 +121,21 @@ impl SpaceTagsApi {
     async fn delete_tag(
         &self,
         ctx: Data<&AppContext>,
+        req: &Request,
         auth: CookieAuth,
         id: Path<Uuid>,
     ) -> Result<Deleted, Problem> {
         auth.0.require(&UPDATE_ROOM)?;
-        if !store::delete_tag(ctx.db(), auth.0.organization_id, id.0).await? {
+        let mut tx = ctx.db().begin().await?;
+        if !store::delete_tag(&mut *tx, auth.0.organization_id, id.0).await? {
             return Err(Problem::not_found());
         }
+        qubital_audit::record(
+            &mut tx,
+            AuditEvent::by(&auth.0, Action::SpaceTagDeleted, req).target(Target::new("space_tag", id.0)),
+        )
+        .await?;
+        tx.commit().await?;
         Ok(Deleted::NoContent)
     }
 }

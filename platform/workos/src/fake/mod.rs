@@ -1,7 +1,7 @@
 //! A local WorkOS for tests: a small HTTP server on `127.0.0.1:0` that speaks the JSON of the
 //! documented WorkOS endpoints the backend uses (User Management authenticate/authorize, Magic
 //! Auth, sessions, users, organization memberships, invitations; Organizations; the Events
-//! API), in [`wire`]'s shapes.
+//! API; Audit Logs events), in [`wire`]'s shapes.
 //!
 //! It keeps its state in memory and lets a test script the outside world: who signs in at the
 //! authorization page ([`FakeWorkos::sign_in_as`]), which Magic Auth code was emailed
@@ -24,6 +24,7 @@
 //! event pages ([`FakeWorkos::delay_event_pages`]), time passing beyond the retention
 //! ([`FakeWorkos::advance_clock`]).
 
+mod audit_logs;
 mod churn;
 pub mod events;
 mod organizations;
@@ -45,6 +46,7 @@ use poem::{
 };
 use serde_json::{json, Value};
 
+pub use audit_logs::ReceivedAuditEvent;
 pub use events::{webhook_delivery, WebhookDelivery};
 
 use crate::{Workos, WorkosSettings};
@@ -130,6 +132,14 @@ pub struct State {
     event_page_delay: Duration,
     /// Serve every event type, whatever the request's `events` filter says.
     all_event_types: bool,
+    /// Audit Logs events kept, one per idempotency key, oldest first.
+    audit_events: Vec<ReceivedAuditEvent>,
+    /// `POST /audit_logs/events` requests received (kept, repeated or failed).
+    audit_requests: usize,
+    /// Answer this many next audit events with 500 without keeping them.
+    audit_failures: u32,
+    /// Keep this many next audit events but answer 500 (the answer is lost).
+    audit_lost_answers: u32,
 }
 
 impl State {
@@ -409,7 +419,7 @@ impl FakeWorkos {
         let addr: SocketAddr = *acceptor.local_addr()[0]
             .as_socket_addr()
             .expect("a socket address");
-        let app = organizations::routes(user_management::routes(Route::new()))
+        let app = audit_logs::routes(organizations::routes(user_management::routes(Route::new())))
             .at("/events", poem::get(events::list_events))
             .around(check_and_log)
             .data(state.clone());
@@ -588,6 +598,27 @@ impl FakeWorkos {
     /// sees a type it did not expect.
     pub fn serve_all_event_types(&self) {
         self.with(|state| state.all_event_types = true);
+    }
+
+    /// The Audit Logs events WorkOS kept (one per `Idempotency-Key`), oldest first.
+    pub fn audit_events(&self) -> Vec<ReceivedAuditEvent> {
+        self.with(|state| state.audit_events.clone())
+    }
+
+    /// How many `POST /audit_logs/events` requests arrived (kept, repeated or failed).
+    pub fn audit_requests(&self) -> usize {
+        self.with(|state| state.audit_requests)
+    }
+
+    /// Answers the next `requests` audit events with 500, keeping nothing.
+    pub fn fail_audit_events(&self, requests: u32) {
+        self.with(|state| state.audit_failures = requests);
+    }
+
+    /// Keeps the next `requests` audit events but answers 500, as when the answer is lost: the
+    /// client cannot tell it was kept.
+    pub fn lose_audit_answers(&self, requests: u32) {
+        self.with(|state| state.audit_lost_answers = requests);
     }
 
     /// Moves the fake's clock `by` ahead: what it records from now on is stamped that much
