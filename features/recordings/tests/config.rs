@@ -11,7 +11,8 @@ fn complete() -> RecordingsSettings {
         s3_endpoint: Some("https://account.r2.example".into()),
         s3_region: "auto".into(),
         s3_access_key_id: Some("AKID".into()),
-        s3_secret_access_key: Some("secret".into()),
+        // A real S3/R2 secret is 40+ characters; production refuses one under 16 bytes.
+        s3_secret_access_key: Some("wJalrXUtnFEMI-K7MDENG-bPxRfiCYEXAMPLEKEY".into()),
         download_link_ttl_secs: 300,
         reconcile_token: None,
     }

@@ -122,11 +122,13 @@ async fn the_internal_endpoint_runs_a_pass_for_the_holder_of_the_token() {
             "{authorization:?}"
         );
     }
-    // A session cookie is not the token either.
+    // A session cookie is not the token either (sent as the cross-site check wants a cookie
+    // request: declared JSON).
     let (status, _) = support::read(
         admin
             .http
             .post(app.url("/internal/recordings/reconcile"))
+            .header("content-type", "application/json")
             .send()
             .await
             .unwrap(),

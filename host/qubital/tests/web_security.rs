@@ -243,3 +243,48 @@ async fn the_session_cookie_is_host_prefixed_in_production() {
     stop.cancel();
     server.await.unwrap().unwrap();
 }
+
+#[tokio::test]
+async fn large_json_answers_are_gzipped_for_clients_that_accept_it() {
+    let app = app().await;
+    // The OpenAPI document is a large JSON answer.
+    // reqwest is built without its gzip feature here: it shows the bytes as sent.
+    let plain = reqwest::Client::new();
+    let raw = plain
+        .get(app.url("/openapi.json"))
+        .header("accept-encoding", "gzip")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(raw.headers()["content-encoding"], "gzip");
+    let vary: Vec<&str> = raw
+        .headers()
+        .get_all("vary")
+        .iter()
+        .map(|v| v.to_str().unwrap())
+        .collect();
+    assert!(vary.contains(&"accept-encoding"), "{vary:?}");
+    let compressed = raw.bytes().await.unwrap();
+    let mut decoded = String::new();
+    std::io::Read::read_to_string(&mut flate2::read::GzDecoder::new(&compressed[..]), &mut decoded).unwrap();
+    let spec: serde_json::Value = serde_json::from_str(&decoded).unwrap();
+    assert_eq!(spec["info"]["title"], "Qubital API");
+    assert!(
+        compressed.len() * 3 < decoded.len(),
+        "{} vs {}",
+        compressed.len(),
+        decoded.len()
+    );
+
+    // Not asked for: not compressed. Small: not compressed.
+    let raw = plain.get(app.url("/openapi.json")).send().await.unwrap();
+    assert!(raw.headers().get("content-encoding").is_none());
+    let small = plain
+        .get(app.url("/healthz"))
+        .header("accept-encoding", "gzip")
+        .send()
+        .await
+        .unwrap();
+    assert!(small.headers().get("content-encoding").is_none());
+    assert!(small.text().await.unwrap().contains("ok"));
+}

@@ -5,6 +5,7 @@
 //! → panic catcher → [`guards`] (client contract version, body size, JSON syntax) → routes.
 
 mod api;
+pub mod compression;
 pub mod contract;
 pub mod guards;
 pub mod ops;
@@ -127,6 +128,8 @@ fn routes<T: poem_openapi::OpenApi + 'static>(
         .boxed()
         .with(CatchPanic::new().with_handler(problems::PanicToProblem))
         .data(settings)
+        .around(compression::gzip)
+        .boxed()
         .around(surface::surface)
         .data(ctx)
         .boxed()
