@@ -38,7 +38,7 @@ pub struct AuditActor {
 #[oai(rename_all = "camelCase")]
 pub struct AuditTarget {
     /// `member`, `invitation`, `invite_link`, `organization`, `space`, `space_tag`,
-    /// `recording`, `guest`.
+    /// `recording`, `guest`, `guest_invite`.
     #[oai(rename = "type")]
     pub kind: String,
     /// The id the API shows for it.

@@ -70,6 +70,60 @@ const NOT_AUDITED: &[(&str, &str)] = &[
     ("worker-describe-member", "worker"),
     ("worker-check-space-access", "worker"),
     ("reconcile-recordings", "internal job trigger"),
+    ("authorize-subscription", "Centrifugo's subscribe proxy (machine)"),
+    // Chat and presence: conversation content and the caller's own status, not administration.
+    ("create-dm", "chat"),
+    ("create-group", "chat"),
+    ("list-conversations", "chat"),
+    ("add-conversation-members", "chat (a group's own membership)"),
+    ("remove-conversation-member", "chat (a group's own membership)"),
+    ("list-messages", "chat"),
+    ("search-messages", "chat"),
+    ("send-message", "chat"),
+    ("edit-message", "chat"),
+    (
+        "delete-message",
+        "chat (moderation of content, kept as a soft delete)",
+    ),
+    ("add-reaction", "chat"),
+    ("remove-reaction", "chat"),
+    ("update-read-cursor", "chat"),
+    ("get-subscribe-token", "token"),
+    ("send-typing", "chat"),
+    ("send-presence-heartbeat", "the caller's own presence"),
+    ("get-presence-snapshot", "read"),
+    ("set-manual-status", "the caller's own presence"),
+    // Calendar: the caller's own calendar connection and meetings.
+    ("connect-calendar", "the caller's own calendar"),
+    ("finish-calendar-connect", "the caller's own calendar"),
+    ("disconnect-calendar", "the caller's own calendar"),
+    ("list-calendar-connections", "read"),
+    ("list-calendar-events", "read"),
+    ("create-calendar-event", "the organizer's own meeting"),
+    ("update-calendar-event", "the organizer's own meeting"),
+    ("delete-calendar-event", "the organizer's own meeting"),
+    // Guests: the guest's own steps, and reads. Invite, admit and deny are audited by the
+    // guests feature (tested in features/guests/tests/guests.rs).
+    ("join-as-guest", "the guest's own knock"),
+    ("get-guest-status", "the guest's own poll"),
+    ("list-guests", "read"),
+    ("list-guest-invites", "read"),
+    (
+        "revoke-guest-invite",
+        "not yet audited: no action is declared for it (follow-up)",
+    ),
+    (
+        "create-guest-invite",
+        "audited as guest.invited; exercised in the guests tests",
+    ),
+    (
+        "admit-guest",
+        "audited as guest.admitted; exercised in the guests tests",
+    ),
+    (
+        "deny-guest",
+        "audited as guest.denied; exercised in the guests tests",
+    ),
     ("healthz", "ops"),
     ("readyz", "ops"),
     ("metrics", "ops"),
@@ -97,7 +151,9 @@ const AUDITED: &[(&str, Action)] = &[
     ),
 ];
 
-/// Actions whose operations are not in this binary yet (logo uploads; the guests feature).
+/// Actions not recorded by an operation of `AUDITED`: logo uploads are not built yet; the
+/// guest actions are recorded by the guests feature, whose own tests check their rows (this
+/// crate cannot drive guests without depending on it).
 const NOT_YET_LINKED: &[Action] = &[
     Action::OrganizationLogoUpdated,
     Action::OrganizationLogoRemoved,

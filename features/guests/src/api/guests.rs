@@ -255,11 +255,12 @@ impl GuestsApi {
     async fn admit(
         &self,
         ctx: Data<&AppContext>,
+        req: &Request,
         auth: CookieAuth,
         #[oai(name = "guestId")] guest_id: Path<Uuid>,
     ) -> Result<Json<Guest>, DecideErrors> {
         Ok(Json(
-            decide(&ctx, &auth.0, guest_id.0, GuestStatus::Admitted).await?,
+            decide(&ctx, req, &auth.0, guest_id.0, GuestStatus::Admitted).await?,
         ))
     }
 
@@ -274,11 +275,12 @@ impl GuestsApi {
     async fn deny(
         &self,
         ctx: Data<&AppContext>,
+        req: &Request,
         auth: CookieAuth,
         #[oai(name = "guestId")] guest_id: Path<Uuid>,
     ) -> Result<Json<Guest>, DecideErrors> {
         Ok(Json(
-            decide(&ctx, &auth.0, guest_id.0, GuestStatus::Denied).await?,
+            decide(&ctx, req, &auth.0, guest_id.0, GuestStatus::Denied).await?,
         ))
     }
 
@@ -327,6 +329,7 @@ fn display_name(name: &str) -> Result<String, Problem> {
 /// Admits or denies the guest `guest_id` of the caller's organization, once.
 async fn decide(
     ctx: &AppContext,
+    req: &Request,
     caller: &Caller,
     guest_id: Uuid,
     decision: GuestStatus,
@@ -344,6 +347,15 @@ async fn decide(
         return Err(Problem::new(&GUEST_NOT_WAITING));
     }
     let guest = store::decide(&mut tx, guest.id, decision.as_str(), caller.user_id).await?;
+    let action = if decision == GuestStatus::Admitted {
+        qubital_audit::Action::GuestAdmitted
+    } else {
+        qubital_audit::Action::GuestDenied
+    };
+    let audit = qubital_audit::AuditEvent::by(caller, action, req)
+        .target(qubital_audit::Target::new("guest", guest.id))
+        .target(qubital_audit::Target::new("guest_invite", guest.invite_id));
+    qubital_audit::record(&mut tx, audit).await?;
     tx.commit().await?;
     tracing::info!(guest_id = %guest.id, decision = decision.as_str(), "a guest was decided on");
     Ok(Guest::from(guest))

@@ -2,7 +2,7 @@
 
 use chrono::{DateTime, Utc};
 use platform_livekit::LiveKit;
-use poem::web::Data;
+use poem::{web::Data, Request};
 use poem_openapi::{param::Path, payload::Json, Object, OpenApi};
 use qubital_auth::{directory, AuthState};
 use qubital_plugin::{auth::CookieAuth, problem::types, AppContext, FieldError, Page, Problem};
@@ -90,6 +90,7 @@ impl GuestInvitesApi {
     async fn invite(
         &self,
         ctx: Data<&AppContext>,
+        req: &Request,
         auth: CookieAuth,
         body: Json<CreateGuestInviteRequest>,
     ) -> Result<Json<CreatedGuestInvite>, CreateInviteErrors> {
@@ -120,6 +121,10 @@ impl GuestInvitesApi {
             },
         )
         .await?;
+        let audit = qubital_audit::AuditEvent::by(caller, qubital_audit::Action::GuestInvited, req)
+            .target(qubital_audit::Target::new("guest_invite", invite.id))
+            .target(qubital_audit::Target::new("space", space.id));
+        qubital_audit::record(&mut tx, audit).await?;
         tx.commit().await?;
 
         let token = invite_token::seal(ctx.get::<AuthState>().sealer(), invite.id);
