@@ -498,3 +498,39 @@ async fn an_invitation_token_carried_through_oauth_joins_at_sign_in() {
     assert_eq!(list["data"][0]["id"], invite["id"]);
     assert_eq!(list["data"][0]["state"], "accepted");
 }
+
+/// A member's `presenceStatus` in the list is the presence feature's effective status: online
+/// while heartbeats arrive, a manual status wins, and nobody else's status leaks across
+/// organizations.
+#[tokio::test]
+async fn member_lists_show_each_members_effective_presence() {
+    let app = qubital_testkit::spawn_app().await;
+    let ada = sign_in(&app.address, "ada@acme.test", "Acme", "admin").await;
+    let bob = sign_in(&app.address, "bob@acme.test", "Acme", "member").await;
+    let status_of = |page: &Value, email: &str| -> String {
+        page["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|m| m["email"] == email)
+            .unwrap_or_else(|| panic!("{email} in {page}"))["presenceStatus"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    };
+    let page = ada.ok("/members/list", json!({})).await;
+    assert_eq!(status_of(&page, "bob@acme.test"), "offline");
+
+    let (code, _) = bob.post("/presence/heartbeat", json!({})).await;
+    assert_eq!(code, 204);
+    let page = ada.ok("/members/list", json!({})).await;
+    assert_eq!(status_of(&page, "bob@acme.test"), "online");
+    assert_eq!(status_of(&page, "ada@acme.test"), "offline");
+
+    let (code, _) = bob
+        .post("/presence/status/update", json!({"status": "busy"}))
+        .await;
+    assert_eq!(code, 204);
+    let page = ada.ok("/members/list", json!({})).await;
+    assert_eq!(status_of(&page, "bob@acme.test"), "busy");
+}

@@ -50,7 +50,8 @@ pub struct Member {
     pub avatar_url: Option<String>,
     pub email: String,
     pub role: Role,
-    /// `offline` until the presence feature reports otherwise.
+    /// The presence feature's effective status: the member's manual status, else online while
+    /// heartbeats arrive, else offline.
     pub presence_status: PresenceStatus,
 }
 
@@ -97,6 +98,20 @@ impl From<MemberRow> for Member {
             role: row.role,
             presence_status: PresenceStatus::Offline,
         }
+    }
+}
+
+impl Member {
+    /// The member with the presence feature's effective status (`None`: never seen, offline).
+    fn with_presence(mut self, status: Option<qubital_presence::PresenceStatus>) -> Self {
+        use qubital_presence::PresenceStatus as Effective;
+        self.presence_status = match status {
+            Some(Effective::Online) => PresenceStatus::Online,
+            Some(Effective::Away) => PresenceStatus::Away,
+            Some(Effective::Busy) => PresenceStatus::Busy,
+            Some(Effective::Offline) | None => PresenceStatus::Offline,
+        };
+        self
     }
 }
 
@@ -152,6 +167,8 @@ pub struct MembersApi;
 
 #[OpenApi(tag = "MembersTag::Members")]
 impl MembersApi {
+    /// List members
+    ///
     /// Members of the current organization, ordered by display name, optionally filtered by a
     /// case-insensitive substring of the display name or email.
     ///
@@ -176,14 +193,20 @@ impl MembersApi {
         let mut conn = ctx.db().acquire().await?;
         let total = store::memberships::count(&mut *conn, org_id, pattern.as_deref()).await?;
         let rows = store::memberships::page(&mut *conn, org_id, pattern.as_deref(), limit, offset).await?;
-        Ok(Json(Page::new(
-            rows.into_iter().map(Member::from).collect(),
-            body.limit,
-            body.offset,
-            total,
-        )))
+        let ids: Vec<i64> = rows.iter().map(|row| row.user_id).collect();
+        let statuses = qubital_presence::effective_statuses(&mut conn, org_id, &ids).await?;
+        let members = rows
+            .into_iter()
+            .map(|row| {
+                let status = statuses.get(&row.user_id).copied();
+                Member::from(row).with_presence(status)
+            })
+            .collect();
+        Ok(Json(Page::new(members, body.limit, body.offset, total)))
     }
 
+    /// Change a member's role
+    ///
     /// Change a member's role (WorkOS first, then here). The last admin cannot be demoted.
     ///
     /// Permission: EditUser.
@@ -234,6 +257,8 @@ impl MembersApi {
         Ok(Json(member.into()))
     }
 
+    /// Remove a member
+    ///
     /// Remove a member from the organization (WorkOS first, then here), end their sessions in
     /// it and disconnect them from its conferences they are in. The last admin cannot be
     /// removed.
