@@ -42,6 +42,8 @@ pub struct WebhookApi;
 
 #[OpenApi(tag = "WebhookTag::Webhooks")]
 impl WebhookApi {
+    /// Receive a WorkOS webhook
+    ///
     /// Receive a WorkOS event.
     ///
     /// Authenticated by the `WorkOS-Signature` header (`t=<ms>, v1=<HMAC-SHA256 of "t.body">`

@@ -51,6 +51,8 @@ pub(crate) struct LiveKitWebhookApi;
 
 #[OpenApi(tag = "WebhookTag::Webhooks")]
 impl LiveKitWebhookApi {
+    /// Receive a LiveKit webhook
+    ///
     /// Receive a conference event.
     ///
     /// Authenticated by the `Authorization` header: a JWT signed with the conference API

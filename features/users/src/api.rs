@@ -72,6 +72,8 @@ pub struct UserApi;
 
 #[OpenApi(tag = "UserTag::User")]
 impl UserApi {
+    /// Get the signed-in user
+    ///
     /// The signed-in user, with their memberships and current organization.
     ///
     /// Permission: none (any signed-in user).
@@ -83,6 +85,8 @@ impl UserApi {
         ))
     }
 
+    /// Update the profile
+    ///
     /// Update the profile: display name (in the current organization), first and last name
     /// (global, kept in step with WorkOS).
     ///

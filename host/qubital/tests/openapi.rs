@@ -50,3 +50,33 @@ fn every_operation_follows_the_wire_conventions() {
         );
     }
 }
+
+/// Docs UIs and generated clients name an operation by its `summary`: a short title, with the
+/// explanation in `description` (a doc comment's first paragraph is the summary).
+#[test]
+fn every_operation_has_a_short_summary_and_a_description() {
+    let spec: serde_json::Value =
+        serde_json::from_str(&qubital::http::openapi_spec(Environment::Development)).unwrap();
+    let mut offences = Vec::new();
+    for (path, operations) in spec["paths"].as_object().expect("the spec has paths") {
+        for (method, operation) in operations.as_object().unwrap() {
+            let summary = operation["summary"].as_str().unwrap_or_default();
+            let short = !summary.is_empty() && summary.chars().count() <= 60 && !summary.contains('\n');
+            if !short || summary.ends_with('.') {
+                offences.push(format!("{method} {path}: summary {summary:?}"));
+            }
+            if operation["description"]
+                .as_str()
+                .unwrap_or_default()
+                .trim()
+                .is_empty()
+            {
+                offences.push(format!("{method} {path}: no description"));
+            }
+        }
+    }
+    assert!(
+        offences.is_empty(),
+        "operations without a short title: {offences:#?}"
+    );
+}

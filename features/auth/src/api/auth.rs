@@ -258,6 +258,8 @@ pub struct AuthApi;
 
 #[OpenApi(tag = "AuthTag::Auth")]
 impl AuthApi {
+    /// Start OAuth sign-in
+    ///
     /// Start an OAuth sign-in: returns the URL to send the browser to. Web clients get
     /// backend-managed PKCE (kept server-side under `state`); desktop clients send their S256
     /// challenge. The `state` is single use and expires after 10 minutes.
@@ -293,6 +295,8 @@ impl AuthApi {
         }))
     }
 
+    /// Finish OAuth sign-in
+    ///
     /// Finish an OAuth sign-in with the `code` and `state` the redirect carried (desktop also
     /// sends its `codeVerifier`). Signs in (sets the cookie), or asks for an organization
     /// selection or a sign-up.
@@ -317,6 +321,8 @@ impl AuthApi {
         Ok(Json(outcome.into()))
     }
 
+    /// Start Magic Auth sign-in
+    ///
     /// Email a one-time sign-in code (Magic Auth) to an address.
     ///
     /// Permission: none (public). Rate-limited per IP and per address.
@@ -342,6 +348,8 @@ impl AuthApi {
         Ok(Json(MagicAuthStarted { email }))
     }
 
+    /// Finish Magic Auth sign-in
+    ///
     /// Sign in with the emailed one-time code.
     ///
     /// Permission: none (public). Rate-limited per IP and per address (attempts at its code).
@@ -365,6 +373,8 @@ impl AuthApi {
         Ok(Json(outcome.into()))
     }
 
+    /// Choose the organization to sign into
+    ///
     /// Finish a sign-in that asked for an organization: signs into the chosen one.
     ///
     /// Permission: none (public; needs the `selectionId`). Rate-limited per IP.
@@ -387,6 +397,8 @@ impl AuthApi {
         ))
     }
 
+    /// Switch organization
+    ///
     /// Move the session to another organization the user belongs to (re-issues the cookie).
     /// An organization the user does not belong to answers 404.
     ///
@@ -410,6 +422,8 @@ impl AuthApi {
         ))
     }
 
+    /// Finish sign-up with a new organization
+    ///
     /// Finish the sign-in of a user who has no organization yet: create one (and become its
     /// admin), or join one through a WorkOS invitation or an invite link.
     ///
@@ -447,6 +461,8 @@ impl AuthApi {
         Ok(Json(user))
     }
 
+    /// Sign out
+    ///
     /// End the current session and clear the cookie (the WorkOS session is revoked too).
     ///
     /// Permission: none (any signed-in user).

@@ -33,6 +33,8 @@ pub struct DevApi;
 
 #[OpenApi(tag = "DevTag::Development")]
 impl DevApi {
+    /// Sign in without WorkOS (development)
+    ///
     /// Sign in as any email without WorkOS: creates or reuses a local user, joins (or creates)
     /// the named organization, and sets the `access_token` cookie.
     ///

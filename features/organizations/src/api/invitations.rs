@@ -212,6 +212,8 @@ pub struct InvitationsApi;
 
 #[OpenApi(tag = "InvitationsTag::Invitations")]
 impl InvitationsApi {
+    /// Invite someone
+    ///
     /// Invite an email address to the current organization with a role; WorkOS sends the email.
     ///
     /// Permission: InviteMember.
@@ -260,6 +262,8 @@ impl InvitationsApi {
         Ok(Json(invitation.into()))
     }
 
+    /// List invitations
+    ///
     /// Invitations of the current organization, newest first.
     ///
     /// Permission: InviteMember.
@@ -289,6 +293,8 @@ impl InvitationsApi {
         )))
     }
 
+    /// Revoke an invitation
+    ///
     /// Revoke a pending invitation (WorkOS first, then here).
     ///
     /// Permission: InviteMember.
@@ -336,6 +342,8 @@ impl InvitationsApi {
         Ok(Json(invitation.into()))
     }
 
+    /// Accept an invitation
+    ///
     /// Accept an invitation (the token from the email) addressed to the signed-in user's email:
     /// joins its organization and switches the session into it.
     ///
@@ -358,6 +366,8 @@ impl InvitationsApi {
         ))
     }
 
+    /// Get the invite link
+    ///
     /// The current organization's invite link id (created on first read).
     ///
     /// Permission: InviteMember.
@@ -373,6 +383,8 @@ impl InvitationsApi {
         Ok(Json(InviteLink { invite_id }))
     }
 
+    /// Rotate the invite link
+    ///
     /// Replace the invite link: the old one stops working.
     ///
     /// Permission: ManageOrganization.
@@ -407,6 +419,8 @@ impl InvitationsApi {
         Ok(Json(InviteLink { invite_id }))
     }
 
+    /// Join through the invite link
+    ///
     /// Join an organization through its invite link (as a member) and switch the session into
     /// it. Already a member: just switches.
     ///

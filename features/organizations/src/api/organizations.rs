@@ -68,6 +68,8 @@ pub struct OrganizationsApi;
 
 #[OpenApi(tag = "OrganizationsTag::Organizations")]
 impl OrganizationsApi {
+    /// Create an organization
+    ///
     /// Create an organization (in WorkOS too, for WorkOS sessions) with the caller as its admin,
     /// and switch the session into it. Returns the User with the new current organization.
     ///
@@ -90,6 +92,8 @@ impl OrganizationsApi {
         ))
     }
 
+    /// Get the organization
+    ///
     /// The current organization. `id` must be the current organization's id.
     ///
     /// Permission: ViewOrganization.
@@ -112,6 +116,8 @@ impl OrganizationsApi {
         Ok(Json(org.into()))
     }
 
+    /// Rename the organization
+    ///
     /// Rename the current organization (WorkOS first, then here). Marks it initialized.
     ///
     /// Permission: ManageOrganization.

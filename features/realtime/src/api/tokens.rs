@@ -149,6 +149,8 @@ pub(crate) struct RealtimeApi;
 
 #[OpenApi(tag = "RealtimeTag::Realtime")]
 impl RealtimeApi {
+    /// Get a conference token
+    ///
     /// A token to join the conference of a space of the caller's organization: identity = the
     /// caller's user id, name = their display name, metadata = `{userId, organizationId,
     /// role}`, grants by role.
@@ -200,6 +202,8 @@ impl RealtimeApi {
         }))
     }
 
+    /// Get a space-router token
+    ///
     /// A one-minute token to open the space-router WebSocket: RS256, `sub`/`userId` = the
     /// caller's user id, `orgId` = their current organization, `role`; verify it with the keys
     /// of `/.well-known/jwks.json` (by `kid`).
@@ -241,6 +245,8 @@ impl RealtimeApi {
         }))
     }
 
+    /// Get a messaging connection token
+    ///
     /// A token for the messaging WebSocket (chat and presence): HS256, `sub` = the caller's
     /// user id, `channels` = their own identity channels (`user:#<userId>`,
     /// `org:<organizationId>`, `role:<organizationId>.<role>`).
@@ -271,6 +277,8 @@ impl RealtimeApi {
         }))
     }
 
+    /// Router token public keys (JWKS)
+    ///
     /// The public keys of the space-router tokens (JWKS). Public; cacheable for five minutes.
     #[oai(path = "/.well-known/jwks.json", method = "get", operation_id = "get-jwks")]
     async fn jwks(&self, ctx: Data<&AppContext>) -> Result<JwksResponse, Problem> {

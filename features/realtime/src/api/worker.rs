@@ -85,6 +85,8 @@ pub(crate) struct WorkerApi;
 
 #[OpenApi(tag = "WorkerTag::Worker")]
 impl WorkerApi {
+    /// Check space access (Worker)
+    ///
     /// May user U (of the organization of their router token) enter space S, and with which
     /// role. Refused when the space is another organization's or the user is not an active
     /// member of it.
@@ -134,6 +136,8 @@ impl WorkerApi {
         }))
     }
 
+    /// Describe a member (Worker)
+    ///
     /// Describe member U of organization O: display name, email, avatar and role there.
     ///
     /// Authentication: `workerAuth` (no permission; session cookies are not accepted).

@@ -26,6 +26,8 @@ pub(crate) struct RecordingDownloadsApi;
 
 #[OpenApi(tag = "RecordingsTag::Recordings")]
 impl RecordingDownloadsApi {
+    /// Get a recording download link
+    ///
     /// A short-lived link to download a recording's file.
     ///
     /// Permission: `ViewRecordings`. The link expires after `RECORDINGS_DOWNLOAD_LINK_TTL_SECS`

@@ -27,6 +27,8 @@ pub(crate) struct RecordingPresenceApi;
 
 #[OpenApi(tag = "RecordingsTag::Recordings")]
 impl RecordingPresenceApi {
+    /// Report who is in a recorded zone
+    ///
     /// Report who is in a zone that is being recorded.
     ///
     /// Permission: `ViewRecordings`. The users become participants of the zone's active

@@ -28,6 +28,8 @@ pub(crate) struct ReconcileApi;
 
 #[OpenApi(tag = "InternalTag::Internal")]
 impl ReconcileApi {
+    /// Reconcile recordings now
+    ///
     /// Reconcile recordings with LiveKit now.
     ///
     /// Runs one pass of the `recordings.reconcile` job: recordings unfinished and without news

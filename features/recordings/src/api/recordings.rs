@@ -107,6 +107,8 @@ pub(crate) struct RecordingsApi;
 
 #[OpenApi(tag = "RecordingsTag::Recordings")]
 impl RecordingsApi {
+    /// Start a recording
+    ///
     /// Start recording a zone of a space.
     ///
     /// Permission: `StartRecording`. The conference of the space (same organization) is
@@ -155,6 +157,8 @@ impl RecordingsApi {
         }
     }
 
+    /// Stop a recording
+    ///
     /// Stop a recording.
     ///
     /// Permission: `StopRecording`. The answer is normally `ending` (the file is being
@@ -208,6 +212,8 @@ impl RecordingsApi {
         Ok(Json(recording))
     }
 
+    /// List recordings
+    ///
     /// List the organization's recordings, newest first: filter by topic, people and a date
     /// span, page with `limit`/`offset`.
     ///

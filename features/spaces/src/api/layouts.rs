@@ -21,6 +21,8 @@ pub(crate) struct SpaceLayoutsApi;
 
 #[OpenApi(tag = "SpacesTag::Spaces")]
 impl SpaceLayoutsApi {
+    /// List space layouts
+    ///
     /// The layout/dimension/style combinations a space may use (server-authored).
     ///
     /// Permission: `ListRooms`.

@@ -147,6 +147,8 @@ pub(crate) struct SpacesApi;
 
 #[OpenApi(tag = "SpacesTag::Spaces")]
 impl SpacesApi {
+    /// Create a space
+    ///
     /// Create a space in the caller's organization.
     ///
     /// Permission: `CreateRoom`. `422 validation` when the layout combination or a tag is
@@ -187,6 +189,8 @@ impl SpacesApi {
         Ok(Json(space))
     }
 
+    /// List spaces
+    ///
     /// List the spaces of the caller's organization: filter by name and tags, sort by name or
     /// creation time, page with `limit`/`offset`.
     ///
@@ -227,6 +231,8 @@ impl SpacesApi {
         Ok(Json(Page::new(data, body.limit, body.offset, total)))
     }
 
+    /// Get a space
+    ///
     /// One space of the caller's organization.
     ///
     /// Permission: `ListRooms`.
@@ -242,6 +248,8 @@ impl SpacesApi {
         Ok(Json(load(&mut conn, auth.0.organization_id, id.0).await?))
     }
 
+    /// Update a space
+    ///
     /// Change some of a space's fields: only the fields present in the body change.
     ///
     /// Permission: `UpdateRoom`. `422 validation` when the resulting layout combination or a
@@ -288,6 +296,8 @@ impl SpacesApi {
         Ok(Json(space))
     }
 
+    /// Delete a space
+    ///
     /// Delete a space of the caller's organization (its tags stay; its recordings keep
     /// existing without it).
     ///

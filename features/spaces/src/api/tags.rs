@@ -53,6 +53,8 @@ pub(crate) struct SpaceTagsApi;
 
 #[OpenApi(tag = "SpacesTag::Spaces")]
 impl SpaceTagsApi {
+    /// List space tags
+    ///
     /// The tags of the caller's organization, ordered by name.
     ///
     /// Permission: `ListRooms`.
@@ -76,6 +78,8 @@ impl SpaceTagsApi {
         Ok(Json(Page::new(data, body.limit, body.offset, total)))
     }
 
+    /// Create a space tag
+    ///
     /// Create a tag in the caller's organization. Attach it with `tagIds` on
     /// `/spaces/create` or `/spaces/{id}/update`.
     ///
@@ -110,6 +114,8 @@ impl SpaceTagsApi {
         Ok(Json(row.into()))
     }
 
+    /// Delete a space tag
+    ///
     /// Delete a tag of the caller's organization; spaces carrying it lose it.
     ///
     /// Permission: `UpdateRoom`.

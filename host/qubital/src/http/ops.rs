@@ -65,12 +65,16 @@ pub struct ProbesApi;
 
 #[OpenApi(tag = "OpsTag::Ops")]
 impl ProbesApi {
+    /// Liveness probe
+    ///
     /// Liveness: the process is up. Never touches the database.
     #[oai(path = "/healthz", method = "get", operation_id = "healthz")]
     async fn healthz(&self) -> Json<Status> {
         Json(Status { status: "ok".into() })
     }
 
+    /// Readiness probe
+    ///
     /// Readiness: the database is reachable and every compiled-in migration is applied, and the
     /// process is not shutting down.
     #[oai(path = "/readyz", method = "get", operation_id = "readyz")]
