@@ -75,11 +75,14 @@ pub enum Action {
     /// A waiting guest was denied.
     #[oai(rename = "guest.denied")]
     GuestDenied,
+    /// A guest invitation was revoked (its admitted guests are disconnected).
+    #[oai(rename = "guest_invite.revoked")]
+    GuestInviteRevoked,
 }
 
 impl Action {
     /// Every action, in declaration order.
-    pub const ALL: [Action; 20] = [
+    pub const ALL: [Action; 21] = [
         Action::MemberRoleUpdated,
         Action::MemberRemoved,
         Action::InvitationCreated,
@@ -100,6 +103,7 @@ impl Action {
         Action::GuestInvited,
         Action::GuestAdmitted,
         Action::GuestDenied,
+        Action::GuestInviteRevoked,
     ];
 
     /// The wire (and WorkOS) name.
@@ -125,6 +129,7 @@ impl Action {
             Action::GuestInvited => "guest.invited",
             Action::GuestAdmitted => "guest.admitted",
             Action::GuestDenied => "guest.denied",
+            Action::GuestInviteRevoked => "guest_invite.revoked",
         }
     }
 

@@ -110,7 +110,7 @@ const NOT_AUDITED: &[(&str, &str)] = &[
     ("list-guest-invites", "read"),
     (
         "revoke-guest-invite",
-        "not yet audited: no action is declared for it (follow-up)",
+        "audited as guest_invite.revoked; exercised in the guests tests",
     ),
     (
         "create-guest-invite",
@@ -160,6 +160,7 @@ const NOT_YET_LINKED: &[Action] = &[
     Action::GuestInvited,
     Action::GuestAdmitted,
     Action::GuestDenied,
+    Action::GuestInviteRevoked,
 ];
 
 /// One performed operation: what its row must say.

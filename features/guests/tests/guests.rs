@@ -560,7 +560,7 @@ async fn old_guests_and_invitations_are_pruned() {
     assert_eq!(listed["page"]["total"], 1);
 }
 
-/// Inviting a guest, admitting one and denying one are administrative changes: each writes its
+/// Inviting a guest, admitting, denying and revoking are administrative changes: each writes its
 /// audit row (actor, targets) in its own transaction.
 #[tokio::test]
 async fn invitations_and_decisions_are_audited() {
@@ -613,5 +613,18 @@ async fn invitations_and_decisions_are_audited() {
     assert!(
         targets(&deny).contains(&("guest".into(), denied.clone())),
         "{deny}"
+    );
+
+    admin
+        .ok(&format!("/guests/invites/{invite_id}/revoke"), json!({}))
+        .await;
+    // Revoking again changes nothing, and records nothing (`row` expects exactly one).
+    admin
+        .ok(&format!("/guests/invites/{invite_id}/revoke"), json!({}))
+        .await;
+    let revoked = row("guest_invite.revoked").await;
+    assert!(
+        targets(&revoked).contains(&("guest_invite".into(), invite_id.clone())),
+        "{revoked}"
     );
 }

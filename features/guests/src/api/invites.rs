@@ -182,16 +182,23 @@ impl GuestInvitesApi {
     async fn revoke(
         &self,
         ctx: Data<&AppContext>,
+        req: &Request,
         auth: CookieAuth,
         id: Path<Uuid>,
     ) -> Result<Json<GuestInvite>, RevokeInviteErrors> {
         let caller = &auth.0;
         caller.require(&INVITE_GUESTS)?;
-        let mut conn = ctx.db().acquire().await?;
-        let (invite, newly) = store::revoke_invite(&mut conn, caller.organization_id, id.0)
+        let mut tx = ctx.db().begin().await?;
+        let (invite, newly) = store::revoke_invite(&mut tx, caller.organization_id, id.0)
             .await?
             .ok_or_else(Problem::not_found)?;
-        drop(conn);
+        if newly {
+            let audit = qubital_audit::AuditEvent::by(caller, qubital_audit::Action::GuestInviteRevoked, req)
+                .target(qubital_audit::Target::new("guest_invite", invite.id))
+                .target(qubital_audit::Target::new("space", invite.space_id));
+            qubital_audit::record(&mut tx, audit).await?;
+        }
+        tx.commit().await?;
         if newly {
             tracing::info!(invite_id = %invite.id, "guest invitation revoked");
             disconnect_admitted(&ctx, invite.id, invite.space_id).await;
