@@ -10,10 +10,10 @@ use qubital_plugin::{AppContext, Problem};
 use crate::{state::AuthState, store};
 
 /// Magic Auth codes emailed to one address per minute, whoever asks.
-pub const MAGIC_AUTH_SENDS_PER_EMAIL: i32 = 3;
+pub const MAGIC_AUTH_SENDS_PER_EMAIL: u32 = 3;
 /// Attempts at one address's Magic Auth code per minute, from anywhere (a 6-digit code then
 /// takes years to guess).
-pub const MAGIC_AUTH_ATTEMPTS_PER_EMAIL: i32 = 5;
+pub const MAGIC_AUTH_ATTEMPTS_PER_EMAIL: u32 = 5;
 
 /// Counts one Magic Auth send to `email`; 429 past [`MAGIC_AUTH_SENDS_PER_EMAIL`].
 pub async fn magic_auth_send(ctx: &AppContext, email: &str) -> Result<(), Problem> {
@@ -25,16 +25,15 @@ pub async fn magic_auth_attempt(ctx: &AppContext, email: &str) -> Result<(), Pro
     per_email(ctx, "magic-attempt", email, MAGIC_AUTH_ATTEMPTS_PER_EMAIL).await
 }
 
-async fn per_email(ctx: &AppContext, kind: &str, email: &str, limit: i32) -> Result<(), Problem> {
+async fn per_email(ctx: &AppContext, kind: &str, email: &str, per_minute: u32) -> Result<(), Problem> {
     let email = email.trim().to_lowercase();
-    let hits = store::rate_limits::hit(ctx.db(), &format!("{kind}:{email}")).await?;
-    if hits > limit {
-        tracing::warn!(kind, hits, "Magic Auth rate limit reached for an address");
-        return Err(Problem::new(&qubital_plugin::problem::types::RATE_LIMITED)
-            .with_retry_after(60)
-            .with_detail("Too many sign-in codes for this address; try again in a minute."));
-    }
-    Ok(())
+    limit(
+        ctx,
+        &format!("{kind}:{email}"),
+        per_minute,
+        "Too many sign-in codes for this address; try again in a minute.",
+    )
+    .await
 }
 
 /// Counts one sign-in request from the caller's IP; 429 once the window's budget is spent.
@@ -57,7 +56,9 @@ pub(crate) async fn check(ctx: &AppContext, state: &AuthState, req: &Request) ->
 pub async fn limit(ctx: &AppContext, bucket: &str, per_minute: u32, detail: &str) -> Result<(), Problem> {
     let hits = store::rate_limits::hit(ctx.db(), bucket).await?;
     if i64::from(hits) > i64::from(per_minute) {
-        tracing::warn!(bucket, hits, "rate limit reached");
+        // The kind only: the rest of the bucket is an address or an email.
+        let kind = bucket.split(':').next().unwrap_or_default();
+        tracing::warn!(kind, hits, "rate limit reached");
         return Err(Problem::new(&qubital_plugin::problem::types::RATE_LIMITED)
             .with_retry_after(60)
             .with_detail(detail));
