@@ -59,23 +59,36 @@ impl Source {
 /// can deliver a membership before its user or organization exist, and the ordered stream
 /// then brings the same event id after them. Run it inside the caller's transaction (the
 /// inbox row is locked until it commits, so the two sources never apply one event at once).
+///
+/// Locks are taken in one order everywhere — the WorkOS object first, then the event's inbox
+/// row — because the follower applies a whole page in one transaction and so holds the locks
+/// of several objects at once: a webhook waiting for one of them must not hold an inbox row
+/// the page is about to claim (that would be a deadlock).
 pub async fn apply_event(
     conn: &mut PgConnection,
     event: &Event,
     source: Source,
 ) -> anyhow::Result<Option<Outcome>> {
+    let change = objects::change_of(&event.event, &event.data);
+    if let Ok(Some(change)) = &change {
+        let (kind, id) = change.object();
+        store::lock_object(conn, kind, id).await?;
+    }
     if !store::claim_event(conn, event, source).await? {
         return Ok(None);
     }
-    let outcome = match objects::change_of(&event.event, &event.data) {
-        Ok(Some(change)) => apply_change(conn, &change, event.created_at).await?,
+    let outcome = match change {
+        Ok(Some(change)) => apply_locked(conn, &change, event.created_at).await?,
         Ok(None) => Outcome::Skipped,
         Err(error) => {
             tracing::warn!(event_id = %event.id, event_type = %event.event, %error, "event data is not what WorkOS documents; skipped");
             Outcome::Skipped
         }
     };
-    store::record_outcome(conn, &event.id, outcome).await?;
+    // The claim recorded the event as skipped; only a different outcome needs writing.
+    if outcome != Outcome::Skipped {
+        store::record_outcome(conn, &event.id, outcome).await?;
+    }
     Ok(Some(outcome))
 }
 
@@ -88,6 +101,15 @@ pub async fn apply_change(
 ) -> anyhow::Result<Outcome> {
     let (kind, id) = change.object();
     store::lock_object(conn, kind, id).await?;
+    apply_locked(conn, change, at).await
+}
+
+/// [`apply_change`] once the object's lock is held.
+async fn apply_locked(
+    conn: &mut PgConnection,
+    change: &Change,
+    at: DateTime<Utc>,
+) -> anyhow::Result<Outcome> {
     Ok(match change {
         Change::OrganizationUpserted(org) => upsert_organization(conn, org).await?,
         Change::OrganizationDeleted(org) => delete_organization(conn, org, at).await?,

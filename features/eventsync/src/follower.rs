@@ -1,7 +1,7 @@
 //! The stream follower: applies the WorkOS event stream to the mirror.
 //!
-//! A run reads pages of events after the stored cursor and applies each event and advances the
-//! cursor in one transaction, so a crash at any point loses nothing and applies nothing twice.
+//! A run reads pages of events after the stored cursor and applies a page's events and advances
+//! the cursor in one transaction, so a crash at any point loses nothing and applies nothing twice.
 //! With no cursor and no completed backfill, a run first copies every organization, user and
 //! membership from the list endpoints, then reads the stream from a little before the backfill
 //! began (re-applying an event is harmless; missing one is not). A refused position (events are
@@ -66,16 +66,16 @@ pub async fn follow(
             }
         };
         let count = events.len();
-        for raw in events {
-            if stop.is_cancelled() {
-                return Ok(());
-            }
-            let event = Event::try_from(raw).context("WorkOS sent an event with an unreadable time")?;
-            if !apply_and_advance(db, &event, position.cursor.as_deref()).await? {
-                // Another follower moved the cursor: it owns the stream now.
-                return Ok(());
-            }
-            position.cursor = Some(event.id);
+        let events = events
+            .into_iter()
+            .map(Event::try_from)
+            .collect::<Result<Vec<_>, _>>()
+            .context("WorkOS sent an event with an unreadable time")?;
+        match apply_page(db, &events, &mut position, stop).await? {
+            Page::Applied => {}
+            // Another follower moved the cursor: it owns the stream now.
+            Page::CursorMoved => return Ok(()),
+            Page::Stopped => return Ok(()),
         }
         store::record_poll(db).await?;
         metrics().last_poll_unix.set(Utc::now().timestamp());
@@ -116,6 +116,83 @@ async fn wait_as_asked(retry_after: Option<Duration>, stop: &CancellationToken) 
     }
 }
 
+/// How applying a page ended.
+enum Page {
+    /// Every event of the page is applied and the cursor is on its last one.
+    Applied,
+    /// The cursor was not where this follower left it: another follower owns the stream.
+    CursorMoved,
+    /// `stop` was cancelled between two events; what was applied is committed with its cursor.
+    Stopped,
+}
+
+/// Applies `events` and moves the cursor past them in **one transaction**: one commit per
+/// page instead of one per event is what lets a follower catch up at thousands of events per
+/// second. The transaction first locks the cursor row and checks it is still where this
+/// follower left it, so two followers never apply one event. `stop` is checked between events;
+/// the events applied before it are committed with the cursor on the last of them.
+///
+/// When an event fails to apply (a lost connection, a deadlock, a timeout), the whole page is
+/// rolled back and applied again one event per transaction ([`apply_one_by_one`]): the events
+/// before the failing one are then committed, and the failure is returned with the cursor
+/// just before it, exactly as if there were no batching.
+async fn apply_page(
+    db: &PgPool,
+    events: &[Event],
+    position: &mut Position,
+    stop: &CancellationToken,
+) -> anyhow::Result<Page> {
+    let mut tx = db.begin().await?;
+    if store::lock_cursor(&mut tx).await?.as_deref() != position.cursor.as_deref() {
+        return Ok(Page::CursorMoved);
+    }
+    let mut outcomes = Vec::with_capacity(events.len());
+    let mut stopped = false;
+    for event in events {
+        if stop.is_cancelled() {
+            stopped = true;
+            break;
+        }
+        match apply::apply_event(&mut tx, event, Source::Stream).await {
+            Ok(outcome) => outcomes.push((event, outcome)),
+            Err(error) => {
+                tracing::warn!(event_id = %event.id, error = %format!("{error:#}"), "applying the page failed; applying it again one event at a time");
+                tx.rollback().await?;
+                return apply_one_by_one(db, events, position, stop).await;
+            }
+        }
+    }
+    let Some((last, _)) = outcomes.last() else {
+        return Ok(if stopped { Page::Stopped } else { Page::Applied });
+    };
+    store::advance_cursor(&mut tx, &last.id, last.created_at).await?;
+    tx.commit().await?;
+    position.cursor = Some(last.id.clone());
+    for (event, outcome) in &outcomes {
+        record_applied(event, *outcome);
+    }
+    Ok(if stopped { Page::Stopped } else { Page::Applied })
+}
+
+/// The slow path of [`apply_page`]: each event and its cursor move in its own transaction.
+async fn apply_one_by_one(
+    db: &PgPool,
+    events: &[Event],
+    position: &mut Position,
+    stop: &CancellationToken,
+) -> anyhow::Result<Page> {
+    for event in events {
+        if stop.is_cancelled() {
+            return Ok(Page::Stopped);
+        }
+        if !apply_and_advance(db, event, position.cursor.as_deref()).await? {
+            return Ok(Page::CursorMoved);
+        }
+        position.cursor = Some(event.id.clone());
+    }
+    Ok(Page::Applied)
+}
+
 /// Applies `event` and moves the cursor from `expected` to it, atomically. `false` when the
 /// cursor was no longer `expected` (nothing was applied).
 async fn apply_and_advance(db: &PgPool, event: &Event, expected: Option<&str>) -> anyhow::Result<bool> {
@@ -126,9 +203,14 @@ async fn apply_and_advance(db: &PgPool, event: &Event, expected: Option<&str>) -
     let outcome = apply::apply_event(&mut tx, event, Source::Stream).await?;
     store::advance_cursor(&mut tx, &event.id, event.created_at).await?;
     tx.commit().await?;
+    record_applied(event, outcome);
+    Ok(true)
+}
+
+/// Counts a committed event in `/metrics`.
+fn record_applied(event: &Event, outcome: Option<apply::Outcome>) {
     metrics::record(&event.event, outcome);
     metrics().last_event_unix.set(event.created_at.timestamp());
-    Ok(true)
 }
 
 /// Copies every organization, user and membership, then records when it began so the stream

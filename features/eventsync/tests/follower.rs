@@ -232,3 +232,59 @@ async fn a_stop_request_ends_the_run_between_events_with_the_cursor_matching_wha
         .unwrap() as i64;
     assert_eq!(position + 1, applied);
 }
+
+#[tokio::test]
+async fn an_event_that_fails_mid_page_keeps_the_events_before_it_and_is_retried() {
+    let fake = workos().await;
+    for i in 0..5 {
+        fake.create_user(&format!("before{i}@acme.test"));
+    }
+    fake.create_user("refused@acme.test");
+    for i in 0..5 {
+        fake.create_user(&format!("after{i}@acme.test"));
+    }
+    let (_db, pool) = database_following_the_stream().await;
+    // The database refuses one user, as an outage or a constraint would: every statement
+    // writing it fails, inside the page's transaction.
+    sqlx::raw_sql(
+        "CREATE FUNCTION refuse_user() RETURNS trigger LANGUAGE plpgsql AS $$
+         BEGIN
+           IF NEW.email = 'refused@acme.test' THEN RAISE EXCEPTION 'refused by the test'; END IF;
+           RETURN NEW;
+         END $$;
+         CREATE TRIGGER refuse_user BEFORE INSERT OR UPDATE ON users
+           FOR EACH ROW EXECUTE FUNCTION refuse_user();",
+    )
+    .execute(&pool)
+    .await
+    .unwrap();
+
+    // One page holds all eleven events: the run fails on the sixth...
+    let run = follower::follow(&pool, &fake.workos(), &settings(100), &CancellationToken::new()).await;
+    assert!(
+        run.is_err(),
+        "the refused event is an error for the job runner to retry"
+    );
+    // ...having committed the five before it, with the cursor on the fifth.
+    let emails: Vec<String> = sqlx::query_scalar("SELECT email FROM users ORDER BY email")
+        .fetch_all(&pool)
+        .await
+        .unwrap();
+    let before: Vec<String> = (0..5).map(|i| format!("before{i}@acme.test")).collect();
+    assert_eq!(emails, before);
+    let cursor: String = sqlx::query_scalar("SELECT cursor FROM event_cursors")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(cursor, fake.events()[4]["id"].as_str().unwrap());
+    assert_eq!(inbox_count(&pool).await, 5);
+
+    // Once the database accepts it, the next run applies the rest, each event once.
+    sqlx::query("DROP TRIGGER refuse_user ON users")
+        .execute(&pool)
+        .await
+        .unwrap();
+    follow(&pool, &fake, 100).await;
+    assert_eq!(inbox_count(&pool).await, fake.events().len() as i64);
+    assert_same(&mirrored(&pool).await, &expected(&fake), "after the retry");
+}
