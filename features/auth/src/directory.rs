@@ -2,8 +2,10 @@
 //! returns ([`load_user`]), organizations ([`Organization`]), membership roles, and the
 //! mapping of WorkOS role slugs. The rows are in [`crate::store`].
 
+use std::{future::Future, pin::Pin};
+
 use platform_workos::Workos;
-use poem_openapi::Object;
+use poem_openapi::{Enum, Object};
 use qubital_plugin::{auth::Role, Problem};
 use sqlx::PgConnection;
 
@@ -42,9 +44,73 @@ pub struct User {
     pub display_name: String,
     /// The avatar in the current organization, if any.
     pub avatar_url: Option<String>,
+    /// The status the user set in the current organization (`/presence/status/update`); `null`
+    /// when none is set and their status follows their connection.
+    pub manual_status: Option<PresenceStatus>,
     /// Public id of the organization the session acts in.
     pub current_organization_id: String,
     pub organization_memberships: Vec<OrganizationMembership>,
+}
+
+/// A member's status: `Member.presenceStatus` (effective: manual, else automatic) and
+/// `User.manualStatus` (manual). The presence feature owns statuses; the type is declared here,
+/// with the User DTO, because presence depends on this crate and not the other way round.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Enum)]
+#[oai(rename_all = "lowercase")]
+pub enum PresenceStatus {
+    Online,
+    Away,
+    Busy,
+    Offline,
+}
+
+impl PresenceStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PresenceStatus::Online => "online",
+            PresenceStatus::Away => "away",
+            PresenceStatus::Busy => "busy",
+            PresenceStatus::Offline => "offline",
+        }
+    }
+
+    /// The status stored as `value`; anything unknown reads as offline.
+    pub fn parse(value: &str) -> Self {
+        match value {
+            "online" => PresenceStatus::Online,
+            "away" => PresenceStatus::Away,
+            "busy" => PresenceStatus::Busy,
+            _ => PresenceStatus::Offline,
+        }
+    }
+}
+
+/// The lookup behind `User.manualStatus`: the manual status of user `.1` in organization `.2`.
+pub type ManualStatusFn =
+    for<'c> fn(
+        &'c mut PgConnection,
+        i64,
+        i64,
+    ) -> Pin<Box<dyn Future<Output = sqlx::Result<Option<PresenceStatus>>> + Send + 'c>>;
+
+/// Registered (`inventory::submit!`) by the feature that keeps manual statuses — presence,
+/// which depends on this crate, so this crate cannot call it by name. Without one linked,
+/// `User.manualStatus` is always `null`.
+pub struct ManualStatusSource(pub ManualStatusFn);
+
+qubital_plugin::inventory::collect!(ManualStatusSource);
+
+async fn manual_status(
+    conn: &mut PgConnection,
+    user_id: i64,
+    org_id: i64,
+) -> sqlx::Result<Option<PresenceStatus>> {
+    for source in qubital_plugin::inventory::iter::<ManualStatusSource> {
+        if let Some(status) = (source.0)(conn, user_id, org_id).await? {
+            return Ok(Some(status));
+        }
+    }
+    Ok(None)
 }
 
 /// The display name shown when a member has not chosen one.
@@ -83,6 +149,7 @@ pub async fn load_user(conn: &mut PgConnection, user_id: i64, org_id: i64) -> Re
                 &profile.email,
             )
         });
+    let manual_status = manual_status(conn, user_id, org_id).await?;
     Ok(User {
         id: user_id.to_string(),
         email: profile.email,
@@ -90,6 +157,7 @@ pub async fn load_user(conn: &mut PgConnection, user_id: i64, org_id: i64) -> Re
         last_name: profile.last_name,
         display_name,
         avatar_url: current.avatar_url,
+        manual_status,
         current_organization_id: current.public_id,
         organization_memberships: memberships
             .into_iter()

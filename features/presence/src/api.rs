@@ -4,8 +4,11 @@
 use std::collections::HashMap;
 
 use poem::web::Data;
-use poem_openapi::{payload::Json, ApiResponse, Enum, Object, OpenApi, Tags};
-use qubital_auth::{directory, permissions::VIEW_ORGANIZATION};
+use poem_openapi::{payload::Json, ApiResponse, Object, OpenApi, Tags};
+use qubital_auth::{
+    directory::{self, PresenceStatus},
+    permissions::VIEW_ORGANIZATION,
+};
 use qubital_plugin::{auth::CookieAuth, AppContext, FieldError, Page, Problem};
 use serde_json::json;
 use sqlx::PgConnection;
@@ -20,38 +23,6 @@ enum PresenceTag {
     /// Who is online, away, busy or offline in the organization; changes are delivered live
     /// on `status:<organizationId>:<userId>`.
     Presence,
-}
-
-/// A member's status (the same values as `Member.presenceStatus` and `User.manualStatus`).
-/// Named `UserPresenceStatus` in the spec: the organizations feature declares its own
-/// `PresenceStatus` for `Member.presenceStatus` (to be replaced by this one).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Enum)]
-#[oai(rename = "UserPresenceStatus", rename_all = "lowercase")]
-pub enum PresenceStatus {
-    Online,
-    Away,
-    Busy,
-    Offline,
-}
-
-impl PresenceStatus {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            PresenceStatus::Online => "online",
-            PresenceStatus::Away => "away",
-            PresenceStatus::Busy => "busy",
-            PresenceStatus::Offline => "offline",
-        }
-    }
-
-    fn parse(value: &str) -> Self {
-        match value {
-            "online" => PresenceStatus::Online,
-            "away" => PresenceStatus::Away,
-            "busy" => PresenceStatus::Busy,
-            _ => PresenceStatus::Offline,
-        }
-    }
 }
 
 #[derive(Debug, Object)]
@@ -187,6 +158,20 @@ impl PresenceApi {
         let count = data.len();
         Ok(Json(Page::new(data, count as u32, 0, count as i64)))
     }
+}
+
+/// The manual status of `user_id` in `org_id`, if set: `User.manualStatus` (registered with
+/// the identity feature as its `ManualStatusSource`).
+pub(crate) fn manual_status(
+    conn: &mut PgConnection,
+    user_id: i64,
+    org_id: i64,
+) -> std::pin::Pin<Box<dyn std::future::Future<Output = sqlx::Result<Option<PresenceStatus>>> + Send + '_>> {
+    Box::pin(async move {
+        Ok(store::manual_status(conn, org_id, user_id)
+            .await?
+            .map(|status| PresenceStatus::parse(&status)))
+    })
 }
 
 /// The effective status (manual ?? automatic) of the users among `users` who have any in

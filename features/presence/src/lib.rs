@@ -10,7 +10,9 @@
 //!
 //! # API boundary
 //!
-//! [`effective_statuses`]: the effective status of members (for member lists and the user).
+//! [`effective_statuses`]: the effective status of members (for member lists). The manual
+//! status reaches `User.manualStatus` through the identity feature's `ManualStatusSource`,
+//! registered below (the identity feature cannot depend on this one).
 
 mod api;
 pub mod jobs;
@@ -19,7 +21,8 @@ mod store;
 
 use qubital_plugin::{Api, Feature, Settings, Table};
 
-pub use api::{effective_statuses, PresenceStatus};
+pub use api::effective_statuses;
+pub use qubital_auth::directory::PresenceStatus;
 
 static MIGRATIONS: qubital_plugin::Migrator = qubital_plugin::sqlx::migrate!("../../migrations/presence");
 
@@ -34,4 +37,8 @@ qubital_plugin::inventory::submit! {
         .settings(&[Settings::of::<settings::PresenceSettings>()])
         .jobs(&[jobs::EXPIRE])
         .init(settings::init)
+}
+
+qubital_plugin::inventory::submit! {
+    qubital_auth::directory::ManualStatusSource(api::manual_status)
 }

@@ -2,6 +2,7 @@
 //! every change of effective status published on `status:<org>:<user>` through the outbox.
 
 extern crate qubital_presence;
+extern crate qubital_users;
 
 use std::time::Duration;
 
@@ -128,4 +129,31 @@ async fn status_reads_are_bounded() {
     let (status, _) = ada.post("/presence/status/get", json!({"userIds": []})).await;
     assert_eq!(status, 422);
     assert_eq!(app.post("/presence/heartbeat", &json!({})).await.status(), 401);
+}
+
+#[tokio::test]
+async fn the_user_dto_carries_the_manual_status_only() {
+    let fake = FakeCentrifugo::start().await;
+    let app = app(&fake, 90).await;
+    let ada = sign_in(&app.address, "ada@acme.test", "Acme", "member").await;
+    let bob = sign_in(&app.address, "bob@acme.test", "Acme", "member").await;
+    let manual = |user: Value| user["manualStatus"].clone();
+
+    assert_eq!(manual(ada.ok("/user/get", json!({})).await), Value::Null);
+    // Heartbeats make Ada online, automatically: no manual status.
+    no_content(&ada, "/presence/heartbeat", json!({})).await;
+    assert_eq!(manual(ada.ok("/user/get", json!({})).await), Value::Null);
+
+    no_content(&ada, "/presence/status/update", json!({"status": "busy"})).await;
+    assert_eq!(manual(ada.ok("/user/get", json!({})).await), "busy");
+    // It is Ada's own: Bob's stays unset.
+    assert_eq!(manual(bob.ok("/user/get", json!({})).await), Value::Null);
+    // Every response carrying the User DTO has it (here: a profile update).
+    assert_eq!(
+        manual(ada.ok("/user/update", json!({"displayName": "Ada L."})).await),
+        "busy"
+    );
+
+    no_content(&ada, "/presence/status/update", json!({"status": null})).await;
+    assert_eq!(manual(ada.ok("/user/get", json!({})).await), Value::Null);
 }

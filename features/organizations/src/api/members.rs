@@ -2,10 +2,10 @@
 
 use platform_workos::Workos;
 use poem::{web::Data, Request};
-use poem_openapi::{param::Path, payload::Json, ApiResponse, Enum, Object, OpenApi, Tags};
+use poem_openapi::{param::Path, payload::Json, ApiResponse, Object, OpenApi, Tags};
 use qubital_audit::{Action, AuditEvent, Target};
 use qubital_auth::{
-    directory::fallback_display_name,
+    directory::{fallback_display_name, PresenceStatus},
     permissions::VIEW_ORGANIZATION,
     sessions,
     store::{self, memberships::Member as MemberRow},
@@ -28,16 +28,6 @@ use crate::{
 enum MembersTag {
     /// The users of the current organization.
     Members,
-}
-
-/// Presence as shown in member lists.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Enum)]
-#[oai(rename_all = "lowercase")]
-pub enum PresenceStatus {
-    Offline,
-    Online,
-    Away,
-    Busy,
 }
 
 /// A member of the organization.
@@ -103,14 +93,8 @@ impl From<MemberRow> for Member {
 
 impl Member {
     /// The member with the presence feature's effective status (`None`: never seen, offline).
-    fn with_presence(mut self, status: Option<qubital_presence::PresenceStatus>) -> Self {
-        use qubital_presence::PresenceStatus as Effective;
-        self.presence_status = match status {
-            Some(Effective::Online) => PresenceStatus::Online,
-            Some(Effective::Away) => PresenceStatus::Away,
-            Some(Effective::Busy) => PresenceStatus::Busy,
-            Some(Effective::Offline) | None => PresenceStatus::Offline,
-        };
+    fn with_presence(mut self, status: Option<PresenceStatus>) -> Self {
+        self.presence_status = status.unwrap_or(PresenceStatus::Offline);
         self
     }
 }
