@@ -28,8 +28,13 @@ enum Task {
         #[command(subcommand)]
         action: migration::Action,
     },
-    /// Start a release build of the server and drive endpoints with concurrent load.
+    /// Measure the release server under concurrent load next to two ceilings (bare poem-openapi,
+    /// pgbench -S), with its CPU and memory: see docs/performance.md.
     Bench(bench::Options),
+    /// (Internal to `bench`.) A process the bench measures against: `poem` (the HTTP ceiling)
+    /// or `centrifugo` (the fake the chat relay publishes to).
+    #[command(hide = true)]
+    BenchPeer(bench::peer::PeerOptions),
     /// Events applied per second by the WorkOS follower (release build, local fake).
     BenchEventsync {
         /// Changes to generate in the fake WorkOS (each is one event).
@@ -43,6 +48,7 @@ fn main() -> anyhow::Result<()> {
         Task::Openapi { check } => openapi::run(check),
         Task::Migration { action } => migration::run(action),
         Task::Bench(options) => bench::run(options),
+        Task::BenchPeer(options) => bench::peer::run(options),
         Task::BenchEventsync { events } => {
             let status = cargo()
                 .args([
