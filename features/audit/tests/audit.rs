@@ -8,6 +8,7 @@ extern crate qubital_organizations;
 extern crate qubital_realtime;
 extern crate qubital_recordings;
 extern crate qubital_spaces;
+extern crate qubital_uploads;
 
 mod support;
 
@@ -51,6 +52,16 @@ const NOT_AUDITED: &[(&str, &str)] = &[
     ),
     ("dev-sign-in", "development only"),
     ("update-profile", "the caller's own profile"),
+    (
+        "avatar-upload-ticket",
+        "the caller's own profile (a ticket changes nothing)",
+    ),
+    ("avatar-finalize", "the caller's own profile"),
+    ("remove-avatar", "the caller's own profile"),
+    (
+        "organization-logo-upload-ticket",
+        "a ticket changes nothing; its finalize is audited",
+    ),
     ("create-organization", "the caller's own new organization"),
     (
         "join-by-invite-link",
@@ -138,6 +149,8 @@ const AUDITED: &[(&str, Action)] = &[
     ("accept-invitation", Action::InvitationAccepted),
     ("rotate-invite-link", Action::InviteLinkRotated),
     ("update-organization", Action::OrganizationUpdated),
+    ("organization-logo-finalize", Action::OrganizationLogoUpdated),
+    ("remove-organization-logo", Action::OrganizationLogoRemoved),
     ("create-space", Action::SpaceCreated),
     ("update-space", Action::SpaceUpdated),
     ("delete-space", Action::SpaceDeleted),
@@ -151,12 +164,10 @@ const AUDITED: &[(&str, Action)] = &[
     ),
 ];
 
-/// Actions not recorded by an operation of `AUDITED`: logo uploads are not built yet; the
-/// guest actions are recorded by the guests feature, whose own tests check their rows (this
-/// crate cannot drive guests without depending on it).
+/// Actions not recorded by an operation of `AUDITED`: the guest actions are recorded by the
+/// guests feature, whose own tests check their rows (this crate cannot drive guests without
+/// depending on it).
 const NOT_YET_LINKED: &[Action] = &[
-    Action::OrganizationLogoUpdated,
-    Action::OrganizationLogoRemoved,
     Action::GuestInvited,
     Action::GuestAdmitted,
     Action::GuestDenied,
@@ -220,8 +231,12 @@ async fn every_operation_is_classified() {
 
 #[tokio::test]
 async fn every_administrative_operation_writes_its_audit_row() {
+    // The local S3 (recordings, logos) must outlive the test: bound, not dropped.
     let World {
-        app, workos, livekit, ..
+        app,
+        workos,
+        livekit,
+        s3: _s3,
     } = world().await;
     let ada = workos_admin(&app.address, &workos, "ada@acme.test", "Acme").await;
     let ada_id = ada.user_id().to_owned();
@@ -243,6 +258,12 @@ async fn every_administrative_operation_writes_its_audit_row() {
     )
     .await;
     expect("update-organization", &ada_id, "organization", org.clone());
+    let logo = upload_logo(&ada).await;
+    assert!(logo["logoUrl"].is_string(), "{logo}");
+    expect("organization-logo-finalize", &ada_id, "organization", org.clone());
+    ada.ok(&format!("/organizations/{org}/logo/remove"), json!({}))
+        .await;
+    expect("remove-organization-logo", &ada_id, "organization", org.clone());
     ada.ok("/invitations/link/rotate", json!({})).await;
     expect("rotate-invite-link", &ada_id, "invite_link", org.clone());
 

@@ -6,4 +6,4 @@ mod organizations;
 
 pub use invitations::InvitationsApi;
 pub use members::MembersApi;
-pub use organizations::OrganizationsApi;
+pub use organizations::{Organization, OrganizationsApi};

@@ -7,12 +7,18 @@
 //! The rows are `qubital_auth`'s (it owns the identity tables): this crate calls its store, and
 //! its `enter` flows for creating, accepting an invitation and joining by link. Removing a
 //! member disconnects them from the organization's conferences (`conference.rs`).
+//!
+//! # API boundary
+//!
+//! The uploads feature (the organization's logo) calls: [`Organization`], the DTO its logo
+//! operations answer, and [`permissions`] (`ManageOrganization`).
 
 mod api;
 mod conference;
-mod permissions;
+pub mod permissions;
 mod problems;
 
+pub use api::Organization;
 use qubital_plugin::{Api, Feature};
 
 qubital_plugin::inventory::submit! {

@@ -20,6 +20,7 @@ impl Fakes {
     async fn start() -> Self {
         let s3 = LocalS3::start(S3_KEY, S3_SECRET).await;
         s3.create_bucket("archive");
+        s3.create_bucket("images");
         Self {
             workos: FakeWorkos::start().await,
             livekit: FakeLiveKit::start().await,
@@ -32,7 +33,25 @@ impl Fakes {
         let mut args = self.workos.args();
         args.extend(self.livekit.args());
         args.extend(self.s3_args("archive"));
+        args.extend(self.uploads_args("images"));
         args
+    }
+
+    fn uploads_args(&self, bucket: &str) -> Vec<String> {
+        [
+            "--uploads-s3-bucket",
+            bucket,
+            "--uploads-s3-endpoint",
+            &self.s3.endpoint(),
+            "--uploads-s3-access-key-id",
+            S3_KEY,
+            "--uploads-s3-secret-access-key",
+            S3_SECRET,
+            "--uploads-public-base-url",
+            &self.s3.public_base_url(bucket),
+        ]
+        .map(String::from)
+        .to_vec()
     }
 
     fn s3_args(&self, bucket: &str) -> Vec<String> {
@@ -110,7 +129,7 @@ async fn every_configured_dependency_answers_and_the_check_passes() {
     let (passed, lines) = check(&db.url, &fakes.args()).await;
 
     assert!(passed, "{lines:#?}");
-    for dependency in ["database", "workos", "livekit", "storage"] {
+    for dependency in ["database", "workos", "livekit", "storage", "uploads-storage"] {
         assert_eq!(status(&lines, dependency), "ok", "{lines:#?}");
     }
     assert!(
@@ -128,7 +147,7 @@ async fn unconfigured_vendors_are_disabled_not_failed() {
 
     assert!(passed, "{lines:#?}");
     assert_eq!(status(&lines, "database"), "ok");
-    for dependency in ["workos", "livekit", "storage"] {
+    for dependency in ["workos", "livekit", "storage", "uploads-storage"] {
         assert_eq!(status(&lines, dependency), "disabled", "{lines:#?}");
     }
 }

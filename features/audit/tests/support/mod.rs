@@ -21,7 +21,8 @@ pub struct World {
     pub s3: LocalS3,
 }
 
-/// `builder` pointed at the WorkOS fake, the LiveKit fake and a `recordings` bucket.
+/// `builder` pointed at the WorkOS fake, the LiveKit fake, a `recordings` bucket and an
+/// `uploads` bucket (organization logos).
 fn wired(
     builder: TestAppBuilder,
     workos: &FakeWorkos,
@@ -49,6 +50,16 @@ fn wired(
         .arg(bucket.access_key_id)
         .arg("--recordings-s3-secret-access-key")
         .arg(bucket.secret_access_key)
+        .arg("--uploads-s3-bucket")
+        .arg("uploads")
+        .arg("--uploads-s3-endpoint")
+        .arg(s3.endpoint())
+        .arg("--uploads-s3-access-key-id")
+        .arg(s3.bucket_config("uploads").access_key_id)
+        .arg("--uploads-s3-secret-access-key")
+        .arg(s3.bucket_config("uploads").secret_access_key)
+        .arg("--uploads-public-base-url")
+        .arg(s3.public_base_url("uploads"))
 }
 
 pub async fn world() -> World {
@@ -56,6 +67,7 @@ pub async fn world() -> World {
     let livekit = FakeLiveKit::start().await;
     let s3 = LocalS3::start("AKIDLOCALAUDIT", "local-audit-secret").await;
     s3.create_bucket("recordings");
+    s3.create_bucket("uploads");
     let app = wired(TestApp::builder(), &workos, &livekit, &s3).spawn().await;
     World {
         app,
@@ -114,6 +126,35 @@ pub async fn entries(client: &Client, action: &str) -> Vec<Value> {
         .as_array()
         .unwrap()
         .clone()
+}
+
+/// Uploads a logo for the caller's organization (ticket, `PUT` to the presigned URL,
+/// finalize); the organization.
+pub async fn upload_logo(client: &Client) -> Value {
+    // The start of a 64×64 baseline JPEG: all that is read of it.
+    let jpeg = [
+        0xFF, 0xD8, 0xFF, 0xC0, 0x00, 0x11, 0x08, 0x00, 0x40, 0x00, 0x40, 0x03, 0x01, 0x22, 0x00, 0x02, 0x11,
+        0x01, 0x03, 0x11, 0x01, 0xFF, 0xD9,
+    ];
+    let base = format!("/organizations/{}/logo", client.organization_id());
+    let ticket = client
+        .ok(
+            &format!("{base}/upload-ticket"),
+            json!({ "contentType": "image/jpeg", "size": jpeg.len() }),
+        )
+        .await;
+    let status = reqwest::Client::new()
+        .put(ticket["uploadUrl"].as_str().unwrap())
+        .header("content-type", "image/jpeg")
+        .body(jpeg.to_vec())
+        .send()
+        .await
+        .unwrap()
+        .status();
+    assert_eq!(status, 200);
+    client
+        .ok(&format!("{base}/finalize"), json!({ "key": ticket["key"] }))
+        .await
 }
 
 /// Creates an office space; its id.

@@ -134,6 +134,30 @@ pub async fn set_display_name<'e>(
     Ok(())
 }
 
+/// Sets (or, with `None`, clears) the user's avatar URL in an organization, and returns the URL
+/// it replaces (`None`: they are not an active member there). The membership is locked until
+/// the caller's transaction ends, so two changes serialise and each sees the other's URL.
+pub async fn set_avatar_url(
+    conn: &mut PgConnection,
+    user_id: i64,
+    org_id: i64,
+    avatar_url: Option<&str>,
+) -> Result<Option<Option<String>>, sqlx::Error> {
+    sqlx::query_scalar(
+        "WITH old AS (
+            SELECT avatar_url FROM user_organizations
+            WHERE user_id = $1 AND org_id = $2 AND status = 'active' FOR UPDATE)
+         UPDATE user_organizations m SET avatar_url = $3, updated_at = now() FROM old
+         WHERE m.user_id = $1 AND m.org_id = $2
+         RETURNING old.avatar_url",
+    )
+    .bind(user_id)
+    .bind(org_id)
+    .bind(avatar_url)
+    .fetch_optional(conn)
+    .await
+}
+
 /// A member of an organization: the membership with its user.
 #[derive(Clone, Debug, sqlx::FromRow)]
 pub struct Member {

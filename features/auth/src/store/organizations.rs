@@ -173,6 +173,22 @@ pub async fn rename<'e>(db: impl PgExecutor<'e>, id: i64, name: &str) -> Result<
     .await
 }
 
+/// Sets (or, with `None`, clears) an organization's logo URL. (Lock the row first with
+/// [`details`] to learn the URL it replaces.)
+pub async fn set_logo_url<'e>(
+    db: impl PgExecutor<'e>,
+    id: i64,
+    logo_url: Option<&str>,
+) -> Result<Details, sqlx::Error> {
+    sqlx::query_as(&format!(
+        "UPDATE organizations SET logo_url = $2, updated_at = now() WHERE id = $1 RETURNING {DETAILS}"
+    ))
+    .bind(id)
+    .bind(logo_url)
+    .fetch_one(db)
+    .await
+}
+
 /// The WorkOS id of an organization (`None`: local only), optionally locking the row until the
 /// caller's transaction ends.
 pub async fn workos_org_id(
