@@ -1,6 +1,7 @@
 //! Developer tasks, run as `cargo xtask <task>` (see `.cargo/config.toml`).
 
 mod bench;
+mod fakes;
 mod migration;
 mod openapi;
 
@@ -30,6 +31,8 @@ enum Task {
     },
     /// Start a release build of the server and drive endpoints with concurrent load.
     Bench(bench::Options),
+    /// Run every vendor's local fake and print the environment pointing `serve --dev` at them.
+    Fakes(fakes::Options),
     /// Events applied per second by the WorkOS follower (release build, local fake).
     BenchEventsync {
         /// Changes to generate in the fake WorkOS (each is one event).
@@ -43,6 +46,7 @@ fn main() -> anyhow::Result<()> {
         Task::Openapi { check } => openapi::run(check),
         Task::Migration { action } => migration::run(action),
         Task::Bench(options) => bench::run(options),
+        Task::Fakes(options) => fakes::run(options),
         Task::BenchEventsync { events } => {
             let status = cargo()
                 .args([
