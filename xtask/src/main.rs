@@ -1,6 +1,7 @@
 //! Developer tasks, run as `cargo xtask <task>` (see `.cargo/config.toml`).
 
 mod bench;
+mod fakes;
 mod migration;
 mod openapi;
 
@@ -35,6 +36,8 @@ enum Task {
     /// or `centrifugo` (the fake the chat relay publishes to).
     #[command(hide = true)]
     BenchPeer(bench::peer::PeerOptions),
+    /// Run every vendor's local fake and print the environment pointing `serve --dev` at them.
+    Fakes(fakes::Options),
     /// Events applied per second by the WorkOS follower (release build, local fake).
     BenchEventsync {
         /// Changes to generate in the fake WorkOS (each is one event).
@@ -49,6 +52,7 @@ fn main() -> anyhow::Result<()> {
         Task::Migration { action } => migration::run(action),
         Task::Bench(options) => bench::run(options),
         Task::BenchPeer(options) => bench::peer::run(options),
+        Task::Fakes(options) => fakes::run(options),
         Task::BenchEventsync { events } => {
             let status = cargo()
                 .args([

@@ -263,20 +263,22 @@ impl Problem {
             "title": self.ty.title,
             "status": self.ty.status,
         });
+        // Every property of the schema is present, `null` when it has no value (the rule of
+        // every response object, docs/api-conventions.md).
         let map = body.as_object_mut().expect("an object literal");
-        if let Some(request) = request {
-            map.insert("instance".into(), request.path.into());
-            map.insert("requestId".into(), request.request_id.into());
-        }
-        if let Some(detail) = &self.detail {
-            map.insert("detail".into(), detail.clone().into());
-        }
-        if !self.errors.is_empty() {
-            map.insert(
-                "errors".into(),
-                serde_json::to_value(&self.errors).expect("plain strings"),
-            );
-        }
+        let (instance, request_id) = match request {
+            Some(request) => (request.path.into(), request.request_id.into()),
+            None => (serde_json::Value::Null, serde_json::Value::Null),
+        };
+        map.insert("instance".into(), instance);
+        map.insert("requestId".into(), request_id);
+        map.insert("detail".into(), self.detail.clone().into());
+        let errors = if self.errors.is_empty() {
+            serde_json::Value::Null
+        } else {
+            serde_json::to_value(&self.errors).expect("plain strings")
+        };
+        map.insert("errors".into(), errors);
         body
     }
 }
@@ -580,5 +582,26 @@ mod tests {
         assert_eq!(response.status(), StatusCode::TOO_MANY_REQUESTS);
         assert_eq!(response.headers()["retry-after"], "7");
         assert_eq!(problem.body()["type"], "https://qubital.app/errors/rate-limited");
+    }
+
+    /// The Problem schema lists every property as present (`null` without a value), as for
+    /// every response object; a body that omits one breaks every generated client's type.
+    #[test]
+    fn a_problem_body_has_every_property_of_its_schema() {
+        let body = Problem::new(&types::NOT_FOUND).body();
+        for property in [
+            "type",
+            "title",
+            "status",
+            "instance",
+            "requestId",
+            "detail",
+            "errors",
+        ] {
+            assert!(body.get(property).is_some(), "{property} is missing from {body}");
+        }
+        assert!(body["errors"].is_null() && body["detail"].is_null());
+        let validation = Problem::invalid_field("body.name", "is empty").body();
+        assert_eq!(validation["errors"][0]["location"], "body.name");
     }
 }

@@ -36,6 +36,8 @@ pub fn complete(mut spec: Value) -> Value {
         }
         nullable_optionals(schema, response);
     }
+    integer_bounds(&mut spec);
+    json_bodies(&mut spec);
     let secured_ops: Vec<(String, String)> = operations(&spec)
         .filter(|(_, _, op)| op.get("security").is_some())
         .map(|(path, method, _)| (path, method))
@@ -48,6 +50,75 @@ pub fn complete(mut spec: Value) -> Value {
         }
     }
     spec
+}
+
+/// The name of the request schema of an operation that takes no parameters in its body.
+pub const NO_PARAMETERS: &str = "NoParameters";
+
+/// Every `POST` without a request body takes the empty JSON object (`{}`, or an empty body)
+/// with `Content-Type: application/json`: a request with the session cookie must declare JSON
+/// (the cross-site check, `web::cross_site`), so the spec says so, and clients send it.
+fn json_bodies(spec: &mut Value) {
+    let mut added = false;
+    let paths = spec["paths"].as_object_mut().expect("the spec has paths");
+    for item in paths.values_mut() {
+        let Some(post) = item.get_mut("post") else {
+            continue;
+        };
+        if post.get("requestBody").is_none() {
+            post["requestBody"] = json!({
+                "description": "No parameters: `{}` (an empty body is accepted too).",
+                "required": true,
+                "content": { "application/json": { "schema": { "$ref": format!("{SCHEMA_PREFIX}{NO_PARAMETERS}") } } }
+            });
+            added = true;
+        }
+    }
+    if added {
+        spec["components"]["schemas"][NO_PARAMETERS] = json!({
+            "type": "object",
+            "description": "No parameters.",
+            "properties": {},
+            "additionalProperties": false
+        });
+    }
+}
+
+/// Every integer states the range its format (`int32`, `uint64`...) holds: the server cannot
+/// read a number outside it (poem-openapi refuses it), so a client must not send one.
+fn integer_bounds(spec: &mut Value) {
+    let mut stack: Vec<&mut Value> = vec![spec];
+    while let Some(value) = stack.pop() {
+        match value {
+            Value::Object(map) => {
+                let range = match map.get("format").and_then(Value::as_str) {
+                    Some(format) if map.get("type") == Some(&json!("integer")) => format_range(format),
+                    _ => None,
+                };
+                if let Some((min, max)) = range {
+                    map.entry("minimum").or_insert(min);
+                    map.entry("maximum").or_insert(max);
+                }
+                stack.extend(map.values_mut());
+            }
+            Value::Array(items) => stack.extend(items.iter_mut()),
+            _ => {}
+        }
+    }
+}
+
+fn format_range(format: &str) -> Option<(Value, Value)> {
+    Some(match format {
+        "int8" => (json!(i8::MIN), json!(i8::MAX)),
+        "int16" => (json!(i16::MIN), json!(i16::MAX)),
+        "int32" => (json!(i32::MIN), json!(i32::MAX)),
+        "int64" => (json!(i64::MIN), json!(i64::MAX)),
+        "uint8" => (json!(0), json!(u8::MAX)),
+        "uint16" => (json!(0), json!(u16::MAX)),
+        "uint32" => (json!(0), json!(u32::MAX)),
+        "uint64" => (json!(0), json!(u64::MAX)),
+        _ => return None,
+    })
 }
 
 #[derive(Clone, Copy, PartialEq)]
@@ -228,11 +299,35 @@ pub struct RequestGuard {
     schemas: Map<String, Value>,
     exact: HashMap<(String, String), Value>,
     templated: Vec<(Vec<Segment>, String, Value)>,
+    /// Every path template with its methods (upper case, comma-separated), for `Allow`.
+    methods: Vec<(Vec<Segment>, String)>,
+    /// The operations whose body is not JSON (webhooks: signed bytes).
+    not_json: Vec<(Vec<Segment>, String)>,
 }
 
 enum Segment {
     Literal(String),
     Parameter,
+}
+
+fn segments(path: &str) -> Vec<Segment> {
+    path.split('/')
+        .map(|s| {
+            if s.starts_with('{') {
+                Segment::Parameter
+            } else {
+                Segment::Literal(s.to_owned())
+            }
+        })
+        .collect()
+}
+
+fn matches(segments: &[Segment], parts: &[&str]) -> bool {
+    segments.len() == parts.len()
+        && segments.iter().zip(parts).all(|(segment, part)| match segment {
+            Segment::Literal(literal) => literal == part,
+            Segment::Parameter => !part.is_empty(),
+        })
 }
 
 impl RequestGuard {
@@ -243,6 +338,25 @@ impl RequestGuard {
             .unwrap_or_default();
         let mut exact = HashMap::new();
         let mut templated = Vec::new();
+        let mut methods: Vec<(Vec<Segment>, String)> = Vec::new();
+        for (path, item) in spec["paths"].as_object().into_iter().flatten() {
+            let mut names: Vec<String> = item
+                .as_object()
+                .into_iter()
+                .flatten()
+                .map(|(method, _)| method.to_uppercase())
+                .collect();
+            names.sort();
+            methods.push((segments(path), names.join(", ")));
+        }
+        let not_json = operations(spec)
+            .filter(|(_, _, op)| {
+                op["requestBody"]["content"]
+                    .as_object()
+                    .is_some_and(|content| !content.keys().any(|media| media.starts_with("application/json")))
+            })
+            .map(|(path, method, _)| (segments(&path), method.to_uppercase()))
+            .collect();
         for (path, method, op) in operations(spec) {
             // Only operations that parse JSON: a webhook takes its body as signed bytes.
             let Some(schema) = op["requestBody"]["content"]
@@ -257,17 +371,7 @@ impl RequestGuard {
                 continue;
             };
             if path.contains('{') {
-                let segments = path
-                    .split('/')
-                    .map(|s| {
-                        if s.starts_with('{') {
-                            Segment::Parameter
-                        } else {
-                            Segment::Literal(s.to_owned())
-                        }
-                    })
-                    .collect();
-                templated.push((segments, method.to_uppercase(), schema));
+                templated.push((segments(&path), method.to_uppercase(), schema));
             } else {
                 exact.insert((path, method.to_uppercase()), schema);
             }
@@ -276,7 +380,26 @@ impl RequestGuard {
             schemas,
             exact,
             templated,
+            methods,
+            not_json,
         }
+    }
+
+    /// Whether `method path` takes a body that is not JSON (a webhook's signed bytes).
+    pub fn takes_other_than_json(&self, method: &str, path: &str) -> bool {
+        let parts: Vec<&str> = path.split('/').collect();
+        self.not_json
+            .iter()
+            .any(|(segments, m)| m == method && matches(segments, &parts))
+    }
+
+    /// The methods the spec has for `path` (`"POST"`, `"GET"`), if it has the path.
+    pub fn allowed_methods(&self, path: &str) -> Option<String> {
+        let parts: Vec<&str> = path.split('/').collect();
+        self.methods
+            .iter()
+            .find(|(segments, _)| matches(segments, &parts))
+            .map(|(_, methods)| methods.clone())
     }
 
     /// The request schema of `method path`, if the operation takes a JSON body.
@@ -287,14 +410,7 @@ impl RequestGuard {
         let parts: Vec<&str> = path.split('/').collect();
         self.templated
             .iter()
-            .find(|(segments, m, _)| {
-                m == method
-                    && segments.len() == parts.len()
-                    && segments.iter().zip(&parts).all(|(segment, part)| match segment {
-                        Segment::Literal(literal) => literal == part,
-                        Segment::Parameter => !part.is_empty(),
-                    })
-            })
+            .find(|(segments, m, _)| m == method && matches(segments, &parts))
             .map(|(_, _, schema)| schema)
     }
 
@@ -408,13 +524,18 @@ mod tests {
                     "requestBody": {"content": {"application/json": {"schema": {"$ref": "#/components/schemas/Update"}}}},
                     "responses": {"200": {"description": "", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Thing"}}}}},
                     "security": [{"cookieAuth": []}]
+                }},
+                "/things/{id}/get": {"post": {
+                    "responses": {"200": {"description": ""}},
+                    "security": [{"cookieAuth": []}]
                 }}
             },
             "components": {"schemas": {
                 "Update": {"type": "object", "required": ["name"], "properties": {
                     "name": {"type": "string"},
                     "tags": {"type": "array", "maxItems": 2, "items": {"type": "string"}},
-                    "note": {"type": "string"}
+                    "note": {"type": "string"},
+                    "limit": {"type": "integer", "format": "uint32"}
                 }},
                 "Thing": {"type": "object", "required": ["id"], "properties": {
                     "id": {"type": "string"}, "owner": {"$ref": "#/components/schemas/Owner"}
@@ -425,7 +546,7 @@ mod tests {
     }
 
     #[test]
-    fn requests_are_closed_and_optional_fields_nullable_responses_always_present() {
+    fn requests_are_closed_and_bounded_optional_fields_nullable_responses_always_present() {
         let spec = complete(spec());
         let schemas = &spec["components"]["schemas"];
         assert_eq!(schemas["Update"]["additionalProperties"], false);
@@ -439,6 +560,18 @@ mod tests {
         );
         assert_eq!(schemas["Thing"]["properties"]["owner"]["nullable"], true);
         let responses = &spec["paths"]["/things/{id}/update"]["post"]["responses"];
+        let limit = &schemas["Update"]["properties"]["limit"];
+        assert_eq!(
+            (&limit["minimum"], &limit["maximum"]),
+            (&json!(0), &json!(u32::MAX))
+        );
+        let get = &spec["paths"]["/things/{id}/get"]["post"]["requestBody"];
+        assert_eq!(get["required"], true);
+        assert_eq!(
+            get["content"]["application/json"]["schema"]["$ref"],
+            "#/components/schemas/NoParameters"
+        );
+        assert_eq!(schemas["NoParameters"]["additionalProperties"], false);
         for status in ["400", "401", "403", "413", "415", "422", "500", "503"] {
             assert!(
                 responses[status]["content"]["application/problem+json"].is_object(),
@@ -473,5 +606,11 @@ mod tests {
         assert!(guard
             .check("POST", "/things/42/other", &json!({"x": 1}))
             .is_empty());
+        assert_eq!(
+            guard.allowed_methods("/things/42/update").as_deref(),
+            Some("POST")
+        );
+        assert_eq!(guard.allowed_methods("/nothing"), None);
+        assert!(!guard.takes_other_than_json("POST", "/things/42/update"));
     }
 }

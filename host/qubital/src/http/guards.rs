@@ -111,6 +111,29 @@ pub async fn body<E: Endpoint>(next: Arc<E>, mut req: Request) -> poem::Result<R
     Ok(next.call(req).await?.into_response())
 }
 
+/// A `405` names the methods the path has (`Allow`, RFC 9110): `POST` for operations, `GET`
+/// for the ops endpoints.
+pub async fn allow<E: Endpoint>(next: Arc<E>, req: Request) -> poem::Result<Response> {
+    let path = req.uri().path().to_owned();
+    let guard = req
+        .data::<Arc<RequestGuard>>()
+        .expect("the request guard is provided by the app")
+        .clone();
+    match next.call(req).await {
+        Ok(response) => Ok(response.into_response()),
+        Err(error) if error.is::<poem::error::MethodNotAllowedError>() => {
+            let mut response = poem::error::ResponseError::as_response(&problems::from_error(&error));
+            if let Some(methods) = guard.allowed_methods(&path) {
+                if let Ok(value) = poem::http::HeaderValue::from_str(&methods) {
+                    response.headers_mut().insert(header::ALLOW, value);
+                }
+            }
+            Ok(response)
+        }
+        Err(error) => Err(error),
+    }
+}
+
 pub(crate) fn is_json(req: &Request) -> bool {
     req.content_type().is_some_and(|ct| {
         let essence = ct.split(';').next().unwrap_or("").trim().to_ascii_lowercase();

@@ -115,13 +115,14 @@ fn routes<T: poem_openapi::OpenApi + 'static>(
         .at("/openapi.json", spec_endpoint)
         .at("/docs", make_sync(move |_| docs.clone()))
         .around(guards::body)
-        .data(guard)
+        .around(guards::allow)
         .around(guards::client_contract)
         .around(guards::client_ip)
         // Boxed in stages: the nested middleware types otherwise overflow the compiler's
         // query depth.
         .boxed()
         .around(web::cross_site)
+        .data(guard)
         .around(web::cors)
         .with(CookieJarManager::new())
         .around(web::session_cookie)

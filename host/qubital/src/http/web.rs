@@ -63,15 +63,20 @@ fn is_same_origin(req: &Request, origin: &str) -> bool {
 /// JSON — even an empty one — which no HTML form can send and no cross-origin script can send
 /// without a CORS preflight.
 ///
-/// - a method other than `GET`/`HEAD`/`OPTIONS` with a `Cookie` header is checked; requests
+/// - a `POST` (or `PUT`/`PATCH`/`DELETE`) with a `Cookie` header is checked; requests
 ///   without cookies (webhooks, server-to-server calls) carry no ambient authority;
 /// - `Origin` (sent by browsers on every such request) must be the API's own or listed in
 ///   `CORS_ALLOWED_ORIGINS`; `Origin: null` is refused;
 /// - without `Origin`, `Sec-Fetch-Site` must not be `cross-site` or `same-site`;
-/// - `Content-Type` must be `application/json` (or `+json`): otherwise `415`.
+/// - `Content-Type` must be `application/json` (or `+json`): otherwise `415` (except for the
+///   operations whose body is not JSON: webhooks, which read no cookie).
 pub async fn cross_site<E: Endpoint>(next: Arc<E>, req: Request) -> poem::Result<Response> {
-    let safe = matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS);
-    if !safe && req.headers().contains_key(header::COOKIE) {
+    // Methods no operation has (TRACE...) go on to the router's `405`.
+    let changes = matches!(
+        *req.method(),
+        Method::POST | Method::PUT | Method::PATCH | Method::DELETE
+    );
+    if changes && req.headers().contains_key(header::COOKIE) {
         let settings = req
             .data::<HttpSettings>()
             .expect("HttpSettings is provided by the app");
@@ -84,7 +89,11 @@ pub async fn cross_site<E: Endpoint>(next: Arc<E>, req: Request) -> poem::Result
                 .with_detail("This origin may not change anything with the session cookie.")
                 .into());
         }
-        if !super::guards::is_json(&req) {
+        // An operation that takes other bytes (a webhook's signed body) ignores the cookie.
+        let other_body = req
+            .data::<Arc<super::contract::RequestGuard>>()
+            .is_some_and(|guard| guard.takes_other_than_json(req.method().as_str(), req.uri().path()));
+        if !other_body && !super::guards::is_json(&req) {
             return Err(Problem::new(&types::UNSUPPORTED_MEDIA_TYPE)
                 .with_detail("Send `Content-Type: application/json`, even with an empty body.")
                 .into());
