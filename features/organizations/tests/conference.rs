@@ -97,3 +97,85 @@ async fn a_removed_member_is_disconnected_from_the_organizations_conferences() {
         .collect();
     assert_eq!(left, [ada_id.as_str()]);
 }
+
+/// Waits until `done` holds of the fake LiveKit's state.
+async fn until(
+    livekit: &FakeLiveKit,
+    what: &str,
+    done: impl Fn(&platform_livekit::fake::LiveKitState) -> bool,
+) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while !done(&livekit.state.lock().unwrap()) {
+        assert!(std::time::Instant::now() < deadline, "{what} within 10 s");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test]
+async fn a_role_change_applies_to_the_members_live_conference_connection_now() {
+    use platform_livekit::livekit_protocol::TrackSource;
+    let livekit = FakeLiveKit::start().await;
+    let fake = platform_workos::fake::FakeWorkos::start().await;
+    let mut builder = with_workos(TestApp::builder(), &fake);
+    for arg in livekit.args() {
+        builder = builder.arg(arg);
+    }
+    let app = builder.spawn().await;
+    let ada = workos_admin(&app.address, &fake, "ada@acme.test", "Acme").await;
+    let bob = workos_admin(&app.address, &fake, "bob@acme.test", "Bob's own").await;
+    let bob_id = join_by_link(&ada, &bob).await["id"].as_str().unwrap().to_owned();
+    let acme_room = create_space(&ada).await;
+    in_conference(&app, &acme_room, &bob_id).await;
+    livekit.set_room(&acme_room, Some(&[(bob_id.as_str(), Kind::Standard)]));
+
+    // Demoted to guest: from now on camera and microphone only, and the others see the role.
+    let member = ada
+        .ok(&format!("/members/{bob_id}/update"), json!({"role": "guest"}))
+        .await;
+    assert_eq!(member["role"], "guest");
+    until(&livekit, "an UpdateParticipant", |s| !s.updated.is_empty()).await;
+    {
+        let state = livekit.state.lock().unwrap();
+        assert_eq!(state.updated.len(), 1);
+        let update = &state.updated[0];
+        assert_eq!(
+            (update.room.as_str(), update.identity.as_str()),
+            (acme_room.as_str(), bob_id.as_str())
+        );
+        let permission = update.permission.as_ref().expect("a permission");
+        assert_eq!(
+            permission.can_publish_sources,
+            [TrackSource::Camera as i32, TrackSource::Microphone as i32]
+        );
+        assert!(permission.can_publish && permission.can_subscribe && !permission.can_update_metadata);
+        let metadata: serde_json::Value = serde_json::from_str(&update.metadata).unwrap();
+        assert_eq!(metadata["role"], "guest");
+        assert_eq!(metadata["userId"], bob_id.as_str());
+        // Every call carried a `roomAdmin` token for its room.
+        assert_eq!(state.room_unauthenticated, 0);
+    }
+
+    // LiveKit down: the change is made and answered all the same, and the failure is counted.
+    let failed = |metrics: &str| {
+        metrics
+            .lines()
+            .find(|l| l.starts_with("qubital_conference_live_changes_failed_total{action=\"update\"}"))
+            .and_then(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+            .unwrap_or(0.0)
+    };
+    let before = failed(&qubital_plugin::metrics::render());
+    livekit.state.lock().unwrap().room_failures = 1;
+    let member = ada
+        .ok(&format!("/members/{bob_id}/update"), json!({"role": "member"}))
+        .await;
+    assert_eq!(member["role"], "member");
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while failed(&qubital_plugin::metrics::render()) < before + 1.0 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the failure was not counted"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(livekit.state.lock().unwrap().updated.len(), 1);
+}

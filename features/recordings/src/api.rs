@@ -22,7 +22,9 @@ pub(crate) use recordings::RecordingsApi;
 use crate::store::{self, RecordingRow};
 
 const ZONE_MAX: usize = 64;
+/// The most user ids of `participantIds` (and `people`): checked before any of them is looked at.
 const PARTICIPANTS_MAX: usize = 100;
+const PEOPLE_MAX: usize = PARTICIPANTS_MAX;
 
 #[derive(Tags)]
 enum RecordingsTag {
@@ -107,12 +109,14 @@ async fn load(conn: &mut sqlx::PgConnection, org_id: i64, recording_id: &str) ->
     ))
 }
 
+/// The distinct user ids of `ids`, in order (callers bound `ids` first; the dedupe is linear).
 fn parse_user_ids(location: &str, ids: &[String], errors: &mut Vec<FieldError>) -> Vec<i64> {
     let mut parsed = Vec::with_capacity(ids.len());
+    let mut seen = std::collections::HashSet::with_capacity(ids.len());
     for (i, id) in ids.iter().enumerate() {
         match id.trim().parse::<i64>() {
             Ok(value) if value > 0 => {
-                if !parsed.contains(&value) {
+                if seen.insert(value) {
                     parsed.push(value)
                 }
             }
@@ -158,11 +162,13 @@ fn zone_and_participants(zone: &str, participant_ids: &[String], errors: &mut Ve
             format!("1..{ZONE_MAX} of A-Z a-z 0-9 _ - . :"),
         ));
     }
+    // Refused before looking at any of them (the schema says so too).
     if participant_ids.len() > PARTICIPANTS_MAX {
         errors.push(FieldError::new(
             "body.participantIds",
             format!("at most {PARTICIPANTS_MAX}"),
         ));
+        return Vec::new();
     }
     parse_user_ids("body.participantIds", participant_ids, errors)
 }

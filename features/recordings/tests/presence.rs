@@ -146,3 +146,52 @@ async fn bad_presence_reports_are_4xx_problems() {
         .unwrap();
     assert_eq!(anonymous.status(), 401);
 }
+
+/// `participantIds` and `people` are bounded (≤ 100) in the schema and refused as a whole when
+/// longer: one error at the list, before any item is parsed, de-duplicated or looked up.
+#[tokio::test]
+async fn over_long_user_lists_are_refused_before_any_item_is_looked_at() {
+    let livekit = FakeLiveKit::start().await;
+    let app = livekit.app().spawn().await;
+    let admin = sign_in(&app.address, "ada@acme.test", "Acme", "admin").await;
+    let space = create_space(&admin, "Main").await;
+    let ids: Vec<String> = (0..101).map(|i| format!("not-a-user-{i}")).collect();
+    for (path, body, location) in [
+        (
+            "/recordings/presence/update",
+            json!({"spaceId": space, "zone": "z", "participantIds": ids}),
+            "body.participantIds",
+        ),
+        (
+            "/recordings/start",
+            json!({"spaceId": space, "topic": "T", "zone": "z", "participantIds": ids}),
+            "body.participantIds",
+        ),
+        ("/recordings/list", json!({"people": ids}), "body.people"),
+    ] {
+        let (status, problem) = admin.post(path, body).await;
+        assert_eq!((status, problem_type(&problem)), (422, "validation"), "{path}");
+        let errors = problem["errors"].as_array().unwrap();
+        assert_eq!(errors.len(), 1, "{path}: {problem}");
+        assert_eq!(errors[0]["location"], location, "{path}");
+    }
+    let spec: serde_json::Value = reqwest::get(app.url("/openapi.json"))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let schemas = &spec["components"]["schemas"];
+    assert_eq!(
+        schemas["RecordingPresenceRequest"]["properties"]["participantIds"]["maxItems"],
+        100
+    );
+    assert_eq!(
+        schemas["StartRecordingRequest"]["properties"]["participantIds"]["maxItems"],
+        100
+    );
+    assert_eq!(
+        schemas["ListRecordingsRequest"]["properties"]["people"]["maxItems"],
+        100
+    );
+}

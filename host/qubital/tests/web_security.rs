@@ -288,3 +288,45 @@ async fn large_json_answers_are_gzipped_for_clients_that_accept_it() {
     assert!(small.headers().get("content-encoding").is_none());
     assert!(small.text().await.unwrap().contains("ok"));
 }
+
+#[tokio::test]
+async fn large_json_answers_are_brotli_compressed_for_clients_that_prefer_it() {
+    let app = app().await;
+    let plain = reqwest::Client::new();
+    let fetch = |accept: &'static str| {
+        plain
+            .get(app.url("/openapi.json"))
+            .header("accept-encoding", accept)
+            .send()
+    };
+    // What browsers send: brotli is chosen over gzip.
+    let raw = fetch("gzip, deflate, br, zstd").await.unwrap();
+    assert_eq!(raw.headers()["content-encoding"], "br");
+    let vary: Vec<&str> = raw
+        .headers()
+        .get_all("vary")
+        .iter()
+        .map(|v| v.to_str().unwrap())
+        .collect();
+    assert!(vary.contains(&"accept-encoding"), "{vary:?}");
+    let brotli = raw.bytes().await.unwrap();
+    let mut decoded = String::new();
+    std::io::Read::read_to_string(&mut brotli::Decompressor::new(&brotli[..], 4096), &mut decoded).unwrap();
+    let spec: serde_json::Value = serde_json::from_str(&decoded).unwrap();
+    assert_eq!(spec["info"]["title"], "Qubital API");
+    let gzip = fetch("gzip").await.unwrap().bytes().await.unwrap();
+    assert!(
+        brotli.len() < gzip.len(),
+        "brotli {} vs gzip {}",
+        brotli.len(),
+        gzip.len()
+    );
+
+    // The client's weights decide: gzip preferred, or brotli refused.
+    for accept in ["br;q=0.5, gzip", "br;q=0, *"] {
+        let raw = fetch(accept).await.unwrap();
+        assert_eq!(raw.headers()["content-encoding"], "gzip", "{accept}");
+    }
+    let raw = fetch("br;q=0, gzip;q=0").await.unwrap();
+    assert!(raw.headers().get("content-encoding").is_none());
+}

@@ -1,6 +1,6 @@
 //! A local LiveKit server API for tests of any crate (Cargo feature `fake`): the Twirp
 //! `livekit.Egress` service (StartRoomCompositeEgress, StopEgress, ListEgress) and
-//! `livekit.RoomService` (ListParticipants, RemoveParticipant), over protobuf — what
+//! `livekit.RoomService` (ListRooms, ListParticipants, UpdateParticipant, RemoveParticipant), over protobuf — what
 //! `livekit-api` sends — or JSON bodies. Like LiveKit, it refuses any request whose Bearer token
 //! `livekit-api`'s own `TokenVerifier` rejects (key [`API_KEY`], secret [`API_SECRET`]) or that
 //! lacks the grant the call needs (`roomRecord`; `roomAdmin` for the room asked about).
@@ -45,6 +45,10 @@ pub struct LiveKitState {
     pub room_unauthenticated: u32,
     /// `(room, identity)` of every accepted RemoveParticipant, in order.
     pub removed: Vec<(String, String)>,
+    /// Every accepted UpdateParticipant request, in order.
+    pub updated: Vec<proto::UpdateParticipantRequest>,
+    /// Answer this many of the next authorised room-service requests with a 500 (LiveKit down).
+    pub room_failures: u32,
 }
 
 #[derive(Clone)]
@@ -180,7 +184,8 @@ async fn twirp(
     }
 }
 
-/// The Twirp `livekit.RoomService`: ListParticipants and RemoveParticipant want, like LiveKit, a
+/// The Twirp `livekit.RoomService`: ListParticipants, UpdateParticipant and RemoveParticipant
+/// want, like LiveKit, a
 /// token with the `roomAdmin` grant for the very room asked about; ListRooms the `roomList` grant.
 #[handler]
 async fn room_service(
@@ -212,6 +217,7 @@ async fn room_service(
     let room = match method.as_str() {
         "ListParticipants" => decode::<proto::ListParticipantsRequest>(json_body, &body).map(|r| r.room),
         "RemoveParticipant" => decode::<proto::RoomParticipantIdentity>(json_body, &body).map(|r| r.room),
+        "UpdateParticipant" => decode::<proto::UpdateParticipantRequest>(json_body, &body).map(|r| r.room),
         _ => return twirp_error(StatusCode::NOT_FOUND, "bad_route", "no such method"),
     };
     let Some(room) = room else {
@@ -222,6 +228,30 @@ async fn room_service(
     if !authorized {
         state.room_unauthenticated += 1;
         return twirp_error(StatusCode::UNAUTHORIZED, "unauthenticated", "invalid token");
+    }
+    if state.room_failures > 0 {
+        state.room_failures -= 1;
+        return twirp_error(StatusCode::INTERNAL_SERVER_ERROR, "internal", "LiveKit is down");
+    }
+    if method == "UpdateParticipant" {
+        let request = decode::<proto::UpdateParticipantRequest>(json_body, &body).unwrap_or_default();
+        let Some(participant) = state
+            .rooms
+            .get_mut(&room)
+            .and_then(|people| people.iter_mut().find(|p| p.identity == request.identity))
+        else {
+            return twirp_error(StatusCode::NOT_FOUND, "not_found", "participant not found");
+        };
+        // As LiveKit: an empty metadata or name leaves it as it is.
+        if !request.metadata.is_empty() {
+            participant.metadata = request.metadata.clone();
+        }
+        if request.permission.is_some() {
+            participant.permission = request.permission.clone();
+        }
+        let info = participant.clone();
+        state.updated.push(request);
+        return encode(json_body, &info);
     }
     if method == "RemoveParticipant" {
         let identity = decode::<proto::RoomParticipantIdentity>(json_body, &body)

@@ -223,6 +223,52 @@ pub async fn page<'e>(
     .await
 }
 
+/// The active member `user_id` of `org_id` (read without a lock).
+pub async fn member<'e>(
+    db: impl PgExecutor<'e>,
+    org_id: i64,
+    user_id: i64,
+) -> Result<Option<Member>, sqlx::Error> {
+    sqlx::query_as(&format!(
+        "SELECT {MEMBER_COLUMNS} FROM user_organizations m JOIN users u ON u.id = m.user_id
+         WHERE m.org_id = $1 AND m.user_id = $2 AND m.status = 'active'"
+    ))
+    .bind(org_id)
+    .bind(user_id)
+    .fetch_optional(db)
+    .await
+}
+
+/// The active admins of `org_id` (read without a lock; [`lock_admins`] locks them).
+pub async fn admins<'e>(db: impl PgExecutor<'e>, org_id: i64) -> Result<Vec<i64>, sqlx::Error> {
+    sqlx::query_scalar(
+        "SELECT user_id FROM user_organizations
+         WHERE org_id = $1 AND role = 'admin' AND status = 'active' ORDER BY user_id",
+    )
+    .bind(org_id)
+    .fetch_all(db)
+    .await
+}
+
+/// Records the WorkOS membership id of a membership (one made again in WorkOS).
+pub async fn set_workos_membership_id<'e>(
+    db: impl PgExecutor<'e>,
+    org_id: i64,
+    user_id: i64,
+    workos_membership_id: &str,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "UPDATE user_organizations SET workos_membership_id = $3, updated_at = now()
+         WHERE org_id = $1 AND user_id = $2",
+    )
+    .bind(org_id)
+    .bind(user_id)
+    .bind(workos_membership_id)
+    .execute(db)
+    .await?;
+    Ok(())
+}
+
 /// The active member `user_id` of `org_id`, their membership locked until the caller's
 /// transaction ends.
 pub async fn lock_member(

@@ -155,6 +155,10 @@ pub async fn upsert_membership(
 /// membership of the same user and organization if nothing newer than `at` was written to it.
 /// Never a row carrying another WorkOS membership: that is a newer membership, which a late
 /// delete of an older one must not remove. The key of what was removed, to end its sessions.
+///
+/// Like a removal through the API (`memberships::remove`), it retires the organization's invite
+/// link (so the removed member cannot walk back in through the link they joined with) and the
+/// organization stops being the user's last one.
 pub async fn delete_membership(
     conn: &mut PgConnection,
     workos_id: &str,
@@ -174,7 +178,12 @@ pub async fn delete_membership(
     .bind(user_workos_id)
     .bind(org_workos_id)
     .bind(at)
-    .fetch_optional(conn)
+    .fetch_optional(&mut *conn)
     .await?;
-    Ok(removed.map(|(user_id, org_id)| MembershipKey { user_id, org_id }))
+    let Some((user_id, org_id)) = removed else {
+        return Ok(None);
+    };
+    super::organizations::retire_invite_id(&mut *conn, org_id).await?;
+    super::users::forget_last_organization(&mut *conn, user_id, org_id).await?;
+    Ok(Some(MembershipKey { user_id, org_id }))
 }

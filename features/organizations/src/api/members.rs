@@ -107,43 +107,85 @@ fn parse_id(id: &str) -> Result<i64, Problem> {
         .ok_or_else(Problem::not_found)
 }
 
+/// The active member `user_id` of the organization (no lock); 404 for anyone else.
+async fn find_member(conn: &mut PgConnection, org_id: i64, user_id: i64) -> Result<MemberRow, Problem> {
+    store::memberships::member(conn, org_id, user_id)
+        .await?
+        .ok_or_else(Problem::not_found)
+}
+
 /// The active member `user_id` of the organization, locked until the transaction ends; 404 for
 /// anyone else.
-async fn lock_member(conn: &mut PgConnection, org_id: i64, user_id: i64) -> Result<MemberRow, Problem> {
+async fn lock_member_or_404(
+    conn: &mut PgConnection,
+    org_id: i64,
+    user_id: i64,
+) -> Result<MemberRow, Problem> {
     store::memberships::lock_member(conn, org_id, user_id)
         .await?
         .ok_or_else(Problem::not_found)
+}
+
+fn last_admin() -> Problem {
+    Problem::new(&LAST_ADMIN).with_detail("Make another member an admin first.")
+}
+
+/// Refuses to take away the last admin (a read: the decision is taken again under lock, see
+/// [`guard_last_admin`]).
+async fn check_last_admin(conn: &mut PgConnection, org_id: i64, target: i64) -> Result<(), Problem> {
+    let admins = store::memberships::admins(conn, org_id).await?;
+    if admins.contains(&target) && admins.len() <= 1 {
+        return Err(last_admin());
+    }
+    Ok(())
 }
 
 /// Locks the organization's admins (in id order) and refuses to take away the last one.
 async fn guard_last_admin(conn: &mut PgConnection, org_id: i64, target: i64) -> Result<(), Problem> {
     let admins = store::memberships::lock_admins(conn, org_id).await?;
     if admins.contains(&target) && admins.len() <= 1 {
-        return Err(Problem::new(&LAST_ADMIN).with_detail("Make another member an admin first."));
+        return Err(last_admin());
     }
     Ok(())
 }
 
-/// The WorkOS membership id of a member of a mirrored organization (looked up when unknown);
-/// `None` for local-only organizations and users.
-async fn workos_membership(
+/// Where a member of a mirrored organization is in WorkOS (read from the database); `None` for
+/// local-only organizations and users.
+struct WorkosMember {
+    organization: String,
+    user: String,
+    /// Looked up in WorkOS when the mirror does not know it.
+    membership: Option<String>,
+}
+
+async fn workos_member(
     conn: &mut PgConnection,
-    workos: &Workos,
     member: &MemberRow,
     org_id: i64,
-) -> Result<Option<String>, Problem> {
-    let workos_org_id = store::organizations::workos_org_id(conn, org_id, false).await?;
-    let (Some(workos_org_id), Some(workos_user_id)) = (workos_org_id, &member.workos_id) else {
+) -> Result<Option<WorkosMember>, Problem> {
+    let organization = store::organizations::workos_org_id(conn, org_id, false).await?;
+    let (Some(organization), Some(user)) = (organization, member.workos_id.clone()) else {
         return Ok(None);
     };
-    if let Some(id) = &member.workos_membership_id {
-        return Ok(Some(id.clone()));
+    Ok(Some(WorkosMember {
+        organization,
+        user,
+        membership: member.workos_membership_id.clone(),
+    }))
+}
+
+impl WorkosMember {
+    /// The WorkOS membership id (asked of WorkOS when unknown; `None`: WorkOS has none).
+    async fn membership_id(&self, workos: &Workos) -> Result<Option<String>, Problem> {
+        if let Some(id) = &self.membership {
+            return Ok(Some(id.clone()));
+        }
+        let found = workos
+            .find_membership(&self.user, &self.organization)
+            .await
+            .map_err(workos_problem)?;
+        Ok(found.map(|m| m.id))
     }
-    let found = workos
-        .find_membership(workos_user_id, &workos_org_id)
-        .await
-        .map_err(workos_problem)?;
-    Ok(found.map(|m| m.id))
 }
 
 #[derive(Default)]
@@ -191,7 +233,8 @@ impl MembersApi {
 
     /// Change a member's role
     ///
-    /// Change a member's role (WorkOS first, then here). The last admin cannot be demoted.
+    /// Change a member's role (WorkOS first, then here). The last admin cannot be demoted. The
+    /// member's connections to the organization's conferences get the new role's grants at once.
     ///
     /// Permission: EditUser.
     #[oai(
@@ -211,24 +254,52 @@ impl MembersApi {
         caller.require(&EDIT_USER)?;
         let target = parse_id(&id.0)?;
         let role = body.0.role;
-        let mut tx = ctx.db().begin().await?;
-        let member = lock_member(&mut tx, caller.organization_id, target).await?;
-        if member.role == role {
-            return Ok(Json(member.into()));
-        }
-        if member.role == Role::Admin {
-            guard_last_admin(&mut tx, caller.organization_id, target).await?;
-        }
+        let org_id = caller.organization_id;
+        // No transaction or pooled connection is held across the WorkOS call: read, call
+        // WorkOS, then write in a short transaction that decides again under lock.
+        let (before, in_workos) = {
+            let mut conn = ctx.db().acquire().await?;
+            let member = find_member(&mut conn, org_id, target).await?;
+            if member.role == role {
+                return Ok(Json(member.into()));
+            }
+            if member.role == Role::Admin {
+                check_last_admin(&mut conn, org_id, target).await?;
+            }
+            let in_workos = workos_member(&mut conn, &member, org_id).await?;
+            (member.role, in_workos)
+        };
         let workos = ctx.get::<Workos>();
-        if let Some(membership_id) =
-            workos_membership(&mut tx, workos, &member, caller.organization_id).await?
-        {
-            workos
-                .update_membership_role(&membership_id, role.as_str())
-                .await
-                .map_err(workos_problem)?;
+        let mut changed_in_workos = None;
+        if let Some(in_workos) = &in_workos {
+            if let Some(membership_id) = in_workos.membership_id(workos).await? {
+                workos
+                    .update_membership_role(&membership_id, role.as_str())
+                    .await
+                    .map_err(workos_problem)?;
+                changed_in_workos = Some(membership_id);
+            }
         }
-        let member = store::memberships::set_role(&mut *tx, caller.organization_id, target, role).await?;
+        // WorkOS has the new role now. If this write fails on the database, the follower mirrors
+        // WorkOS's `organization_membership.updated` (the answer is the database's 503).
+        let mut tx = ctx.db().begin().await?;
+        let member = lock_member_or_404(&mut tx, org_id, target).await?;
+        if member.role == Role::Admin && role != Role::Admin {
+            if let Err(problem) = guard_last_admin(&mut tx, org_id, target).await {
+                // Another change took the other admin meanwhile: WorkOS gets the role back.
+                drop(tx);
+                if let Some(membership_id) = changed_in_workos {
+                    if let Err(error) = workos
+                        .update_membership_role(&membership_id, before.as_str())
+                        .await
+                    {
+                        tracing::error!(%error, user_id = target, "could not put back a member's role in WorkOS");
+                    }
+                }
+                return Err(problem);
+            }
+        }
+        let member = store::memberships::set_role(&mut *tx, org_id, target, role).await?;
         // The new role is the second target (`role`), so a filter on it finds every promotion.
         qubital_audit::record(
             &mut tx,
@@ -238,6 +309,8 @@ impl MembersApi {
         )
         .await?;
         tx.commit().await?;
+        // Their live conference connections get the new role's grants now (best effort).
+        qubital_realtime::conference::apply_role(&ctx, org_id, target, role).await;
         Ok(Json(member.into()))
     }
 
@@ -259,37 +332,71 @@ impl MembersApi {
         let caller = auth.0;
         caller.require(&BAN_USER)?;
         let target = parse_id(&id.0)?;
-        let mut tx = ctx.db().begin().await?;
-        let member = lock_member(&mut tx, caller.organization_id, target).await?;
-        if member.role == Role::Admin {
-            guard_last_admin(&mut tx, caller.organization_id, target).await?;
-        }
+        let org_id = caller.organization_id;
+        // As for a role change: read, call WorkOS with no connection held, then write in a
+        // short transaction that decides again under lock.
+        let (before, in_workos) = {
+            let mut conn = ctx.db().acquire().await?;
+            let member = find_member(&mut conn, org_id, target).await?;
+            if member.role == Role::Admin {
+                check_last_admin(&mut conn, org_id, target).await?;
+            }
+            let in_workos = workos_member(&mut conn, &member, org_id).await?;
+            (member, in_workos)
+        };
         let workos = ctx.get::<Workos>();
-        if let Some(membership_id) =
-            workos_membership(&mut tx, workos, &member, caller.organization_id).await?
-        {
-            workos
-                .delete_membership(&membership_id)
-                .await
-                .map_err(workos_problem)?;
+        let mut deleted_in_workos = false;
+        if let Some(in_workos) = &in_workos {
+            if let Some(membership_id) = in_workos.membership_id(workos).await? {
+                workos
+                    .delete_membership(&membership_id)
+                    .await
+                    .map_err(workos_problem)?;
+                deleted_in_workos = true;
+            }
         }
-        store::memberships::remove(&mut tx, caller.organization_id, target).await?;
+        // WorkOS has removed them now. If this write fails on the database, the follower mirrors
+        // WorkOS's `organization_membership.deleted`, which ends their sessions and retires the
+        // invite link the same way (the answer is the database's 503; a retry finds the
+        // membership gone in WorkOS and finishes here).
+        let mut tx = ctx.db().begin().await?;
+        // Gone already when the follower applied WorkOS's deletion first: finish all the same.
+        let member = store::memberships::lock_member(&mut tx, org_id, target).await?;
+        if member.as_ref().is_some_and(|m| m.role == Role::Admin) {
+            if let Err(problem) = guard_last_admin(&mut tx, org_id, target).await {
+                // Another change took the other admin meanwhile: the membership is made again in
+                // WorkOS, and the mirror follows the new one.
+                if let (true, Some(in_workos)) = (deleted_in_workos, &in_workos) {
+                    match workos
+                        .create_membership(&in_workos.user, &in_workos.organization, before.role.as_str())
+                        .await
+                    {
+                        Ok(made) => {
+                            store::memberships::set_workos_membership_id(&mut *tx, org_id, target, &made.id)
+                                .await?;
+                            tx.commit().await?;
+                        }
+                        Err(error) => {
+                            tracing::error!(%error, user_id = target, "could not make a member's WorkOS membership again")
+                        }
+                    }
+                }
+                return Err(problem);
+            }
+        }
+        store::memberships::remove(&mut tx, org_id, target).await?;
         qubital_audit::record(
             &mut tx,
             AuditEvent::by(&caller, Action::MemberRemoved, req)
-                .target(Target::new("member", target).named(&member.email)),
+                .target(Target::new("member", target).named(&before.email)),
         )
         .await?;
-        let ended = sessions::end_membership_sessions(
-            &mut tx,
-            target,
-            caller.organization_id,
-            sessions::reason::MEMBER_REMOVED,
-        )
-        .await?;
+        let ended =
+            sessions::end_membership_sessions(&mut tx, target, org_id, sessions::reason::MEMBER_REMOVED)
+                .await?;
         tx.commit().await?;
         sessions::revoke_with_workos(workos, ended);
-        disconnect_from_conferences(&ctx, caller.organization_id, target).await;
+        disconnect_from_conferences(&ctx, org_id, target).await;
         Ok(Removed::Done)
     }
 }

@@ -178,12 +178,7 @@ impl RealtimeApi {
             .await?
             .ok_or_else(Problem::not_found)?;
         let user = profile(&ctx, caller).await?;
-        let metadata = serde_json::json!({
-            "userId": user.id,
-            "organizationId": user.current_organization_id,
-            "role": caller.role,
-        })
-        .to_string();
+        let metadata = conference::member_metadata(&user, caller.role);
         let access = conference::mint(
             &ctx,
             space.id,

@@ -19,6 +19,7 @@ pub struct RecordingPresenceRequest {
     /// The recorded zone.
     pub zone: String,
     /// Users in the zone now (user ids of members of the organization, ≤ 100).
+    #[oai(validator(max_items = 100))]
     pub participant_ids: Vec<String>,
 }
 

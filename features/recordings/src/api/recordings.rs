@@ -21,7 +21,7 @@ use uuid::Uuid;
 
 use super::{
     check_members, load, parse_user_ids, recording, unavailable, zone_and_participants, Recording,
-    RecordingsTag,
+    RecordingsTag, PEOPLE_MAX,
 };
 use crate::{
     egress, metrics,
@@ -43,7 +43,7 @@ pub struct StartRecordingRequest {
     /// Zone of the space being recorded: 1..64 of `A-Z a-z 0-9 _ - . :`.
     pub zone: String,
     /// Users present in the zone at start (user ids of members of the organization, ≤ 100).
-    #[oai(default)]
+    #[oai(default, validator(max_items = 100))]
     pub participant_ids: Vec<String>,
 }
 
@@ -60,7 +60,8 @@ pub struct ListRecordingsRequest {
     pub offset: u32,
     /// Case-insensitive substring of the topic.
     pub name: Option<String>,
-    /// Keeps recordings in which **every** listed user (user ids) took part.
+    /// Keeps recordings in which **every** listed user (user ids, ≤ 100) took part.
+    #[oai(validator(max_items = 100))]
     pub people: Option<Vec<String>>,
     /// Started at or after this instant.
     pub from: Option<DateTime<Utc>>,
@@ -342,11 +343,16 @@ async fn save_start(
 /// it starts.
 fn list_filter(org_id: i64, body: &ListRecordingsRequest) -> Result<RecordingFilter, Problem> {
     let mut errors = Vec::new();
-    let people = body
-        .people
-        .as_deref()
-        .map(|ids| parse_user_ids("body.people", ids, &mut errors))
-        .filter(|ids| !ids.is_empty());
+    let people = match body.people.as_deref() {
+        // Refused before looking at any of them (the schema says so too).
+        Some(ids) if ids.len() > PEOPLE_MAX => {
+            errors.push(FieldError::new("body.people", format!("at most {PEOPLE_MAX}")));
+            None
+        }
+        ids => ids
+            .map(|ids| parse_user_ids("body.people", ids, &mut errors))
+            .filter(|ids| !ids.is_empty()),
+    };
     if let (Some(from), Some(to)) = (body.from, body.to) {
         if from > to {
             errors.push(FieldError::new("body.to", "must not be before `from`"));

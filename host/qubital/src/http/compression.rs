@@ -1,5 +1,10 @@
-//! gzip for large text answers (JSON, problems, metrics) when the client accepts it: list
-//! answers shrink several times over, which matters on the desktop client's slow links.
+//! Compression of large text answers (JSON, problems, metrics) when the client accepts it: list
+//! answers shrink several times over, which matters on the desktop client's slow links. Brotli
+//! (`br`) when the client prefers it or weighs it as much as gzip, else gzip.
+//!
+//! Done here, over the `brotli` and `flate2` crates, rather than with poem's `Compression`
+//! middleware: that needs poem's `compression` Cargo feature, which rebuilds poem and every
+//! crate above it.
 
 use std::{io::Write, sync::Arc};
 
@@ -8,14 +13,55 @@ use poem::{
     Body, Endpoint, IntoResponse, Request, Response,
 };
 
-/// Bodies smaller than this are sent as they are: gzip's header and the CPU are not worth it.
+/// Bodies smaller than this are sent as they are: the encoding's framing and the CPU are not
+/// worth it.
 pub const MIN_COMPRESSED_BYTES: usize = 1024;
 
-/// Compresses the answer with gzip when the request's `Accept-Encoding` allows it, the answer
-/// is text (`application/json`, `+json`, `text/*`), not encoded already, and at least
-/// [`MIN_COMPRESSED_BYTES`] long. Adds `Vary: Accept-Encoding` to every text answer.
-pub async fn gzip<E: Endpoint>(next: Arc<E>, req: Request) -> poem::Result<Response> {
-    let accepts = accepts_gzip(req.headers().get(header::ACCEPT_ENCODING));
+/// Brotli quality for answers made on the fly: 4 compresses JSON better than gzip's fast level
+/// at a similar cost (11, the maximum, is for static assets).
+const BROTLI_QUALITY: u32 = 4;
+/// Brotli window (log2 of its size): 4 MiB, the format's usual default.
+const BROTLI_WINDOW: u32 = 22;
+
+/// A content coding this server sends.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Encoding {
+    Brotli,
+    Gzip,
+}
+
+impl Encoding {
+    fn name(self) -> &'static str {
+        match self {
+            Encoding::Brotli => "br",
+            Encoding::Gzip => "gzip",
+        }
+    }
+
+    fn encode(self, body: &[u8]) -> std::io::Result<Vec<u8>> {
+        let out = Vec::with_capacity(body.len() / 4);
+        match self {
+            Encoding::Brotli => {
+                let mut encoder = brotli::CompressorWriter::new(out, 4096, BROTLI_QUALITY, BROTLI_WINDOW);
+                encoder.write_all(body)?;
+                encoder.flush()?;
+                Ok(encoder.into_inner())
+            }
+            Encoding::Gzip => {
+                let mut encoder = flate2::write::GzEncoder::new(out, flate2::Compression::fast());
+                encoder.write_all(body)?;
+                encoder.finish()
+            }
+        }
+    }
+}
+
+/// Compresses the answer with the coding [`negotiate`] picks from the request's
+/// `Accept-Encoding`, when the answer is text (`application/json`, `+json`, `text/*`), not
+/// encoded already, and at least [`MIN_COMPRESSED_BYTES`] long. Adds `Vary: Accept-Encoding` to
+/// every text answer.
+pub async fn compress<E: Endpoint>(next: Arc<E>, req: Request) -> poem::Result<Response> {
+    let encoding = negotiate(req.headers().get(header::ACCEPT_ENCODING));
     let mut response = next.call(req).await?.into_response();
     if !is_text(&response) || response.headers().contains_key(header::CONTENT_ENCODING) {
         return Ok(response);
@@ -23,21 +69,21 @@ pub async fn gzip<E: Endpoint>(next: Arc<E>, req: Request) -> poem::Result<Respo
     response
         .headers_mut()
         .append(header::VARY, HeaderValue::from_static("accept-encoding"));
-    if !accepts {
+    let Some(encoding) = encoding else {
         return Ok(response);
-    }
+    };
     let body = response.take_body().into_bytes().await?;
     if body.len() < MIN_COMPRESSED_BYTES {
         response.set_body(body);
         return Ok(response);
     }
-    let mut encoder =
-        flate2::write::GzEncoder::new(Vec::with_capacity(body.len() / 4), flate2::Compression::fast());
-    let compressed = encoder.write_all(&body).and_then(|()| encoder.finish());
-    match compressed {
+    match encoding.encode(&body) {
         Ok(compressed) => {
             let headers = response.headers_mut();
-            headers.insert(header::CONTENT_ENCODING, HeaderValue::from_static("gzip"));
+            headers.insert(
+                header::CONTENT_ENCODING,
+                HeaderValue::from_static(encoding.name()),
+            );
             headers.remove(header::CONTENT_LENGTH);
             response.set_body(Body::from_vec(compressed));
         }
@@ -46,21 +92,35 @@ pub async fn gzip<E: Endpoint>(next: Arc<E>, req: Request) -> poem::Result<Respo
     Ok(response)
 }
 
-/// Whether `Accept-Encoding` lists `gzip` (or `*`) without `q=0`.
-fn accepts_gzip(value: Option<&HeaderValue>) -> bool {
-    let Some(value) = value.and_then(|v| v.to_str().ok()) else {
-        return false;
-    };
-    value.split(',').any(|coding| {
+/// The coding to send for an `Accept-Encoding` header (RFC 9110 §12.5.3): each coding's weight
+/// is its own entry's `q`, else the `*` entry's, else 0. Brotli when its weight is positive and
+/// at least gzip's; else gzip when its weight is positive; else none.
+pub fn negotiate(value: Option<&HeaderValue>) -> Option<Encoding> {
+    let value = value?.to_str().ok()?;
+    let (mut br, mut gzip, mut any) = (None, None, None);
+    for coding in value.split(',') {
         let mut parts = coding.split(';').map(str::trim);
         let name = parts.next().unwrap_or("").to_ascii_lowercase();
-        let refused = parts.any(|p| {
-            p.strip_prefix("q=")
-                .and_then(|q| q.parse::<f32>().ok())
-                .is_some_and(|q| q == 0.0)
-        });
-        (name == "gzip" || name == "*") && !refused
-    })
+        let q = parts
+            .find_map(|p| p.strip_prefix("q=").or_else(|| p.strip_prefix("Q=")))
+            .map_or(Some(1.0), |q| q.trim().parse::<f32>().ok())
+            .unwrap_or(0.0);
+        match name.as_str() {
+            "br" => br = Some(q),
+            "gzip" | "x-gzip" => gzip = Some(q),
+            "*" => any = Some(q),
+            _ => {}
+        }
+    }
+    let br = br.or(any).unwrap_or(0.0);
+    let gzip = gzip.or(any).unwrap_or(0.0);
+    if br > 0.0 && br >= gzip {
+        Some(Encoding::Brotli)
+    } else if gzip > 0.0 {
+        Some(Encoding::Gzip)
+    } else {
+        None
+    }
 }
 
 fn is_text(response: &Response) -> bool {
@@ -76,17 +136,23 @@ fn is_text(response: &Response) -> bool {
 
 #[cfg(test)]
 mod tests {
-    use super::accepts_gzip;
+    use super::{negotiate, Encoding};
     use poem::http::HeaderValue;
 
     #[test]
     fn accept_encoding_is_read_with_its_weights() {
-        let accepts = |v: &'static str| accepts_gzip(Some(&HeaderValue::from_static(v)));
-        assert!(accepts("gzip, deflate, br"));
-        assert!(accepts("br;q=1.0, gzip;q=0.8"));
-        assert!(accepts("*"));
-        assert!(!accepts("gzip;q=0"));
-        assert!(!accepts("br"));
-        assert!(!accepts_gzip(None));
+        let pick = |v: &'static str| negotiate(Some(&HeaderValue::from_static(v)));
+        assert_eq!(pick("gzip, deflate, br"), Some(Encoding::Brotli));
+        assert_eq!(pick("br;q=1.0, gzip;q=0.8"), Some(Encoding::Brotli));
+        assert_eq!(pick("br;q=0.5, gzip"), Some(Encoding::Gzip));
+        assert_eq!(pick("gzip, deflate"), Some(Encoding::Gzip));
+        assert_eq!(pick("br"), Some(Encoding::Brotli));
+        assert_eq!(pick("*"), Some(Encoding::Brotli));
+        assert_eq!(pick("br;q=0, *"), Some(Encoding::Gzip));
+        assert_eq!(pick("gzip;q=0"), None);
+        assert_eq!(pick("br;q=0, gzip;q=0"), None);
+        assert_eq!(pick("identity, deflate"), None);
+        assert_eq!(pick("gzip;q=bogus"), None);
+        assert_eq!(negotiate(None), None);
     }
 }

@@ -129,7 +129,7 @@ fn routes<T: poem_openapi::OpenApi + 'static>(
         .boxed()
         .with(CatchPanic::new().with_handler(problems::PanicToProblem))
         .data(settings)
-        .around(compression::gzip)
+        .around(compression::compress)
         .boxed()
         .around(surface::surface)
         .data(ctx)

@@ -21,7 +21,8 @@
 //! (WorkOS's clock orders the versions of an object; so does a mirror of it).
 //!
 //! What goes wrong with WorkOS can be scripted too: 429s ([`FakeWorkos::rate_limit`]), slow
-//! event pages ([`FakeWorkos::delay_event_pages`]), time passing beyond the retention
+//! event pages ([`FakeWorkos::delay_event_pages`]), slow membership changes
+//! ([`FakeWorkos::delay_membership_writes`]), time passing beyond the retention
 //! ([`FakeWorkos::advance_clock`]).
 
 mod audit_logs;
@@ -130,6 +131,8 @@ pub struct State {
     rate_limited: u32,
     /// Pause before answering each page of events.
     event_page_delay: Duration,
+    /// Pause before changing or deleting a membership (a slow WorkOS).
+    membership_write_delay: Duration,
     /// Serve every event type, whatever the request's `events` filter says.
     all_event_types: bool,
     /// Audit Logs events kept, one per idempotency key, oldest first.
@@ -594,6 +597,13 @@ impl FakeWorkos {
         self.with(|state| state.event_page_delay = delay);
     }
 
+    /// Waits `delay` before changing or deleting a membership (`PUT`/`DELETE
+    /// /user_management/organization_memberships/:id`); the call is in [`FakeWorkos::calls`]
+    /// as soon as it arrives.
+    pub fn delay_membership_writes(&self, delay: Duration) {
+        self.with(|state| state.membership_write_delay = delay);
+    }
+
     /// Serves every event type, whatever the request's `events` filter asks for: how a client
     /// sees a type it did not expect.
     pub fn serve_all_event_types(&self) {
@@ -651,6 +661,12 @@ async fn check_and_log<E: poem::Endpoint>(next: Arc<E>, req: Request) -> poem::R
                 "Invalid API key",
             ));
         }
+    }
+    let membership_write = path.starts_with("/user_management/organization_memberships/")
+        && matches!(req.method().as_str(), "PUT" | "DELETE");
+    if membership_write {
+        let delay = state.lock().unwrap().membership_write_delay;
+        tokio::time::sleep(delay).await;
     }
     {
         let mut state = state.lock().unwrap();

@@ -1,0 +1,130 @@
+//! Changing a member's role and removing a member call WorkOS; no database transaction or pooled
+//! connection is held across that call. With a pool of one connection and a WorkOS that stalls,
+//! other requests are still served; a last-admin race settled after the WorkOS calls leaves
+//! WorkOS and the mirror in step.
+
+extern crate qubital_organizations;
+extern crate qubital_users;
+
+mod support;
+
+use std::time::{Duration, Instant};
+
+use platform_workos::fake::FakeWorkos;
+use qubital_auth::test_support::workos_admin;
+use qubital_testkit::{Client, TestApp};
+use serde_json::json;
+use support::*;
+
+const MEMBERSHIP_WRITE: &str = "/user_management/organization_memberships/";
+
+/// Waits until WorkOS has received `count` membership changes (`method` `PUT` or `DELETE`).
+async fn workos_received(fake: &FakeWorkos, method: &str, count: usize) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while fake.count_calls(&format!("{method} {MEMBERSHIP_WRITE}")) < count {
+        assert!(Instant::now() < deadline, "WorkOS never got the {method}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// While WorkOS stalls on `during`'s call, another request of the organization is answered at
+/// once (it needs the only pooled connection).
+async fn others_are_served(ada: &Client, fake: &FakeWorkos, method: &str, count: usize) {
+    workos_received(fake, method, count).await;
+    let started = Instant::now();
+    let (status, body) = ada.post("/members/list", json!({})).await;
+    assert_eq!(status, 200, "{body}");
+    assert!(
+        started.elapsed() < Duration::from_millis(900),
+        "the list waited for the WorkOS call ({:?})",
+        started.elapsed()
+    );
+}
+
+#[tokio::test]
+async fn a_stalled_workos_holds_no_database_connection() {
+    let fake = FakeWorkos::start().await;
+    let app = with_workos(TestApp::builder(), &fake)
+        .arg("--database-max-connections")
+        .arg("1")
+        .arg("--database-acquire-timeout-secs")
+        .arg("1")
+        .spawn()
+        .await;
+    let ada = workos_admin(&app.address, &fake, "ada@acme.test", "Acme").await;
+    let bob = workos_admin(&app.address, &fake, "bob@acme.test", "Bob's own").await;
+    let bob_id = join_by_link(&ada, &bob).await["id"].as_str().unwrap().to_owned();
+    fake.delay_membership_writes(Duration::from_secs(3));
+
+    let update = tokio::spawn({
+        let ada = ada.clone();
+        let path = format!("/members/{bob_id}/update");
+        async move { ada.post(&path, json!({"role": "moderator"})).await }
+    });
+    others_are_served(&ada, &fake, "PUT", 1).await;
+    let (status, member) = update.await.unwrap();
+    assert_eq!(status, 200, "{member}");
+    assert_eq!(member["role"], "moderator");
+
+    let remove = tokio::spawn({
+        let ada = ada.clone();
+        let path = format!("/members/{bob_id}/remove");
+        async move { ada.post(&path, json!({})).await }
+    });
+    others_are_served(&ada, &fake, "DELETE", 1).await;
+    let (status, body) = remove.await.unwrap();
+    assert_eq!(status, 204, "{body}");
+    let list = ada.ok("/members/list", json!({})).await;
+    assert_eq!(list["page"]["total"], 1);
+}
+
+#[tokio::test]
+async fn two_admins_demoting_each_other_at_once_leave_one_admin_in_workos_and_here() {
+    let (app, fake) = app_with_workos().await;
+    let ada = workos_admin(&app.address, &fake, "ada@acme.test", "Acme").await;
+    let bob = workos_admin(&app.address, &fake, "bob@acme.test", "Bob's own").await;
+    let bob_id = join_by_link(&ada, &bob).await["id"].as_str().unwrap().to_owned();
+    let ada_id = ada.ok("/user/get", json!({})).await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    ada.ok(&format!("/members/{bob_id}/update"), json!({"role": "admin"}))
+        .await;
+
+    // Both pass the first check (two admins), both reach WorkOS, which is slow.
+    fake.delay_membership_writes(Duration::from_millis(500));
+    let (demote_bob, demote_ada) = (
+        format!("/members/{bob_id}/update"),
+        format!("/members/{ada_id}/update"),
+    );
+    let (a, b) = tokio::join!(
+        ada.post(&demote_bob, json!({"role": "member"})),
+        bob.post(&demote_ada, json!({"role": "member"})),
+    );
+    let mut statuses = [a.0, b.0];
+    statuses.sort();
+    assert_eq!(statuses, [200, 409], "{a:?} {b:?}");
+
+    // One admin here, and WorkOS agrees (the refused change was put back there).
+    let list = ada.ok("/members/list", json!({})).await;
+    let admins: Vec<&str> = list["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|m| m["role"] == "admin")
+        .map(|m| m["email"].as_str().unwrap())
+        .collect();
+    assert_eq!(admins.len(), 1, "{list}");
+    let acme = fake
+        .organizations()
+        .into_iter()
+        .find(|(_, name)| name == "Acme")
+        .unwrap()
+        .0;
+    let workos_admins = fake
+        .memberships()
+        .into_iter()
+        .filter(|m| m.organization_id == acme && m.role_slug == "admin")
+        .count();
+    assert_eq!(workos_admins, 1);
+}
