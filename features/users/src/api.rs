@@ -5,7 +5,6 @@ use poem::web::Data;
 use poem_openapi::{payload::Json, Object, OpenApi, Tags};
 use qubital_auth::{directory, store, validate, workos_problem, User};
 use qubital_plugin::{auth::CookieAuth, AppContext, Problem};
-use sqlx::PgConnection;
 
 #[derive(Tags)]
 enum UserTag {
@@ -40,30 +39,29 @@ fn optional_name(location: &str, value: Option<String>) -> Result<Option<Option<
     }
 }
 
-/// Changes the user's first and/or last name (`None`: unchanged), WorkOS first for WorkOS
-/// users: if WorkOS refuses, nothing changes here either. The row stays locked until the
-/// caller's transaction ends.
-async fn update_names(
-    conn: &mut PgConnection,
+/// Changes the user's first and/or last name (`None`: unchanged, `Some(None)`: cleared) at
+/// WorkOS, for WorkOS users: if WorkOS refuses, nothing changes here either. No transaction or
+/// pooled connection is held during the call (a slow WorkOS must not starve the pool); only the
+/// changed names are sent, so concurrent updates of different names never undo each other, and
+/// eventsync mirrors WorkOS's final state whatever order two updates of one name land in.
+async fn update_names_at_workos(
+    db: &sqlx::PgPool,
     workos: &Workos,
     user_id: i64,
-    first_name: Option<Option<String>>,
-    last_name: Option<Option<String>>,
+    first_name: Option<Option<&str>>,
+    last_name: Option<Option<&str>>,
 ) -> Result<(), Problem> {
-    let current = store::users::lock_names(conn, user_id).await?;
-    let first = first_name.unwrap_or(current.first_name);
-    let last = last_name.unwrap_or(current.last_name);
-    if let Some(workos_id) = current.workos_id {
-        workos
-            .update_user(
-                &workos_id,
-                Some(first.as_deref().unwrap_or("")),
-                Some(last.as_deref().unwrap_or("")),
-            )
-            .await
-            .map_err(workos_problem)?;
-    }
-    store::users::set_names(conn, user_id, first.as_deref(), last.as_deref()).await?;
+    let Some(workos_id) = store::users::names(db, user_id).await?.workos_id else {
+        return Ok(());
+    };
+    workos
+        .update_user(
+            &workos_id,
+            first_name.map(|name| name.unwrap_or("")),
+            last_name.map(|name| name.unwrap_or("")),
+        )
+        .await
+        .map_err(workos_problem)?;
     Ok(())
 }
 
@@ -104,16 +102,23 @@ impl UserApi {
         let first_name = optional_name("body.firstName", body.first_name)?;
         let last_name = optional_name("body.lastName", body.last_name)?;
 
-        let mut tx = ctx.db().begin().await?;
+        let (first_name, last_name) = (
+            first_name.as_ref().map(Option::as_deref),
+            last_name.as_ref().map(Option::as_deref),
+        );
         if first_name.is_some() || last_name.is_some() {
-            update_names(
-                &mut tx,
+            update_names_at_workos(
+                ctx.db(),
                 ctx.get::<Workos>(),
                 caller.user_id,
                 first_name,
                 last_name,
             )
             .await?;
+        }
+        let mut tx = ctx.db().begin().await?;
+        if first_name.is_some() || last_name.is_some() {
+            store::users::set_name_fields(&mut *tx, caller.user_id, first_name, last_name).await?;
         }
         if let Some(display_name) = display_name {
             store::memberships::set_display_name(

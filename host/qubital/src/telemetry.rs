@@ -6,6 +6,11 @@
 //! `OTEL_EXPORTER_OTLP_ENDPOINT` set, spans and log records are also exported over OTLP/HTTP
 //! (`/v1/traces`, `/v1/logs`); a record written inside a span carries that span's OpenTelemetry
 //! trace and span ids, so the collector links each log line to its trace.
+//!
+//! Lines are written to stdout by a dedicated thread (`tracing_appender::non_blocking`): a request
+//! only formats its line and queues it, so a slow stdout (a pipe the platform reads late) does not
+//! stall the request path. The queue is not lossy: when it is full (128k lines) loggers wait
+//! rather than drop lines. [`TelemetryGuard`] flushes it when the process ends.
 
 use anyhow::Context;
 use opentelemetry::trace::TracerProvider as _;
@@ -20,6 +25,8 @@ use crate::config::HostSettings;
 pub struct TelemetryGuard {
     traces: Option<SdkTracerProvider>,
     logs: Option<SdkLoggerProvider>,
+    /// Dropped last (fields drop in order): the exporters' own shutdown may still log.
+    _stdout: Option<tracing_appender::non_blocking::WorkerGuard>,
 }
 
 impl Drop for TelemetryGuard {
@@ -38,7 +45,13 @@ impl Drop for TelemetryGuard {
 }
 
 pub fn init(settings: &HostSettings) -> anyhow::Result<TelemetryGuard> {
-    init_with_writer(settings, std::io::stdout)
+    let (stdout, flush) = tracing_appender::non_blocking::NonBlockingBuilder::default()
+        .lossy(false)
+        .thread_name("qubital-log-writer")
+        .finish(std::io::stdout());
+    let mut guard = init_with_writer(settings, stdout)?;
+    guard._stdout = Some(flush);
+    Ok(guard)
 }
 
 /// [`init`], writing log lines to `writer` instead of stdout (tests capture them this way).
@@ -103,7 +116,11 @@ where
         .with(otel_logs)
         .try_init()
         .context("a global logger was already installed")?;
-    Ok(TelemetryGuard { traces, logs })
+    Ok(TelemetryGuard {
+        traces,
+        logs,
+        _stdout: None,
+    })
 }
 
 fn otlp_url(endpoint: &str, signal: &str) -> String {

@@ -124,20 +124,23 @@ fn rerun_in_release(options: &Options) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// `cargo build --release -p qubital -p xtask` (`-p xtask` alone without the server): one
-/// build, so the dependencies they share are compiled once (features unified: the server
-/// differs from a `-p qubital` build only by platform-centrifugo's test fake, compiled in and
-/// never called).
+/// `cargo build --release -p qubital`, then `-p xtask`: two builds, so the benched server is
+/// exactly what `cargo build --release -p qubital` ships (built together, Cargo would unify
+/// features and compile xtask's vendor fakes into the server too).
 fn build_release(with_server: bool) -> anyhow::Result<()> {
     eprintln!("building in release…");
-    let mut command = crate::cargo();
-    command.args(["build", "--release", "--package", "xtask"]);
-    if with_server {
-        command.args(["--package", "qubital"]);
-    }
-    let status = command.status()?;
-    if !status.success() {
-        bail!("the release build failed");
+    let packages: &[&str] = if with_server {
+        &["qubital", "xtask"]
+    } else {
+        &["xtask"]
+    };
+    for package in packages {
+        let status = crate::cargo()
+            .args(["build", "--release", "--package", package])
+            .status()?;
+        if !status.success() {
+            bail!("the release build of {package} failed");
+        }
     }
     Ok(())
 }

@@ -1,6 +1,6 @@
 //! `users`: one row per person, mirrored from WorkOS (or local, made by the development sign-in).
 
-use sqlx::{PgConnection, PgExecutor};
+use sqlx::PgExecutor;
 
 /// Mirrors a WorkOS user (insert, or refresh email and names). Returns the internal id.
 pub async fn upsert_from_workos<'e>(
@@ -69,13 +69,36 @@ pub struct Names {
     pub last_name: Option<String>,
 }
 
-/// Reads and locks a user's names until the caller's transaction ends, so that concurrent
-/// updates (each calling WorkOS first) serialise.
-pub async fn lock_names(conn: &mut PgConnection, user_id: i64) -> Result<Names, sqlx::Error> {
-    sqlx::query_as("SELECT workos_id, first_name, last_name FROM users WHERE id = $1 FOR UPDATE")
+/// A user's WorkOS id and names.
+pub async fn names<'e>(db: impl PgExecutor<'e>, user_id: i64) -> Result<Names, sqlx::Error> {
+    sqlx::query_as("SELECT workos_id, first_name, last_name FROM users WHERE id = $1")
         .bind(user_id)
-        .fetch_one(conn)
+        .fetch_one(db)
         .await
+}
+
+/// Sets the names that are `Some` (`Some(None)`: cleared) and leaves the others as they are,
+/// so two updates of different names never undo each other.
+pub async fn set_name_fields<'e>(
+    db: impl PgExecutor<'e>,
+    user_id: i64,
+    first_name: Option<Option<&str>>,
+    last_name: Option<Option<&str>>,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "UPDATE users SET first_name = CASE WHEN $2 THEN $3 ELSE first_name END,
+                          last_name = CASE WHEN $4 THEN $5 ELSE last_name END,
+                          updated_at = now()
+         WHERE id = $1",
+    )
+    .bind(user_id)
+    .bind(first_name.is_some())
+    .bind(first_name.flatten())
+    .bind(last_name.is_some())
+    .bind(last_name.flatten())
+    .execute(db)
+    .await?;
+    Ok(())
 }
 
 pub async fn set_names<'e>(
