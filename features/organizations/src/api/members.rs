@@ -140,9 +140,8 @@ async fn check_last_admin(conn: &mut PgConnection, org_id: i64, target: i64) -> 
     Ok(())
 }
 
-/// Locks the organization's admins (in id order) and refuses to take away the last one.
-async fn guard_last_admin(conn: &mut PgConnection, org_id: i64, target: i64) -> Result<(), Problem> {
-    let admins = store::memberships::lock_admins(conn, org_id).await?;
+/// Refuses to take away the last of `admins` (locked by the caller's transaction).
+fn guard_last_admin(admins: &[i64], target: i64) -> Result<(), Problem> {
     if admins.contains(&target) && admins.len() <= 1 {
         return Err(last_admin());
     }
@@ -283,9 +282,13 @@ impl MembersApi {
         // WorkOS has the new role now. If this write fails on the database, the follower mirrors
         // WorkOS's `organization_membership.updated` (the answer is the database's 503).
         let mut tx = ctx.db().begin().await?;
+        // The admins first (in id order), then the member: every role change and removal locks
+        // in this one order, so two admins demoting each other at once queue instead of each
+        // holding one row the other waits for (a deadlock).
+        let admins = store::memberships::lock_admins(&mut tx, org_id).await?;
         let member = lock_member_or_404(&mut tx, org_id, target).await?;
         if member.role == Role::Admin && role != Role::Admin {
-            if let Err(problem) = guard_last_admin(&mut tx, org_id, target).await {
+            if let Err(problem) = guard_last_admin(&admins, target) {
                 // Another change took the other admin meanwhile: WorkOS gets the role back.
                 drop(tx);
                 if let Some(membership_id) = changed_in_workos {
@@ -360,10 +363,12 @@ impl MembersApi {
         // invite link the same way (the answer is the database's 503; a retry finds the
         // membership gone in WorkOS and finishes here).
         let mut tx = ctx.db().begin().await?;
+        // The admins first, then the member (the one lock order, see the role change).
+        let admins = store::memberships::lock_admins(&mut tx, org_id).await?;
         // Gone already when the follower applied WorkOS's deletion first: finish all the same.
         let member = store::memberships::lock_member(&mut tx, org_id, target).await?;
         if member.as_ref().is_some_and(|m| m.role == Role::Admin) {
-            if let Err(problem) = guard_last_admin(&mut tx, org_id, target).await {
+            if let Err(problem) = guard_last_admin(&admins, target) {
                 // Another change took the other admin meanwhile: the membership is made again in
                 // WorkOS, and the mirror follows the new one.
                 if let (true, Some(in_workos)) = (deleted_in_workos, &in_workos) {
