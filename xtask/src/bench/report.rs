@@ -106,6 +106,14 @@ impl Report {
             .filter(|r| r.is_finite())
     }
 
+    /// "42% of bare poem", or "—" without the ceiling (the plain and the Markdown table).
+    fn ratio_label(&self, row: &ScenarioRow) -> String {
+        match self.ratio(row) {
+            Some(r) => format!("{:.0}% of {}", r * 100.0, row.ceiling.name()),
+            None => "—".into(),
+        }
+    }
+
     pub fn print(&self) {
         let m = &self.machine;
         println!(
@@ -149,10 +157,7 @@ impl Report {
             "", "", "", "", "", "", "cores", "/ req", "MiB"
         );
         for row in &self.rows {
-            let ratio = match self.ratio(row) {
-                Some(r) => format!("{:.0}% of {}", r * 100.0, row.ceiling.name()),
-                None => "—".into(),
-            };
+            let ratio = self.ratio_label(row);
             println!(
                 "{:<17} {:>9.0} {:>7.2} {:>7.2} {:>6} {:>20} {:>6.2} {:>8.0} {:>8.1}",
                 row.name,
@@ -227,10 +232,7 @@ impl Report {
         println!("| scenario | req/s | p50 ms | p99 ms | errors | vs ceiling | server CPU (cores) | CPU µs / request | peak RSS MiB |");
         println!("|---|---:|---:|---:|---:|---:|---:|---:|---:|");
         for row in &self.rows {
-            let ratio = match self.ratio(row) {
-                Some(r) => format!("{:.0}% of {}", r * 100.0, row.ceiling.name()),
-                None => "—".into(),
-            };
+            let ratio = self.ratio_label(row);
             println!(
                 "| `{}` | {:.0} | {:.2} | {:.2} | {} | {} | {:.2} | {:.0} | {:.1} |",
                 row.name,
