@@ -473,6 +473,11 @@ async fn the_list_filters_is_for_admins_and_stays_in_the_organization() {
     assert_eq!(before_last["page"]["total"], 2);
     let future = trail(&ada, json!({ "from": "2999-01-01T00:00:00Z" })).await;
     assert_eq!(future["page"]["total"], 0);
+    // An empty or reversed range holds nothing (a fact, not a bad request).
+    let reversed = trail(&ada, json!({ "from": last_at, "until": first_at })).await;
+    assert_eq!(reversed["page"]["total"], 0);
+    let empty = trail(&ada, json!({ "from": first_at, "until": first_at })).await;
+    assert_eq!(empty["page"]["total"], 0);
 
     // Paging.
     let page = trail(&ada, json!({ "limit": 1, "offset": 1 })).await;
@@ -480,13 +485,7 @@ async fn the_list_filters_is_for_admins_and_stays_in_the_organization() {
     assert_eq!(page["data"][0]["targets"][0]["id"], side.as_str());
 
     // Bad filters.
-    let problem = ada
-        .fails(
-            "/audit-logs/list",
-            json!({ "from": last_at, "until": first_at }),
-            422,
-        )
-        .await;
+    let problem = ada.fails("/audit-logs/list", json!({ "actorId": 5 }), 422).await;
     assert_eq!(problem_type(&problem), "validation");
     ada.fails("/audit-logs/list", json!({ "action": "space.exploded" }), 422)
         .await;

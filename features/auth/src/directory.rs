@@ -182,6 +182,46 @@ pub async fn membership_role(
     store::memberships::role(conn, user_id, org_id).await
 }
 
+/// Where the user ids a request names are, for the errors of [`require_members`].
+#[derive(Clone, Copy, Debug)]
+pub enum IdsAt<'a> {
+    /// One id, at this location (`body.userId`).
+    One(&'a str),
+    /// A list of ids, at this location (`body.memberIds`): errors name `body.memberIds[i]`.
+    Each(&'a str),
+}
+
+/// The roles of `users` in organization `org_id`, when every one of them is an active member
+/// there (one query). Otherwise `404 not-found` naming each other one: a user of another
+/// organization is invisible, so whether they exist at all is not told.
+pub async fn require_members(
+    conn: &mut PgConnection,
+    org_id: i64,
+    at: IdsAt<'_>,
+    users: &[i64],
+) -> Result<Vec<Role>, Problem> {
+    let found = store::memberships::roles(conn, org_id, users).await?;
+    let mut roles = Vec::with_capacity(users.len());
+    let mut errors = Vec::new();
+    for (i, user) in users.iter().enumerate() {
+        match found.get(user) {
+            Some(role) => roles.push(*role),
+            None => errors.push(qubital_plugin::FieldError::new(
+                match at {
+                    IdsAt::One(location) => location.to_owned(),
+                    IdsAt::Each(location) => format!("{location}[{i}]"),
+                },
+                "not a member of the organization",
+            )),
+        }
+    }
+    if errors.is_empty() {
+        Ok(roles)
+    } else {
+        Err(Problem::not_found_at(errors))
+    }
+}
+
 /// A WorkOS role slug as a role; unknown slugs are members.
 pub fn role_from_slug(slug: &str) -> Role {
     Role::parse(slug).unwrap_or(Role::Member)

@@ -73,7 +73,7 @@ async fn an_oauth_sign_in_finishes_only_in_the_browser_that_started_it() {
         .fails(
             "/auth/finalize-oauth",
             json!({ "code": code, "state": state }),
-            400,
+            404,
         )
         .await;
     assert_eq!(problem["type"], INVALID_STATE, "{problem}");
@@ -124,7 +124,7 @@ async fn magic_auth_is_limited_per_address_besides_per_ip() {
             .fails(
                 "/auth/finalize-magic-auth",
                 json!({ "email": "target@corp.test", "code": format!("99999{guess}") }),
-                400,
+                401,
             )
             .await;
         assert_eq!(problem["type"], "https://qubital.app/errors/sign-in-rejected");

@@ -169,7 +169,7 @@ async fn desktop_oauth_checks_the_client_pkce_verifier() {
         .fails(
             "/auth/finalize-oauth",
             json!({ "code": code, "state": state, "codeVerifier": verifier }),
-            400,
+            404,
         )
         .await;
     assert_eq!(problem["type"], "https://qubital.app/errors/oauth-state-invalid");
@@ -214,7 +214,7 @@ async fn oauth_state_is_single_use_and_expires() {
         .fails(
             "/auth/finalize-oauth",
             json!({ "code": code, "state": state }),
-            400,
+            404,
         )
         .await;
     assert_eq!(problem["type"], "https://qubital.app/errors/oauth-state-invalid");
@@ -223,7 +223,7 @@ async fn oauth_state_is_single_use_and_expires() {
         .fails(
             "/auth/finalize-oauth",
             json!({ "code": "x", "state": "never-issued" }),
-            400,
+            404,
         )
         .await;
     assert_eq!(problem["type"], "https://qubital.app/errors/oauth-state-invalid");
@@ -251,13 +251,13 @@ async fn oauth_state_is_single_use_and_expires() {
         .unwrap();
     assert_eq!(left, 0);
 
-    // A code WorkOS refuses is a 400 problem, never a 500.
+    // A code WorkOS refuses is a 401 problem, never a 500.
     let started = client.ok("/auth/start-oauth", json!({ "client": "web" })).await;
     let problem = client
         .fails(
             "/auth/finalize-oauth",
             json!({ "code": "forged", "state": started["state"] }),
-            400,
+            401,
         )
         .await;
     assert_eq!(problem["type"], "https://qubital.app/errors/sign-in-rejected");
@@ -423,7 +423,7 @@ async fn users_of_several_organizations_select_one_then_switch() {
         .fails(
             "/auth/select-organization",
             json!({ "selectionId": result["selectionId"], "organizationId": beta }),
-            400,
+            404,
         )
         .await;
     assert_eq!(problem["type"], "https://qubital.app/errors/sign-in-step-invalid");
@@ -470,7 +470,7 @@ async fn magic_auth_then_sign_up_creates_an_organization_in_workos() {
         .fails(
             "/auth/finalize-magic-auth",
             json!({ "email": "New@Corp.test", "code": "000000x" }),
-            400,
+            401,
         )
         .await;
     assert_eq!(problem["type"], "https://qubital.app/errors/sign-in-rejected");
@@ -508,7 +508,7 @@ async fn magic_auth_then_sign_up_creates_an_organization_in_workos() {
         .fails(
             "/auth/sign-up",
             json!({ "signUpId": result["signUpId"], "organizationName": "Again" }),
-            400,
+            404,
         )
         .await;
     assert_eq!(problem["type"], "https://qubital.app/errors/sign-in-step-invalid");

@@ -110,6 +110,21 @@ async fn an_event_scheduled_here_lives_in_google_and_its_changes_there_come_back
     let list = events(&bob).await;
     assert_eq!(find(&list, &id)["attendees"][0]["responseStatus"], "declined");
     assert_eq!(find(&list, &id)["title"], "Planning");
+    // A window whose end is not after its start holds nothing; one over 366 days is refused.
+    let window = |from: &str, to: &str| json!({"from": from, "to": to});
+    let reversed = bob
+        .ok(
+            "/calendar/events/list",
+            window("2030-04-01T00:00:00Z", "2030-03-01T00:00:00Z"),
+        )
+        .await;
+    assert_eq!(reversed["page"]["total"], 0);
+    bob.fails(
+        "/calendar/events/list",
+        window("2030-01-01T00:00:00Z", "2031-01-03T00:00:00Z"),
+        422,
+    )
+    .await;
 
     // Ada moves it and edits the title.
     google.move_event(
@@ -228,7 +243,7 @@ async fn updates_and_deletes_go_to_google_first_and_only_the_organizer_makes_the
     ada.fails(
         &format!("/calendar/events/{id}/update"),
         json!({"attendeeIds": [stranger.user_id()]}),
-        422,
+        404,
     )
     .await;
     assert_eq!(google.writes().len(), 2, "insert + one patch");

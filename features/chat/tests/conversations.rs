@@ -131,7 +131,7 @@ async fn non_members_and_other_organizations_get_404() {
     let (status, _) = ada
         .post("/chat/conversations/create-dm", json!({"userId": hank.user_id()}))
         .await;
-    assert_eq!(status, 422);
+    assert_eq!(status, 404);
     // Nothing of it reached the conversation.
     let page = bob
         .ok("/chat/messages/list", json!({"conversationId": conversation}))

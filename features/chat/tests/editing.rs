@@ -215,6 +215,18 @@ async fn search_finds_text_case_insensitively_only_where_the_caller_is_a_member(
     assert_eq!(status, 404);
     let (status, _) = bob.post("/chat/messages/search", json!({"query": " a "})).await;
     assert_eq!(status, 422);
+    // U+0000 cannot be in Postgres text: refused by the schema's pattern, never a 500.
+    let (status, problem) = bob
+        .post("/chat/messages/search", json!({"query": "rocket\u{0}"}))
+        .await;
+    assert_eq!(status, 422, "{problem}");
+    let (status, problem) = bob
+        .post(
+            "/chat/messages/send",
+            json!({"conversationId": with_cy, "content": "hi\u{0}"}),
+        )
+        .await;
+    assert_eq!(status, 422, "{problem}");
     let globex = search(&hank, json!({"query": "rocket"})).await;
     assert_eq!(globex["page"]["total"], 1);
 }

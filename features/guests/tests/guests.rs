@@ -199,6 +199,19 @@ async fn invitations_are_made_by_moderators_for_spaces_of_their_organization() {
     let refused = moderator.fails("/guests/invite", body(&their_space), 404).await;
     assert_eq!(problem_type(&refused), "not-found");
 
+    // Someone of another organization is invisible here: 404, naming the id.
+    let refused = moderator
+        .fails(
+            "/guests/invite",
+            json!({"spaceId": space, "durationSeconds": 600, "admitBy": "named", "admitterIds": [outsider.user_id()]}),
+            404,
+        )
+        .await;
+    assert_eq!(
+        refused["errors"][0]["location"], "body.admitterIds[0]",
+        "{refused}"
+    );
+
     for (bad, location) in [
         (
             json!({"spaceId": space, "durationSeconds": 59, "admitBy": "anyone"}),
@@ -220,11 +233,7 @@ async fn invitations_are_made_by_moderators_for_spaces_of_their_organization() {
             json!({"spaceId": space, "durationSeconds": 600, "admitBy": "anyone", "admitterIds": [member.user_id()]}),
             "admitterIds",
         ),
-        // Not members who may admit: someone of another organization, an organization guest.
-        (
-            json!({"spaceId": space, "durationSeconds": 600, "admitBy": "named", "admitterIds": [outsider.user_id()]}),
-            "admitterIds[0]",
-        ),
+        // A member whose role may not admit: an organization guest.
         (
             json!({"spaceId": space, "durationSeconds": 600, "admitBy": "named", "admitterIds": [member.user_id(), org_guest.user_id()]}),
             "admitterIds[1]",

@@ -1,5 +1,6 @@
-//! Changing a member's role and removing a member call WorkOS; no database transaction or pooled
-//! connection is held across that call. With a pool of one connection and a WorkOS that stalls,
+//! Changing a member's role, removing a member, renaming the organization and sending or
+//! revoking an invitation call WorkOS; no database transaction or pooled connection is held
+//! across that call. With a pool of one connection and a WorkOS that stalls,
 //! other requests are still served; a last-admin race settled after the WorkOS calls leaves
 //! WorkOS and the mirror in step.
 
@@ -18,19 +19,19 @@ use support::*;
 
 const MEMBERSHIP_WRITE: &str = "/user_management/organization_memberships/";
 
-/// Waits until WorkOS has received `count` membership changes (`method` `PUT` or `DELETE`).
-async fn workos_received(fake: &FakeWorkos, method: &str, count: usize) {
+/// Waits until WorkOS has received `count` calls starting with `call` (`PUT /organizations/`).
+async fn workos_received(fake: &FakeWorkos, call: &str, count: usize) {
     let deadline = Instant::now() + Duration::from_secs(10);
-    while fake.count_calls(&format!("{method} {MEMBERSHIP_WRITE}")) < count {
-        assert!(Instant::now() < deadline, "WorkOS never got the {method}");
+    while fake.count_calls(call) < count {
+        assert!(Instant::now() < deadline, "WorkOS never got the {call}");
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
 
-/// While WorkOS stalls on `during`'s call, another request of the organization is answered at
-/// once (it needs the only pooled connection).
-async fn others_are_served(ada: &Client, fake: &FakeWorkos, method: &str, count: usize) {
-    workos_received(fake, method, count).await;
+/// While WorkOS stalls on the `count`th `call`, another request of the organization is answered
+/// at once (it needs the only pooled connection).
+async fn others_are_served(ada: &Client, fake: &FakeWorkos, call: &str, count: usize) {
+    workos_received(fake, call, count).await;
     let started = Instant::now();
     let (status, body) = ada.post("/members/list", json!({})).await;
     assert_eq!(status, 200, "{body}");
@@ -54,14 +55,14 @@ async fn a_stalled_workos_holds_no_database_connection() {
     let ada = workos_admin(&app.address, &fake, "ada@acme.test", "Acme").await;
     let bob = workos_admin(&app.address, &fake, "bob@acme.test", "Bob's own").await;
     let bob_id = join_by_link(&ada, &bob).await["id"].as_str().unwrap().to_owned();
-    fake.delay_membership_writes(Duration::from_secs(3));
+    fake.delay_writes(Duration::from_secs(3));
 
     let update = tokio::spawn({
         let ada = ada.clone();
         let path = format!("/members/{bob_id}/update");
         async move { ada.post(&path, json!({"role": "moderator"})).await }
     });
-    others_are_served(&ada, &fake, "PUT", 1).await;
+    others_are_served(&ada, &fake, &format!("PUT {MEMBERSHIP_WRITE}"), 1).await;
     let (status, member) = update.await.unwrap();
     assert_eq!(status, 200, "{member}");
     assert_eq!(member["role"], "moderator");
@@ -71,11 +72,46 @@ async fn a_stalled_workos_holds_no_database_connection() {
         let path = format!("/members/{bob_id}/remove");
         async move { ada.post(&path, json!({})).await }
     });
-    others_are_served(&ada, &fake, "DELETE", 1).await;
+    others_are_served(&ada, &fake, &format!("DELETE {MEMBERSHIP_WRITE}"), 1).await;
     let (status, body) = remove.await.unwrap();
     assert_eq!(status, 204, "{body}");
     let list = ada.ok("/members/list", json!({})).await;
     assert_eq!(list["page"]["total"], 1);
+
+    let org_id = ada.ok("/user/get", json!({})).await["organizationMemberships"][0]["organization"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let rename = tokio::spawn({
+        let ada = ada.clone();
+        let path = format!("/organizations/{org_id}/update");
+        async move { ada.post(&path, json!({"name": "Acme Renamed"})).await }
+    });
+    others_are_served(&ada, &fake, "PUT /organizations/", 1).await;
+    let (status, org) = rename.await.unwrap();
+    assert_eq!(status, 200, "{org}");
+    assert_eq!(org["name"], "Acme Renamed");
+
+    let invite = tokio::spawn({
+        let ada = ada.clone();
+        async move {
+            ada.post("/invitations/create", json!({"email": "cy@acme.test"}))
+                .await
+        }
+    });
+    others_are_served(&ada, &fake, "POST /user_management/invitations", 1).await;
+    let (status, invitation) = invite.await.unwrap();
+    assert_eq!(status, 200, "{invitation}");
+    let revoke = tokio::spawn({
+        let ada = ada.clone();
+        let path = format!("/invitations/{}/revoke", invitation["id"].as_str().unwrap());
+        async move { ada.post(&path, json!({})).await }
+    });
+    // The revoke (the send has no slash after `invitations`).
+    others_are_served(&ada, &fake, "POST /user_management/invitations/", 1).await;
+    let (status, revoked) = revoke.await.unwrap();
+    assert_eq!(status, 200, "{revoked}");
+    assert_eq!(revoked["state"], "revoked");
 }
 
 #[tokio::test]
@@ -92,7 +128,7 @@ async fn two_admins_demoting_each_other_at_once_leave_one_admin_in_workos_and_he
         .await;
 
     // Both pass the first check (two admins), both reach WorkOS, which is slow.
-    fake.delay_membership_writes(Duration::from_millis(500));
+    fake.delay_writes(Duration::from_millis(500));
     let (demote_bob, demote_ada) = (
         format!("/members/{bob_id}/update"),
         format!("/members/{ada_id}/update"),

@@ -9,7 +9,7 @@ use qubital_auth::{
     directory::{self, PresenceStatus},
     permissions::VIEW_ORGANIZATION,
 };
-use qubital_plugin::{auth::CookieAuth, AppContext, FieldError, Page, Problem};
+use qubital_plugin::{auth::CookieAuth, wire, AppContext, FieldError, Page, Problem};
 use serde_json::json;
 use sqlx::PgConnection;
 
@@ -38,7 +38,7 @@ pub struct SetStatusRequest {
 pub struct GetStatusesRequest {
     /// User ids (1..200).
     #[oai(validator(min_items = 1, max_items = 200))]
-    pub user_ids: Vec<String>,
+    pub user_ids: Vec<wire::IdText>,
 }
 
 /// A user's effective status.

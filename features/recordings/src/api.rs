@@ -11,7 +11,7 @@ mod recordings;
 use chrono::{DateTime, Utc};
 use platform_livekit::ServerApiError;
 use poem_openapi::{Enum, Object, Tags};
-use qubital_plugin::{problem::types, FieldError, Problem};
+use qubital_plugin::{problem::types, wire, FieldError, Problem};
 use uuid::Uuid;
 
 pub(crate) use downloads::RecordingDownloadsApi;
@@ -110,7 +110,7 @@ async fn load(conn: &mut sqlx::PgConnection, org_id: i64, recording_id: &str) ->
 }
 
 /// The distinct user ids of `ids`, in order (callers bound `ids` first; the dedupe is linear).
-fn parse_user_ids(location: &str, ids: &[String], errors: &mut Vec<FieldError>) -> Vec<i64> {
+fn parse_user_ids(location: &str, ids: &[wire::IdText], errors: &mut Vec<FieldError>) -> Vec<i64> {
     let mut parsed = Vec::with_capacity(ids.len());
     let mut seen = std::collections::HashSet::with_capacity(ids.len());
     for (i, id) in ids.iter().enumerate() {
@@ -126,36 +126,13 @@ fn parse_user_ids(location: &str, ids: &[String], errors: &mut Vec<FieldError>) 
     parsed
 }
 
-/// `422` at `location[i]` for each user of `users` who is not an active member of organization
-/// `org_id` (asked of the identity feature).
-async fn check_members(
-    conn: &mut sqlx::PgConnection,
-    org_id: i64,
-    location: &str,
-    users: &[i64],
-) -> Result<(), Problem> {
-    let mut errors = Vec::new();
-    for (i, user) in users.iter().enumerate() {
-        if qubital_auth::directory::membership_role(conn, *user, org_id)
-            .await?
-            .is_none()
-        {
-            errors.push(FieldError::new(
-                format!("{location}[{i}]"),
-                "not a member of the organization",
-            ));
-        }
-    }
-    if errors.is_empty() {
-        Ok(())
-    } else {
-        Err(Problem::validation(errors))
-    }
-}
-
 /// Checks a request's `zone` and `participantIds` (adding to `errors`); returns the distinct
 /// participant user ids.
-fn zone_and_participants(zone: &str, participant_ids: &[String], errors: &mut Vec<FieldError>) -> Vec<i64> {
+fn zone_and_participants(
+    zone: &str,
+    participant_ids: &[wire::IdText],
+    errors: &mut Vec<FieldError>,
+) -> Vec<i64> {
     if !valid_zone(zone) {
         errors.push(FieldError::new(
             "body.zone",

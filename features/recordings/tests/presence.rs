@@ -89,7 +89,7 @@ async fn people_reported_in_a_recorded_zone_become_its_participants() {
             json!({"spaceId": space, "zone": "z", "participantIds": [bob.user_id(), eve.user_id()]}),
         )
         .await;
-    assert_eq!((status, problem_type(&problem)), (422, "validation"));
+    assert_eq!((status, problem_type(&problem)), (404, "not-found"));
     assert_eq!(problem["errors"][0]["location"], "body.participantIds[1]");
     // And Eve cannot see the space at all.
     let (status, problem) = eve

@@ -256,7 +256,7 @@ async fn another_organizations_recordings_and_spaces_are_not_found() {
             json!({"spaceId": space, "topic": "T", "zone": "y", "participantIds": [olga.user_id()]}),
         )
         .await;
-    assert_eq!((status, problem_type(&body)), (422, "validation"));
+    assert_eq!((status, problem_type(&body)), (404, "not-found"));
     assert_eq!(body["errors"][0]["location"], "body.participantIds[0]");
     // The recording is still active for its owner.
     assert_eq!(
@@ -342,6 +342,9 @@ async fn the_list_filters_by_name_people_and_dates_newest_first_with_pages() {
     let to = (chrono::Utc::now() - chrono::Duration::days(5)).to_rfc3339();
     let span = bob.ok("/recordings/list", json!({"from": from, "to": to})).await;
     assert_eq!(recording_ids(&span), [ids[1].clone()]);
+    // A reversed span holds nothing (a fact, not a bad request).
+    let reversed = bob.ok("/recordings/list", json!({"from": to, "to": from})).await;
+    assert_eq!(reversed["page"]["total"], 0);
 
     let page = bob.ok("/recordings/list", json!({"limit": 2, "offset": 1})).await;
     assert_eq!(recording_ids(&page), [ids[1].clone(), ids[0].clone()]);
@@ -357,7 +360,6 @@ async fn the_list_filters_by_name_people_and_dates_newest_first_with_pages() {
         (json!({"limit": 101}), "body"),
         (json!({"offset": -1}), "body"),
         (json!({"people": ["abc"]}), "body.people[0]"),
-        (json!({"from": to, "to": from}), "body.to"),
         (json!({"from": "yesterday"}), "body"),
         (json!({"unknown": 1}), ""),
     ] {
@@ -405,10 +407,6 @@ async fn bad_start_requests_are_4xx_problems() {
             "body.participantIds[0]",
         ),
         (
-            json!({"spaceId": space, "topic": "T", "zone": "z", "participantIds": ["999999"]}),
-            "body.participantIds[0]",
-        ),
-        (
             json!({"spaceId": "not-a-uuid", "topic": "T", "zone": "z"}),
             "body",
         ),
@@ -436,6 +434,15 @@ async fn bad_start_requests_are_4xx_problems() {
         )
         .await;
     assert_eq!(status, 404);
+    // A participant who is no member here is a reference to nothing visible: 404, naming it.
+    let (status, problem) = admin
+        .post(
+            "/recordings/start",
+            json!({"spaceId": space, "topic": "T", "zone": "z", "participantIds": ["999999"]}),
+        )
+        .await;
+    assert_eq!((status, problem_type(&problem)), (404, "not-found"), "{problem}");
+    assert_eq!(problem["errors"][0]["location"], "body.participantIds[0]");
     let response = admin
         .http
         .post(app.url("/recordings/start"))

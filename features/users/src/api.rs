@@ -4,7 +4,7 @@ use platform_workos::Workos;
 use poem::web::Data;
 use poem_openapi::{payload::Json, Object, OpenApi, Tags};
 use qubital_auth::{directory, store, validate, workos_problem, User};
-use qubital_plugin::{auth::CookieAuth, AppContext, Problem};
+use qubital_plugin::{auth::CookieAuth, wire, AppContext, Problem};
 
 #[derive(Tags)]
 enum UserTag {
@@ -20,18 +20,18 @@ const MAX_NAME: usize = 100;
 struct UpdateProfileRequest {
     /// The name shown to the current organization. Omitted: unchanged; empty: reset to the
     /// full name.
-    #[oai(validator(max_length = 400))]
-    display_name: Option<String>,
+    display_name: Option<wire::ClearableName<MAX_NAME>>,
     /// Omitted: unchanged; empty: cleared.
-    #[oai(validator(max_length = 400))]
-    first_name: Option<String>,
+    first_name: Option<wire::ClearableName<MAX_NAME>>,
     /// Omitted: unchanged; empty: cleared.
-    #[oai(validator(max_length = 400))]
-    last_name: Option<String>,
+    last_name: Option<wire::ClearableName<MAX_NAME>>,
 }
 
 /// `None` = unchanged, `Some(None)` = cleared, `Some(Some(v))` = set.
-fn optional_name(location: &str, value: Option<String>) -> Result<Option<Option<String>>, Problem> {
+fn optional_name(
+    location: &str,
+    value: Option<wire::ClearableName<MAX_NAME>>,
+) -> Result<Option<Option<String>>, Problem> {
     match value {
         None => Ok(None),
         Some(v) if v.trim().is_empty() => Ok(Some(None)),

@@ -35,6 +35,7 @@ pub mod request;
 pub mod roles;
 pub mod secret;
 pub mod tables;
+pub mod wire;
 
 pub use context::{AppContext, Boot, Environment, MIN_PRODUCTION_SECRET_BYTES};
 pub use feature::{Api, Feature, InitFn, Settings};

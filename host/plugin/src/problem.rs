@@ -227,6 +227,16 @@ impl Problem {
         Self::new(&types::NOT_FOUND)
     }
 
+    /// `404 not-found` for a request that names something the caller cannot see (a user or a
+    /// tag of another organization, one that does not exist): `errors` says where each such
+    /// reference is, so the client knows which one, and nothing tells whether it exists
+    /// elsewhere.
+    pub fn not_found_at(errors: Vec<FieldError>) -> Self {
+        let mut problem = Self::not_found().with_detail("The request names something that is not here.");
+        problem.errors = errors;
+        problem
+    }
+
     /// A vendor integration that is not configured in this deployment (development only).
     pub fn integration_disabled(integration: &str) -> Self {
         Self::new(&types::INTEGRATION_DISABLED)

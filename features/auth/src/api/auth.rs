@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 use platform_workos::Workos;
 use poem::{web::Data, Request};
 use poem_openapi::{payload::Json, ApiResponse, Enum, Object, OpenApi, Tags, Union};
-use qubital_plugin::{auth::CookieAuth, AppContext, Problem};
+use qubital_plugin::{auth::CookieAuth, wire, AppContext, Problem};
 
 use crate::{
     directory::{OrganizationRef, User},
@@ -25,13 +25,18 @@ enum AuthTag {
     Auth,
 }
 
-/// Which kind of OAuth client starts the sign-in.
+/// `web`: the browser app; the backend generates and keeps the PKCE verifier.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Enum)]
 #[oai(rename_all = "lowercase")]
-pub enum OAuthClient {
-    /// The browser app: the backend generates and keeps the PKCE verifier.
+pub enum WebClient {
     Web,
-    /// The desktop app: sends its own S256 `codeChallenge` now and `codeVerifier` at finalize.
+}
+
+/// `desktop`: the desktop app; it sends its own S256 `codeChallenge` now and its
+/// `codeVerifier` at finalize.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Enum)]
+#[oai(rename_all = "lowercase")]
+pub enum DesktopClient {
     Desktop,
 }
 
@@ -55,21 +60,61 @@ impl OAuthProvider {
     }
 }
 
+/// A PKCE code verifier or S256 challenge (RFC 7636: 43..128 unreserved characters).
+pub struct PkceRule;
+
+impl wire::Rule for PkceRule {
+    const NAME: &'static str = "pkce";
+    const PATTERN: &'static str = "^[A-Za-z0-9._~-]+$";
+    const MIN_LENGTH: usize = 43;
+    const MAX_LENGTH: usize = 128;
+}
+
+type PkceText = wire::Text<PkceRule>;
+
+/// Start a sign-in from the browser app (`client: web`) or the desktop app (`client:
+/// desktop`, with its PKCE challenge).
+#[derive(Debug, Union)]
+#[oai(one_of)]
+enum StartOAuthRequest {
+    Web(StartWebOAuth),
+    Desktop(StartDesktopOAuth),
+}
+
+/// A browser sign-in: the server manages PKCE, so no challenge is sent.
+#[derive(Debug, Object)]
+// No `deny_unknown_fields` (poem-openapi refuses it with `flatten`): the host's request guard
+// refuses unknown fields before parsing (`additionalProperties: false`).
+#[oai(rename_all = "camelCase")]
+struct StartWebOAuth {
+    client: WebClient,
+    #[oai(flatten)]
+    options: OAuthOptions,
+}
+
+/// A desktop sign-in, with the client's own PKCE challenge.
+#[derive(Debug, Object)]
+// No `deny_unknown_fields` (poem-openapi refuses it with `flatten`): the host's request guard
+// refuses unknown fields before parsing (`additionalProperties: false`).
+#[oai(rename_all = "camelCase")]
+struct StartDesktopOAuth {
+    client: DesktopClient,
+    /// The S256 PKCE challenge, base64url without padding.
+    code_challenge: PkceText,
+    #[oai(flatten)]
+    options: OAuthOptions,
+}
+
+/// What both kinds of client may add to a sign-in.
 #[derive(Debug, Object)]
 #[oai(rename_all = "camelCase")]
-struct StartOAuthRequest {
-    client: OAuthClient,
-    /// Desktop only (required there): the S256 PKCE challenge, base64url without padding.
-    #[oai(validator(min_length = 43, max_length = 128))]
-    code_challenge: Option<String>,
+struct OAuthOptions {
     /// Defaults to `google`.
     provider: Option<OAuthProvider>,
     /// The token of a WorkOS invitation being accepted by this sign-in.
-    #[oai(validator(min_length = 1, max_length = 512))]
-    invitation_token: Option<String>,
+    invitation_token: Option<wire::Token<512>>,
     /// Pre-fills the email at the identity provider.
-    #[oai(validator(max_length = 254))]
-    login_hint: Option<String>,
+    login_hint: Option<wire::Email>,
 }
 
 #[derive(Debug, Object)]
@@ -86,20 +131,16 @@ struct StartOAuthResponse {
 #[derive(Debug, Object)]
 #[oai(rename_all = "camelCase")]
 struct FinalizeOAuthRequest {
-    #[oai(validator(min_length = 1, max_length = 512))]
-    code: String,
-    #[oai(validator(min_length = 1, max_length = 512))]
-    state: String,
+    code: wire::Token<512>,
+    state: wire::Token<512>,
     /// Desktop only (required there): the PKCE verifier whose challenge started the flow.
-    #[oai(validator(min_length = 43, max_length = 128))]
-    code_verifier: Option<String>,
+    code_verifier: Option<PkceText>,
 }
 
 #[derive(Debug, Object)]
 #[oai(rename_all = "camelCase")]
 struct StartMagicAuthRequest {
-    #[oai(validator(max_length = 320))]
-    email: String,
+    email: wire::Email,
 }
 
 #[derive(Debug, Object)]
@@ -112,49 +153,66 @@ struct MagicAuthStarted {
 #[derive(Debug, Object)]
 #[oai(rename_all = "camelCase")]
 struct FinalizeMagicAuthRequest {
-    #[oai(validator(max_length = 320))]
-    email: String,
+    email: wire::Email,
     /// The one-time code from the email.
-    #[oai(validator(min_length = 1, max_length = 64))]
-    code: String,
-    #[oai(validator(min_length = 1, max_length = 512))]
-    invitation_token: Option<String>,
+    code: wire::Token<64>,
+    invitation_token: Option<wire::Token<512>>,
 }
 
 #[derive(Debug, Object)]
 #[oai(rename_all = "camelCase")]
 struct SelectOrganizationRequest {
     /// From the `organization-selection-required` result.
-    #[oai(validator(min_length = 1, max_length = 512))]
-    selection_id: String,
+    selection_id: wire::Token<512>,
     /// One of the offered organizations.
-    #[oai(validator(min_length = 1, max_length = 64))]
-    organization_id: String,
+    organization_id: wire::Token<64>,
 }
 
 #[derive(Debug, Object)]
 #[oai(rename_all = "camelCase")]
 struct SwitchOrganizationRequest {
     /// An organization the user belongs to.
-    #[oai(validator(min_length = 1, max_length = 64))]
-    organization_id: String,
+    organization_id: wire::Token<64>,
 }
 
+/// Finish a sign-up in one of three ways: create an organization, or join one through a
+/// WorkOS invitation or an invite link.
+#[derive(Debug, Union)]
+#[oai(one_of)]
+enum SignUpRequest {
+    CreateOrganization(SignUpCreatingOrganization),
+    Invitation(SignUpByInvitation),
+    InviteLink(SignUpByInviteLink),
+}
+
+/// Create this organization and become its admin.
 #[derive(Debug, Object)]
-#[oai(rename_all = "camelCase")]
-struct SignUpRequest {
+#[oai(rename_all = "camelCase", deny_unknown_fields)]
+struct SignUpCreatingOrganization {
     /// From the `sign-up-required` result.
-    #[oai(validator(min_length = 1, max_length = 512))]
-    sign_up_id: String,
-    /// Create this organization and become its admin...
-    #[oai(validator(max_length = 200))]
-    organization_name: Option<String>,
-    /// ...or join through a WorkOS invitation (the token from the email)...
-    #[oai(validator(min_length = 1, max_length = 512))]
-    invitation_token: Option<String>,
-    /// ...or join through an organization's invite link. Exactly one of the three.
-    #[oai(validator(min_length = 1, max_length = 128))]
-    invite_id: Option<String>,
+    sign_up_id: wire::Token<512>,
+    /// 1..100 characters (trimmed).
+    organization_name: wire::Name<100>,
+}
+
+/// Join through a WorkOS invitation.
+#[derive(Debug, Object)]
+#[oai(rename_all = "camelCase", deny_unknown_fields)]
+struct SignUpByInvitation {
+    /// From the `sign-up-required` result.
+    sign_up_id: wire::Token<512>,
+    /// The token from the invitation email.
+    invitation_token: wire::Token<512>,
+}
+
+/// Join through an organization's invite link.
+#[derive(Debug, Object)]
+#[oai(rename_all = "camelCase", deny_unknown_fields)]
+struct SignUpByInviteLink {
+    /// From the `sign-up-required` result.
+    sign_up_id: wire::Token<512>,
+    /// The link's invite id.
+    invite_id: wire::Token<128>,
 }
 
 #[derive(ApiResponse)]
@@ -227,22 +285,18 @@ impl From<Outcome> for AuthResult {
     }
 }
 
-/// The PKCE arrangement a start asks for: the web client must leave it to the server, the
-/// desktop client must send its challenge.
-fn pkce(client: OAuthClient, code_challenge: Option<String>) -> Result<Pkce, Problem> {
-    match (client, code_challenge) {
-        (OAuthClient::Desktop, Some(challenge)) => Ok(Pkce::Client {
-            challenge: validate::token("body.codeChallenge", &challenge)?,
-        }),
-        (OAuthClient::Desktop, None) => Err(Problem::invalid_field(
-            "body.codeChallenge",
-            "is required for desktop sign-in",
-        )),
-        (OAuthClient::Web, Some(_)) => Err(Problem::invalid_field(
-            "body.codeChallenge",
-            "must not be sent for web sign-in (the server manages PKCE)",
-        )),
-        (OAuthClient::Web, None) => Ok(Pkce::Server),
+impl StartOAuthRequest {
+    /// The PKCE arrangement (the web client leaves it to the server) and the common options.
+    fn into_parts(self) -> (Pkce, OAuthOptions) {
+        match self {
+            StartOAuthRequest::Web(web) => (Pkce::Server, web.options),
+            StartOAuthRequest::Desktop(desktop) => (
+                Pkce::Client {
+                    challenge: desktop.code_challenge.into_string(),
+                },
+                desktop.options,
+            ),
+        }
     }
 }
 
@@ -276,12 +330,12 @@ impl AuthApi {
         if !ctx.get::<Workos>().is_enabled() {
             return Err(Problem::integration_disabled("WorkOS"));
         }
-        let body = body.0;
+        let (pkce, options) = body.0.into_parts();
         let start = OAuthStart {
-            pkce: pkce(body.client, body.code_challenge)?,
-            provider: body.provider.unwrap_or(OAuthProvider::Google).workos_name(),
-            invitation_token: invitation_token(body.invitation_token.as_deref())?,
-            login_hint: body
+            pkce,
+            provider: options.provider.unwrap_or(OAuthProvider::Google).workos_name(),
+            invitation_token: invitation_token(options.invitation_token.as_deref())?,
+            login_hint: options
                 .login_hint
                 .as_deref()
                 .map(|e| validate::email("body.loginHint", e))
@@ -317,7 +371,8 @@ impl AuthApi {
         let body = body.0;
         let code = validate::token("body.code", &body.code)?;
         let state = validate::token("body.state", &body.state)?;
-        let outcome = sign_in::finish_oauth(&ctx, req, &code, &state, body.code_verifier).await?;
+        let verifier = body.code_verifier.map(wire::Text::into_string);
+        let outcome = sign_in::finish_oauth(&ctx, req, &code, &state, verifier).await?;
         Ok(Json(outcome.into()))
     }
 
@@ -436,26 +491,19 @@ impl AuthApi {
         body: Json<SignUpRequest>,
     ) -> Result<Json<User>, Problem> {
         ratelimit::check(&ctx, ctx.get::<AuthState>(), req).await?;
-        let body = body.0;
-        let entrant = Entrant::SignUp(validate::token("body.signUpId", &body.sign_up_id)?);
-        let user = match (body.organization_name, body.invitation_token, body.invite_id) {
-            (Some(name), None, None) => {
-                let name = validate::name("body.organizationName", &name, 100)?;
-                enter::create_organization(&ctx, req, entrant, &name).await?
+        let entrant = |sign_up_id: &str| validate::token("body.signUpId", sign_up_id).map(Entrant::SignUp);
+        let user = match body.0 {
+            SignUpRequest::CreateOrganization(form) => {
+                let name = validate::name("body.organizationName", &form.organization_name, 100)?;
+                enter::create_organization(&ctx, req, entrant(&form.sign_up_id)?, &name).await?
             }
-            (None, Some(token), None) => {
-                let token = validate::token("body.invitationToken", &token)?;
-                enter::join_by_invitation(&ctx, req, entrant, &token).await?
+            SignUpRequest::Invitation(form) => {
+                let token = validate::token("body.invitationToken", &form.invitation_token)?;
+                enter::join_by_invitation(&ctx, req, entrant(&form.sign_up_id)?, &token).await?
             }
-            (None, None, Some(invite)) => {
-                let invite = validate::token("body.inviteId", &invite)?;
-                enter::join_by_invite_link(&ctx, req, entrant, &invite).await?
-            }
-            _ => {
-                return Err(Problem::invalid_field(
-                    "body",
-                    "send exactly one of organizationName, invitationToken, inviteId",
-                ))
+            SignUpRequest::InviteLink(form) => {
+                let invite = validate::token("body.inviteId", &form.invite_id)?;
+                enter::join_by_invite_link(&ctx, req, entrant(&form.sign_up_id)?, &invite).await?
             }
         };
         Ok(Json(user))

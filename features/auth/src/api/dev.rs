@@ -4,7 +4,7 @@
 
 use poem::{web::Data, Request};
 use poem_openapi::{payload::Json, Object, OpenApi, Tags};
-use qubital_plugin::{auth::Role, AppContext, Problem};
+use qubital_plugin::{auth::Role, wire, AppContext, Problem};
 
 use crate::{development, directory::User, validate};
 
@@ -17,12 +17,10 @@ enum DevTag {
 #[derive(Debug, Object)]
 #[oai(rename_all = "camelCase")]
 struct DevSignInRequest {
-    #[oai(validator(max_length = 320))]
-    email: String,
+    email: wire::Email,
     /// Joins the organization of this name (case-insensitive) or creates it. Default: the
     /// user's last organization, else a new one named "Development".
-    #[oai(validator(max_length = 200))]
-    organization_name: Option<String>,
+    organization_name: Option<wire::Name<100>>,
     /// Default: `admin` for the first member of the organization, `member` after. Given for an
     /// existing member, it changes their role.
     role: Option<Role>,

@@ -138,6 +138,17 @@ pub async fn page<'e>(
     .await
 }
 
+/// The invitation `id` of organization `org_id`.
+pub async fn find(conn: &mut PgConnection, org_id: i64, id: Uuid) -> Result<Option<Invitation>, sqlx::Error> {
+    sqlx::query_as(&format!(
+        "SELECT {COLUMNS} FROM invitations WHERE id = $1 AND org_id = $2"
+    ))
+    .bind(id)
+    .bind(org_id)
+    .fetch_optional(conn)
+    .await
+}
+
 /// The invitation `id` of `org_id`, locked until the caller's transaction ends.
 pub async fn lock(conn: &mut PgConnection, org_id: i64, id: Uuid) -> Result<Option<Invitation>, sqlx::Error> {
     sqlx::query_as(&format!(

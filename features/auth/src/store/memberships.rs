@@ -19,6 +19,23 @@ pub async fn role<'e>(
     .await
 }
 
+/// The roles of those of `users` who are active members of `org_id`.
+pub async fn roles(
+    conn: &mut PgConnection,
+    org_id: i64,
+    users: &[i64],
+) -> Result<std::collections::HashMap<i64, Role>, sqlx::Error> {
+    let rows: Vec<(i64, Role)> = sqlx::query_as(
+        "SELECT user_id, role FROM user_organizations \
+         WHERE org_id = $1 AND user_id = ANY($2) AND status = 'active'",
+    )
+    .bind(org_id)
+    .bind(users)
+    .fetch_all(conn)
+    .await?;
+    Ok(rows.into_iter().collect())
+}
+
 /// Adds (or re-activates) a membership. An existing membership keeps its role unless
 /// `overwrite_role`. Returns the role it has now.
 pub async fn upsert<'e>(

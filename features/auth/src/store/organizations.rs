@@ -162,14 +162,18 @@ pub async fn details(
 }
 
 /// Renames an organization and marks it initialized.
-pub async fn rename<'e>(db: impl PgExecutor<'e>, id: i64, name: &str) -> Result<Details, sqlx::Error> {
+pub async fn rename<'e>(
+    db: impl PgExecutor<'e>,
+    id: i64,
+    name: &str,
+) -> Result<Option<Details>, sqlx::Error> {
     sqlx::query_as(&format!(
         "UPDATE organizations SET name = $2, initialized = true, updated_at = now() WHERE id = $1
          RETURNING {DETAILS}"
     ))
     .bind(id)
     .bind(name)
-    .fetch_one(db)
+    .fetch_optional(db)
     .await
 }
 

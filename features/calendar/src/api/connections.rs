@@ -22,7 +22,7 @@ use qubital_auth::{crypto, AuthState};
 use qubital_plugin::{
     auth::{Caller, CookieAuth},
     problem::types,
-    AppContext, ExposeSecret, Page, Problem,
+    wire, AppContext, ExposeSecret, Page, Problem,
 };
 use sha2::{Digest, Sha256};
 
@@ -77,11 +77,9 @@ pub struct CalendarConnectStarted {
 #[oai(rename_all = "camelCase", deny_unknown_fields)]
 pub struct CalendarCallbackRequest {
     /// The `code` of the provider's redirect.
-    #[oai(validator(min_length = 1, max_length = 2048))]
-    pub code: String,
+    pub code: wire::Token<2048>,
     /// The `state` of the provider's redirect.
-    #[oai(validator(min_length = 1, max_length = 256))]
-    pub state: String,
+    pub state: wire::Token<256>,
 }
 
 #[derive(Debug, Object)]

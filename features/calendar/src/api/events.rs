@@ -10,11 +10,12 @@ use platform_calendar::{
 };
 use poem::web::Data;
 use poem_openapi::{param::Path, payload::Json, ApiResponse, Enum, Object, OpenApi};
+use qubital_auth::directory::{self, IdsAt};
 use qubital_auth::AuthState;
 use qubital_plugin::{
     auth::{Caller, CookieAuth},
     problem::types,
-    AppContext, FieldError, Page, Problem,
+    wire, AppContext, FieldError, Page, Problem,
 };
 use uuid::Uuid;
 
@@ -156,18 +157,16 @@ pub struct ListCalendarEventsRequest {
 pub struct CreateCalendarEventRequest {
     /// The space the event meets in (same organization).
     pub space_id: Uuid,
-    /// 1..200 characters.
-    #[oai(validator(min_length = 1, max_length = 200))]
-    pub title: String,
+    /// 1..200 characters (trimmed).
+    pub title: wire::Name<TITLE_MAX>,
     /// Up to 4000 characters.
-    #[oai(validator(max_length = 4000))]
-    pub description: Option<String>,
+    pub description: Option<wire::Description<DESCRIPTION_MAX>>,
     pub start: CalendarEventTime,
     /// After `start`.
     pub end: CalendarEventTime,
     /// Members of the organization to invite (user ids, ≤ 100).
-    #[oai(default, validator(max_items = 100, max_length = 20))]
-    pub attendee_ids: Vec<String>,
+    #[oai(default, validator(max_items = 100))]
+    pub attendee_ids: Vec<wire::IdText>,
     /// RFC 5545 `RRULE`/`EXRULE`/`RDATE`/`EXDATE` lines (≤ 10) for a recurring event.
     #[oai(
         default,
@@ -187,17 +186,15 @@ pub struct CreateCalendarEventRequest {
 #[derive(Debug, Object)]
 #[oai(rename_all = "camelCase", deny_unknown_fields)]
 pub struct UpdateCalendarEventRequest {
-    /// 1..200 characters.
-    #[oai(validator(min_length = 1, max_length = 200))]
-    pub title: Option<String>,
+    /// 1..200 characters (trimmed).
+    pub title: Option<wire::Name<TITLE_MAX>>,
     /// Up to 4000 characters; empty clears it.
-    #[oai(validator(max_length = 4000))]
-    pub description: Option<String>,
+    pub description: Option<wire::Description<DESCRIPTION_MAX>>,
     pub start: Option<CalendarEventTime>,
     pub end: Option<CalendarEventTime>,
     /// Replaces the attendees (user ids of members, ≤ 100).
-    #[oai(validator(max_items = 100, max_length = 20))]
-    pub attendee_ids: Option<Vec<String>>,
+    #[oai(validator(max_items = 100))]
+    pub attendee_ids: Option<Vec<wire::IdText>>,
     /// Replaces the recurrence (empty: a single event).
     #[oai(validator(
         max_items = 10,
@@ -222,7 +219,8 @@ impl CalendarEventsApi {
     /// List calendar events
     ///
     /// Permission: `ViewCalendar`. The organization's events overlapping `[from, to)`, by start,
-    /// cancelled ones included (status `cancelled`); optionally one space's.
+    /// cancelled ones included (status `cancelled`); optionally one space's. A window whose `to`
+    /// is not after `from` holds nothing; one longer than 366 days is `422 validation`.
     #[oai(
         path = "/calendar/events/list",
         method = "post",
@@ -237,8 +235,12 @@ impl CalendarEventsApi {
         let caller = &auth.0;
         caller.require(&VIEW_CALENDAR)?;
         let body = body.0;
-        if body.to <= body.from || body.to - body.from > Duration::days(LIST_SPAN_DAYS) {
-            return Err(Problem::invalid_field("body.to", "after `from`, at most 366 days later").into());
+        if body.to <= body.from {
+            // An empty window holds nothing: a fact, not a bad request.
+            return Ok(Json(Page::new(Vec::new(), body.limit, body.offset, 0)));
+        }
+        if body.to - body.from > Duration::days(LIST_SPAN_DAYS) {
+            return Err(Problem::invalid_field("body.to", "at most 366 days after `from`").into());
         }
         let filter = EventFilter {
             org_id: caller.organization_id,
@@ -619,7 +621,7 @@ fn check_span(
     }
 }
 
-fn parse_user_ids(location: &str, ids: &[String], errors: &mut Vec<FieldError>) -> Vec<i64> {
+fn parse_user_ids(location: &str, ids: &[wire::IdText], errors: &mut Vec<FieldError>) -> Vec<i64> {
     if ids.len() > ATTENDEES_MAX {
         errors.push(FieldError::new(location, format!("at most {ATTENDEES_MAX}")));
         return Vec::new();
@@ -638,37 +640,23 @@ fn parse_user_ids(location: &str, ids: &[String], errors: &mut Vec<FieldError>) 
     parsed
 }
 
-/// The members' mail addresses by user id; `422` at `location[i]` for a user who is not an
-/// active member of the organization (asked of the identity feature).
+/// The members' mail addresses by user id; `404 not-found` naming `location[i]` for a user who
+/// is not an active member of the organization (asked of the identity feature).
 async fn members(
     conn: &mut sqlx::PgConnection,
     org_id: i64,
     location: &str,
     users: &[i64],
 ) -> Result<BTreeMap<i64, String>, Problem> {
-    let mut errors = Vec::new();
+    directory::require_members(conn, org_id, IdsAt::Each(location), users).await?;
     let mut emails = BTreeMap::new();
-    for (i, user) in users.iter().enumerate() {
-        let member = qubital_auth::directory::membership_role(conn, *user, org_id).await?;
-        let profile = match member {
-            Some(_) => qubital_auth::store::users::profile(&mut *conn, *user).await?,
-            None => None,
-        };
-        match profile {
-            Some(profile) => {
-                emails.insert(*user, profile.email.to_lowercase());
-            }
-            None => errors.push(FieldError::new(
-                format!("{location}[{i}]"),
-                "not a member of the organization",
-            )),
+    for user in users {
+        // A member always has a profile; one deleted since the check above is simply left out.
+        if let Some(profile) = qubital_auth::store::users::profile(&mut *conn, *user).await? {
+            emails.insert(*user, profile.email.to_lowercase());
         }
     }
-    if errors.is_empty() {
-        Ok(emails)
-    } else {
-        Err(Problem::validation(errors))
-    }
+    Ok(emails)
 }
 
 /// The caller's connection events are created on: the one to `provider`, or their first.

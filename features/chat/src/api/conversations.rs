@@ -4,16 +4,15 @@
 use chrono::{TimeZone, Utc};
 use poem::web::Data;
 use poem_openapi::{param::Path, payload::Json, Object, OpenApi};
-use qubital_auth::directory;
+use qubital_auth::directory::{self, IdsAt};
 use qubital_plugin::{
     auth::{Caller, CookieAuth},
     problem::types,
-    AppContext, FieldError, Page, Problem,
+    wire, AppContext, FieldError, Page, Problem,
 };
 use qubital_realtime::CentrifugoTokens;
 use serde::Serialize;
 use serde_json::json;
-use sqlx::PgConnection;
 use uuid::Uuid;
 
 use super::{
@@ -34,20 +33,18 @@ const MEMBERS_MAX: usize = 100;
 #[oai(rename_all = "camelCase", deny_unknown_fields)]
 pub struct CreateDmRequest {
     /// The other member (a user id of a member of the organization, not the caller).
-    #[oai(validator(min_length = 1, max_length = 20, pattern = "^[0-9]+$"))]
-    pub user_id: String,
+    pub user_id: wire::IdText,
 }
 
 #[derive(Debug, Object)]
 #[oai(rename_all = "camelCase", deny_unknown_fields)]
 pub struct CreateGroupRequest {
     /// 1..100 characters (trimmed).
-    #[oai(validator(min_length = 1, max_length = 100))]
-    pub name: String,
+    pub name: wire::Name<100>,
     /// The other members (user ids of members of the organization); the caller is added as the
     /// group's admin.
     #[oai(validator(max_items = 100, unique_items = true))]
-    pub member_ids: Vec<String>,
+    pub member_ids: Vec<wire::IdText>,
 }
 
 #[derive(Debug, Object)]
@@ -69,15 +66,14 @@ pub struct ListConversationsRequest {
 pub struct AddMembersRequest {
     /// User ids of members of the organization (1..100).
     #[oai(validator(min_items = 1, max_items = 100, unique_items = true))]
-    pub user_ids: Vec<String>,
+    pub user_ids: Vec<wire::IdText>,
 }
 
 #[derive(Debug, Object)]
 #[oai(rename_all = "camelCase", deny_unknown_fields)]
 pub struct RemoveMemberRequest {
     /// The member to remove (a user id); the caller may always remove themselves (leave).
-    #[oai(validator(min_length = 1, max_length = 20, pattern = "^[0-9]+$"))]
-    pub user_id: String,
+    pub user_id: wire::IdText,
 }
 
 #[derive(Debug, Object)]
@@ -113,7 +109,8 @@ impl ConversationsApi {
     ///
     /// The direct conversation between the caller and another member of the organization; one
     /// per pair: when it exists already, it is returned as it is. Permission: `UseChat`.
-    /// `422 validation` when `userId` is the caller or not a member of the organization.
+    /// `422 validation` when `userId` is the caller; `404 not-found` (naming `body.userId`) when
+    /// it is not a member of the organization.
     #[oai(
         path = "/chat/conversations/create-dm",
         method = "post",
@@ -135,7 +132,13 @@ impl ConversationsApi {
             ));
         }
         let mut tx = ctx.db().begin().await?;
-        check_members(&mut tx, caller.organization_id, "body.userId", &[other]).await?;
+        directory::require_members(
+            &mut tx,
+            caller.organization_id,
+            IdsAt::One("body.userId"),
+            &[other],
+        )
+        .await?;
         let (low, high) = (caller.user_id.min(other), caller.user_id.max(other));
         let dm_key = format!("{low}:{high}");
         let id = Uuid::now_v7();
@@ -175,8 +178,8 @@ impl ConversationsApi {
     /// Create a group conversation
     ///
     /// A named conversation with the caller as its admin and the given members. Permission:
-    /// `UseChat`. `422 validation` for a blank name or a user who is not a member of the
-    /// organization.
+    /// `UseChat`. `422 validation` for a blank name; `404 not-found` (naming the id) for a user
+    /// who is not a member of the organization.
     #[oai(
         path = "/chat/conversations/create-group",
         method = "post",
@@ -205,7 +208,13 @@ impl ConversationsApi {
         }
         let others: Vec<i64> = members.into_iter().filter(|u| *u != caller.user_id).collect();
         let mut tx = ctx.db().begin().await?;
-        check_members(&mut tx, caller.organization_id, "body.memberIds", &others).await?;
+        directory::require_members(
+            &mut tx,
+            caller.organization_id,
+            IdsAt::Each("body.memberIds"),
+            &others,
+        )
+        .await?;
         let id = Uuid::now_v7();
         store::insert_conversation(
             &mut tx,
@@ -270,9 +279,9 @@ impl ConversationsApi {
     ///
     /// Adds members of the organization to a group conversation; those already in it stay as
     /// they are. Permission: `UseChat`, and the caller must be an admin of the group (`403
-    /// forbidden`). `404 not-found` when the caller is not a member; `409 chat-not-a-group` for
-    /// a direct conversation; `422 validation` for a user who is not a member of the
-    /// organization.
+    /// forbidden`). `404 not-found` when the caller is not a member of the conversation or a
+    /// user is not a member of the organization (naming the id); `409 chat-not-a-group` for a
+    /// direct conversation.
     #[oai(
         path = "/chat/conversations/:id/members/add",
         method = "post",
@@ -295,7 +304,13 @@ impl ConversationsApi {
         let mut tx = ctx.db().begin().await?;
         let row = lock_member_of(&mut tx, caller, id.0).await?;
         require_group_admin(&row, caller)?;
-        check_members(&mut tx, caller.organization_id, "body.userIds", &users).await?;
+        directory::require_members(
+            &mut tx,
+            caller.organization_id,
+            IdsAt::Each("body.userIds"),
+            &users,
+        )
+        .await?;
         let added = store::add_members(&mut tx, row.id, &users, "member").await?;
         if !added.is_empty() {
             let ids: Vec<String> = added.iter().map(i64::to_string).collect();
@@ -426,7 +441,7 @@ fn require_group_admin(row: &store::ConversationRow, _caller: &Caller) -> Result
 }
 
 /// Distinct user ids of `values`, errors at `location[i]`.
-fn user_ids(location: &str, values: &[String], errors: &mut Vec<FieldError>) -> Vec<i64> {
+fn user_ids(location: &str, values: &[wire::IdText], errors: &mut Vec<FieldError>) -> Vec<i64> {
     let mut ids = Vec::with_capacity(values.len());
     if values.len() > MEMBERS_MAX {
         errors.push(FieldError::new(location, format!("at most {MEMBERS_MAX}")));
@@ -440,30 +455,4 @@ fn user_ids(location: &str, values: &[String], errors: &mut Vec<FieldError>) -> 
         }
     }
     ids
-}
-
-/// `422` at `location[i]` for each user who is not an active member of the organization
-/// (asked of the identity feature).
-async fn check_members(
-    conn: &mut PgConnection,
-    org_id: i64,
-    location: &str,
-    users: &[i64],
-) -> Result<(), Problem> {
-    let mut errors = Vec::new();
-    for (i, user) in users.iter().enumerate() {
-        if directory::membership_role(conn, *user, org_id).await?.is_none() {
-            let at = if users.len() == 1 && !location.ends_with('s') {
-                location.to_owned()
-            } else {
-                format!("{location}[{i}]")
-            };
-            errors.push(FieldError::new(at, "not a member of the organization"));
-        }
-    }
-    if errors.is_empty() {
-        Ok(())
-    } else {
-        Err(Problem::validation(errors))
-    }
 }

@@ -6,7 +6,7 @@ use poem_openapi::{param::Path, payload::Json, ApiResponse, Object, OpenApi};
 use qubital_plugin::{
     auth::{Caller, CookieAuth},
     list::contains_pattern,
-    AppContext, FieldError, Page, Problem,
+    wire, AppContext, FieldError, Page, Problem,
 };
 use serde_json::json;
 use sqlx::PgConnection;
@@ -29,12 +29,10 @@ use crate::{
 pub struct SendMessageRequest {
     pub conversation_id: Uuid,
     /// 1..4000 characters, not only white space.
-    #[oai(validator(min_length = 1, max_length = 4000))]
-    pub content: String,
+    pub content: wire::Prose<4000>,
     /// The client's id of this message (1..64 of `A-Z a-z 0-9 _ - : .`): sending again with
     /// the same id returns the first message instead of a second one.
-    #[oai(validator(min_length = 1, max_length = 64, pattern = "^[A-Za-z0-9_.:-]+$"))]
-    pub client_msg_id: Option<String>,
+    pub client_msg_id: Option<wire::Key<64>>,
 }
 
 #[derive(Debug, Object)]
@@ -60,8 +58,7 @@ pub struct ListMessagesRequest {
 #[oai(rename_all = "camelCase", deny_unknown_fields)]
 pub struct SearchMessagesRequest {
     /// Text to find, case-insensitively (3..100 characters after trimming).
-    #[oai(validator(min_length = 3, max_length = 100))]
-    pub query: String,
+    pub query: wire::Search<100>,
     /// Only this conversation; none: every conversation of the caller in the organization.
     pub conversation_id: Option<Uuid>,
     /// 1..100, default 20.
@@ -79,16 +76,14 @@ pub struct SearchMessagesRequest {
 #[oai(rename_all = "camelCase", deny_unknown_fields)]
 pub struct UpdateMessageRequest {
     /// The new content: 1..4000 characters, not only white space.
-    #[oai(validator(min_length = 1, max_length = 4000))]
-    pub content: String,
+    pub content: wire::Prose<4000>,
 }
 
 #[derive(Debug, Object)]
 #[oai(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ReactionRequest {
     /// The emoji (1..32 characters, no white space).
-    #[oai(validator(min_length = 1, max_length = 32, pattern = "^\\S+$"))]
-    pub emoji: String,
+    pub emoji: wire::Symbol<32>,
 }
 
 #[derive(Debug, Object)]

@@ -9,7 +9,7 @@ use qubital_plugin::{
     auth::{Caller, CookieAuth, Role},
     problem::types,
     request::ClientIp,
-    AppContext, Page, Problem,
+    wire, AppContext, Page, Problem,
 };
 use qubital_realtime::conference;
 use uuid::Uuid;
@@ -69,8 +69,7 @@ struct JoinRequest {
     #[oai(validator(min_length = 1, max_length = 256, pattern = "^[A-Za-z0-9_-]+$"))]
     invite_token: String,
     /// The name the others will see: 1..64 characters (trimmed), no control characters.
-    #[oai(validator(min_length = 1, max_length = 64))]
-    display_name: String,
+    display_name: wire::Name<DISPLAY_NAME_MAX>,
 }
 
 /// A guest in the lobby. Keep `guestSecret`: it is what asks for the answer.

@@ -3,9 +3,12 @@
 use chrono::{DateTime, Utc};
 use platform_livekit::LiveKit;
 use poem::{web::Data, Request};
-use poem_openapi::{param::Path, payload::Json, Object, OpenApi};
-use qubital_auth::{directory, AuthState};
-use qubital_plugin::{auth::CookieAuth, problem::types, AppContext, FieldError, Page, Problem};
+use poem_openapi::{param::Path, payload::Json, Enum, Object, OpenApi, Union};
+use qubital_auth::{
+    directory::{self, IdsAt},
+    AuthState,
+};
+use qubital_plugin::{auth::CookieAuth, problem::types, wire, AppContext, FieldError, Page, Problem};
 use uuid::Uuid;
 
 use super::{conference_identity, AdmitBy, GuestInvite, GuestsTag};
@@ -29,20 +32,74 @@ qubital_plugin::operation_errors! {
     pub RevokeInviteErrors = [types::FORBIDDEN, types::NOT_FOUND];
 }
 
+/// A new invitation whose guests any member admits (`admitBy: anyone`), or only the members
+/// it names (`admitBy: named`, with `admitterIds`).
+#[derive(Debug, Union)]
+#[oai(one_of)]
+enum CreateGuestInviteRequest {
+    Anyone(InviteAdmittedByAnyone),
+    Named(InviteAdmittedByNamed),
+}
+
+/// `anyone`: every member of the organization (role `member` and up) may admit.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Enum)]
+#[oai(rename_all = "lowercase")]
+enum AnyoneAdmits {
+    Anyone,
+}
+
+/// `named`: only the members listed in `admitterIds` may admit.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Enum)]
+#[oai(rename_all = "lowercase")]
+enum NamedAdmit {
+    Named,
+}
+
+// No `deny_unknown_fields` on the forms (poem-openapi refuses it with `flatten`): the host's
+// request guard refuses unknown fields first (`additionalProperties: false`).
+/// An invitation any member may admit guests of.
 #[derive(Debug, Object)]
-#[oai(rename_all = "camelCase", deny_unknown_fields)]
-struct CreateGuestInviteRequest {
+#[oai(rename_all = "camelCase")]
+struct InviteAdmittedByAnyone {
+    admit_by: AnyoneAdmits,
+    /// Empty if sent.
+    #[oai(validator(max_items = 0))]
+    admitter_ids: Option<Vec<wire::IdText>>,
+    #[oai(flatten)]
+    invite: InviteTerms,
+}
+
+/// An invitation only the named members may admit guests of.
+#[derive(Debug, Object)]
+#[oai(rename_all = "camelCase")]
+struct InviteAdmittedByNamed {
+    admit_by: NamedAdmit,
+    /// 1..20 user ids of members of the organization (role `member` and up) who may admit.
+    #[oai(validator(min_items = 1, max_items = 20))]
+    admitter_ids: Vec<wire::IdText>,
+    #[oai(flatten)]
+    invite: InviteTerms,
+}
+
+/// What every invitation says.
+#[derive(Debug, Object)]
+#[oai(rename_all = "camelCase")]
+struct InviteTerms {
     /// The space of the caller's organization the guests may join (that one only).
     space_id: Uuid,
     /// How long the invitation (and any conference access it leads to) lasts: 60 s to 7 days.
     #[oai(validator(minimum(value = "60"), maximum(value = "604800")))]
     duration_seconds: u32,
-    /// Who may admit its guests.
-    admit_by: AdmitBy,
-    /// With `admitBy: named`: 1..20 user ids of members of the organization (role `member`
-    /// and up) who may admit. Must be absent or empty with `admitBy: anyone`.
-    #[oai(validator(max_items = 20, max_length = 19, pattern = "^[0-9]{1,19}$"))]
-    admitter_ids: Option<Vec<String>>,
+}
+
+impl CreateGuestInviteRequest {
+    /// Who admits, the admitters' ids as sent, and the terms.
+    fn into_parts(self) -> (AdmitBy, Vec<wire::IdText>, InviteTerms) {
+        match self {
+            CreateGuestInviteRequest::Anyone(form) => (AdmitBy::Anyone, Vec::new(), form.invite),
+            CreateGuestInviteRequest::Named(form) => (AdmitBy::Named, form.admitter_ids, form.invite),
+        }
+    }
 }
 
 /// A new invitation: send `inviteUrl` to the guest. Its token is not shown again.
@@ -96,8 +153,8 @@ impl GuestInvitesApi {
     ) -> Result<Json<CreatedGuestInvite>, CreateInviteErrors> {
         let caller = &auth.0;
         caller.require(&INVITE_GUESTS)?;
-        let body = body.0;
-        let admitters = admitters(body.admit_by, body.admitter_ids.as_deref().unwrap_or_default())?;
+        let (admit_by, admitter_ids, body) = body.0.into_parts();
+        let admitters = admitters(&admitter_ids)?;
         let duration = body
             .duration_seconds
             .clamp(MIN_DURATION_SECONDS, MAX_DURATION_SECONDS);
@@ -115,7 +172,7 @@ impl GuestInvitesApi {
                 room_id: space.internal_id,
                 space_id: space.id,
                 created_by: caller.user_id,
-                admit_by: body.admit_by.as_str(),
+                admit_by: admit_by.as_str(),
                 admitter_ids: &admitters,
                 duration_seconds: i64::from(duration),
             },
@@ -207,29 +264,14 @@ impl GuestInvitesApi {
     }
 }
 
-/// The distinct admitter user ids of a request; `422` when they do not fit `admit_by`.
-fn admitters(admit_by: AdmitBy, ids: &[String]) -> Result<Vec<i64>, Problem> {
+/// The distinct admitter user ids of a request (the schema bounds how many, by `admitBy`).
+fn admitters(ids: &[wire::IdText]) -> Result<Vec<i64>, Problem> {
     const LOCATION: &str = "body.admitterIds";
-    match admit_by {
-        AdmitBy::Anyone if !ids.is_empty() => {
-            return Err(Problem::invalid_field(
-                LOCATION,
-                "must be empty with admitBy `anyone`",
-            ))
-        }
-        AdmitBy::Named if ids.is_empty() => {
-            return Err(Problem::invalid_field(
-                LOCATION,
-                "name 1..20 admitters with admitBy `named`",
-            ))
-        }
-        _ if ids.len() > MAX_ADMITTERS => {
-            return Err(Problem::invalid_field(
-                LOCATION,
-                format!("at most {MAX_ADMITTERS}"),
-            ))
-        }
-        _ => {}
+    if ids.len() > MAX_ADMITTERS {
+        return Err(Problem::invalid_field(
+            LOCATION,
+            format!("at most {MAX_ADMITTERS}"),
+        ));
     }
     let mut parsed = Vec::with_capacity(ids.len());
     let mut errors = Vec::new();
@@ -250,22 +292,26 @@ fn admitters(admit_by: AdmitBy, ids: &[String]) -> Result<Vec<i64>, Problem> {
     }
 }
 
-/// `422` for each admitter who is not a member of the organization allowed to admit guests.
+/// `404 not-found` for an admitter who is not a member of the organization; `422` for each
+/// member whose role may not admit guests.
 async fn check_admitters(
     conn: &mut sqlx::PgConnection,
     org_id: i64,
     admitters: &[i64],
 ) -> Result<(), Problem> {
-    let mut errors = Vec::new();
-    for (i, user) in admitters.iter().enumerate() {
-        let role = directory::membership_role(conn, *user, org_id).await?;
-        if !role.is_some_and(|role| role.can(&ADMIT_GUESTS)) {
-            errors.push(FieldError::new(
-                format!("body.admitterIds[{i}]"),
-                "not a member of the organization who may admit guests",
-            ));
-        }
-    }
+    const LOCATION: &str = "body.admitterIds";
+    let roles = directory::require_members(conn, org_id, IdsAt::Each(LOCATION), admitters).await?;
+    let errors: Vec<FieldError> = roles
+        .iter()
+        .enumerate()
+        .filter(|(_, role)| !role.can(&ADMIT_GUESTS))
+        .map(|(i, _)| {
+            FieldError::new(
+                format!("{LOCATION}[{i}]"),
+                "a member whose role may not admit guests",
+            )
+        })
+        .collect();
     if errors.is_empty() {
         Ok(())
     } else {

@@ -18,7 +18,7 @@ use qubital_auth::{
 use qubital_plugin::{
     auth::{Caller, CookieAuth, Role},
     list::default_limit,
-    AppContext, Page, Problem,
+    wire, AppContext, Page, Problem,
 };
 use sqlx::PgConnection;
 use uuid::Uuid;
@@ -62,8 +62,7 @@ pub struct Invitation {
 #[derive(Debug, Object)]
 #[oai(rename_all = "camelCase")]
 struct CreateInvitationRequest {
-    #[oai(validator(max_length = 320))]
-    email: String,
+    email: wire::Email,
     /// Defaults to `member`. Cannot exceed the inviter's own role.
     role: Option<Role>,
 }
@@ -84,8 +83,7 @@ struct ListInvitationsRequest {
 #[oai(rename_all = "camelCase")]
 struct AcceptInvitationRequest {
     /// The invitation token from the invitation email.
-    #[oai(validator(min_length = 1, max_length = 512))]
-    token: String,
+    token: wire::Token<512>,
 }
 
 #[derive(Debug, Object)]
@@ -98,8 +96,7 @@ struct InviteLink {
 #[derive(Debug, Object)]
 #[oai(rename_all = "camelCase")]
 struct JoinByLinkRequest {
-    #[oai(validator(min_length = 1, max_length = 128))]
-    invite_id: String,
+    invite_id: wire::Token<128>,
 }
 
 /// An invitation's state as shown: a pending one past its expiry has expired.
@@ -141,10 +138,11 @@ fn invitable_role(caller: &Caller, role: Option<Role>) -> Result<Role, Problem> 
     Ok(role)
 }
 
-/// The organization's WorkOS id, its row locked until the transaction ends (invitations of one
-/// organization serialise). A local-only organization cannot invite: WorkOS sends invitations.
-async fn lock_workos_organization(conn: &mut PgConnection, org_id: i64) -> Result<String, Problem> {
-    store::organizations::workos_org_id(conn, org_id, true)
+/// The organization's WorkOS id; with `lock`, its row locked until the transaction ends (the
+/// invitations of one organization are written one at a time). A local-only organization
+/// cannot invite: WorkOS sends invitations.
+async fn workos_organization(conn: &mut PgConnection, org_id: i64, lock: bool) -> Result<String, Problem> {
+    store::organizations::workos_org_id(conn, org_id, lock)
         .await?
         .ok_or_else(|| {
             Problem::new(&ORGANIZATION_NOT_IN_WORKOS)
@@ -165,29 +163,35 @@ async fn check_invitable(conn: &mut PgConnection, org_id: i64, email: &str) -> R
     Ok(())
 }
 
+/// Revokes an invitation WorkOS sent that is not recorded here (best effort: a failure is
+/// logged; the invitation then expires at WorkOS, and eventsync mirrors it meanwhile).
+async fn revoke_at_workos(workos: &Workos, workos_invitation_id: &str) {
+    if let Err(error) = workos.revoke_invitation(workos_invitation_id).await {
+        tracing::warn!(%error, workos_invitation_id, "could not revoke an invitation sent twice");
+    }
+}
+
 /// An invitation WorkOS sent: its WorkOS id and expiry.
 struct Sent {
     workos_invitation_id: String,
     expires_at: DateTime<Utc>,
 }
 
-/// Asks WorkOS to send the invitation email, on behalf of the inviter (when they are a WorkOS
-/// user). An address WorkOS already invited is a pending conflict.
+/// Asks WorkOS to send the invitation email, on behalf of the inviter (their WorkOS user id,
+/// when they are a WorkOS user). An address WorkOS already invited is a pending conflict.
 async fn send_with_workos(
-    conn: &mut PgConnection,
     workos: &Workos,
-    inviter: i64,
+    inviter: Option<&str>,
     email: &str,
     role: Role,
     workos_org_id: &str,
 ) -> Result<Sent, Problem> {
-    let inviter = store::users::workos_id(conn, inviter).await?;
     let sent = match workos
         .send_invitation(
             email,
             workos_org_id,
             role.as_str(),
-            inviter.as_deref(),
+            inviter,
             Some(INVITATION_DAYS),
         )
         .await
@@ -239,10 +243,28 @@ impl InvitationsApi {
             return Err(Problem::integration_disabled("WorkOS"));
         }
         let org_id = caller.organization_id;
+        // Checked first with a pooled connection given back before WorkOS is called: no
+        // transaction or connection is held across the call (a slow WorkOS must not starve the
+        // pool). WorkOS refuses a second pending invitation of one address, and the checks are
+        // made again under the organization's lock before the row is written.
+        let (workos_org_id, inviter) = {
+            let mut conn = ctx.db().acquire().await?;
+            let workos_org_id = workos_organization(&mut conn, org_id, false).await?;
+            check_invitable(&mut conn, org_id, &email).await?;
+            (
+                workos_org_id,
+                store::users::workos_id(&mut *conn, caller.user_id).await?,
+            )
+        };
+        let sent = send_with_workos(workos, inviter.as_deref(), &email, role, &workos_org_id).await?;
         let mut tx = ctx.db().begin().await?;
-        let workos_org_id = lock_workos_organization(&mut tx, org_id).await?;
-        check_invitable(&mut tx, org_id, &email).await?;
-        let sent = send_with_workos(&mut tx, workos, caller.user_id, &email, role, &workos_org_id).await?;
+        workos_organization(&mut tx, org_id, true).await?;
+        if let Err(problem) = check_invitable(&mut tx, org_id, &email).await {
+            // Someone was quicker here (or joined): the invitation just sent must not stay usable.
+            drop(tx);
+            revoke_at_workos(workos, &sent.workos_invitation_id).await;
+            return Err(problem);
+        }
         let new = NewInvitation {
             org_id,
             workos_invitation_id: &sent.workos_invitation_id,
@@ -313,13 +335,19 @@ impl InvitationsApi {
         let caller = auth.0;
         caller.require(&INVITE_MEMBER)?;
         let id = Uuid::parse_str(&id.0).map_err(|_| Problem::not_found())?;
-        let mut tx = ctx.db().begin().await?;
-        let invitation = store::invitations::lock(&mut tx, caller.organization_id, id)
-            .await?
-            .ok_or_else(Problem::not_found)?;
-        if state_of(&invitation) != InvitationState::Pending {
-            return Err(Problem::new(&INVITATION_NOT_PENDING));
-        }
+        let pending = |invitation: Option<InvitationRow>| {
+            let invitation = invitation.ok_or_else(Problem::not_found)?;
+            if state_of(&invitation) != InvitationState::Pending {
+                return Err(Problem::new(&INVITATION_NOT_PENDING));
+            }
+            Ok(invitation)
+        };
+        // Read with a pooled connection given back before WorkOS is called (no transaction or
+        // connection across the call), then checked again under the row's lock.
+        let invitation = {
+            let mut conn = ctx.db().acquire().await?;
+            pending(store::invitations::find(&mut conn, caller.organization_id, id).await?)?
+        };
         if let Some(workos_id) = &invitation.workos_invitation_id {
             match ctx.get::<Workos>().revoke_invitation(workos_id).await {
                 Ok(()) => {}
@@ -331,6 +359,8 @@ impl InvitationsApi {
                 Err(other) => return Err(workos_problem(other)),
             }
         }
+        let mut tx = ctx.db().begin().await?;
+        pending(store::invitations::lock(&mut tx, caller.organization_id, id).await?)?;
         let invitation = store::invitations::revoke(&mut *tx, id).await?;
         qubital_audit::record(
             &mut tx,

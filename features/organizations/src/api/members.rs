@@ -14,7 +14,7 @@ use qubital_auth::{
 use qubital_plugin::{
     auth::{CookieAuth, Role},
     list::{contains_pattern, default_limit},
-    AppContext, Page, Problem,
+    wire, AppContext, Page, Problem,
 };
 use sqlx::PgConnection;
 
@@ -49,8 +49,7 @@ pub struct Member {
 #[oai(rename_all = "camelCase")]
 struct ListMembersRequest {
     /// Case-insensitive substring of the display name or the email.
-    #[oai(validator(max_length = 200))]
-    query: Option<String>,
+    query: Option<wire::FreeText<200>>,
     #[oai(
         default = "default_limit",
         validator(minimum(value = "1"), maximum(value = "100"))

@@ -10,7 +10,7 @@ use qubital_auth::{
     store::organizations::{self as store, Details},
     validate, workos_problem, User,
 };
-use qubital_plugin::{auth::CookieAuth, AppContext, Problem};
+use qubital_plugin::{auth::CookieAuth, wire, AppContext, Problem};
 
 use crate::permissions::MANAGE_ORGANIZATION;
 use qubital_auth::permissions::VIEW_ORGANIZATION;
@@ -37,15 +37,15 @@ pub struct Organization {
 #[derive(Debug, Object)]
 #[oai(rename_all = "camelCase")]
 struct CreateOrganizationRequest {
-    #[oai(validator(max_length = 200))]
-    name: String,
+    /// 1..100 characters (trimmed).
+    name: wire::Name<MAX_NAME>,
 }
 
 #[derive(Debug, Object)]
 #[oai(rename_all = "camelCase")]
 struct UpdateOrganizationRequest {
-    #[oai(validator(max_length = 200))]
-    name: String,
+    /// 1..100 characters (trimmed).
+    name: wire::Name<MAX_NAME>,
 }
 
 /// Longest organization name.
@@ -135,20 +135,28 @@ impl OrganizationsApi {
         body: Json<UpdateOrganizationRequest>,
     ) -> Result<Json<Organization>, Problem> {
         let caller = auth.0;
-        let mut tx = ctx.db().begin().await?;
         // Existence first, then permission: another organization's id is 404 for everyone.
-        let org = store::details(&mut tx, caller.organization_id, &id.0, true)
-            .await?
-            .ok_or_else(Problem::not_found)?;
+        let org = {
+            let mut conn = ctx.db().acquire().await?;
+            store::details(&mut conn, caller.organization_id, &id.0, false)
+                .await?
+                .ok_or_else(Problem::not_found)?
+        };
         caller.require(&MANAGE_ORGANIZATION)?;
         let name = validate::name("body.name", &body.0.name, MAX_NAME)?;
+        // No transaction or pooled connection across the WorkOS call (a slow WorkOS must not
+        // starve the pool). Two renames racing may land here in another order than at WorkOS;
+        // eventsync then mirrors WorkOS's final name (`organization.updated`).
         if let Some(workos_org_id) = &org.workos_org_id {
             ctx.get::<Workos>()
                 .rename_organization(workos_org_id, &name)
                 .await
                 .map_err(workos_problem)?;
         }
-        let org = store::rename(&mut *tx, caller.organization_id, &name).await?;
+        let mut tx = ctx.db().begin().await?;
+        let org = store::rename(&mut *tx, caller.organization_id, &name)
+            .await?
+            .ok_or_else(Problem::not_found)?;
         qubital_audit::record(
             &mut tx,
             AuditEvent::by(&caller, Action::OrganizationUpdated, req)

@@ -4,7 +4,7 @@
 use poem::web::Data;
 use poem_openapi::{param::Path, payload::Json, Enum, Object, OpenApi, Tags};
 use qubital_auth::directory::{self, Organization};
-use qubital_plugin::{auth::Role, AppContext, FieldError, Problem};
+use qubital_plugin::{auth::Role, wire, AppContext, FieldError, Problem};
 use uuid::Uuid;
 
 use crate::worker_auth::WorkerAuth;
@@ -19,12 +19,10 @@ enum WorkerTag {
 #[oai(rename_all = "camelCase")]
 struct WorkerCheckSpaceAccessRequest {
     /// The user (`userId` of the router token).
-    #[oai(validator(max_length = 32))]
-    user_id: String,
+    user_id: wire::IdText,
     /// The organization the user's router token is for (`orgId`): a space of another
     /// organization is refused even when the user belongs to both.
-    #[oai(validator(max_length = 64))]
-    organization_id: String,
+    organization_id: wire::Token<64>,
 }
 
 /// Why access was refused.
@@ -54,10 +52,8 @@ struct SpaceAccess {
 #[derive(Debug, Object)]
 #[oai(rename_all = "camelCase")]
 struct WorkerDescribeMemberRequest {
-    #[oai(validator(max_length = 64))]
-    organization_id: String,
-    #[oai(validator(max_length = 32))]
-    user_id: String,
+    organization_id: wire::Token<64>,
+    user_id: wire::IdText,
 }
 
 /// A member of an organization, as the Worker shows them to others.
@@ -120,7 +116,7 @@ impl WorkerApi {
             role: None,
             reason: Some(reason),
         };
-        if organization.public_id != body.organization_id {
+        if organization.public_id != body.organization_id.as_str() {
             return Ok(Json(refused(SpaceAccessDenial::OtherOrganization)));
         }
         let role = directory::membership_role(&mut conn, user, organization.id).await?;

@@ -5,10 +5,11 @@
 
 use poem::web::Data;
 use poem_openapi::{payload::Json, Object, OpenApi};
-use qubital_plugin::{auth::CookieAuth, AppContext, Problem};
+use qubital_auth::directory::{self, IdsAt};
+use qubital_plugin::{auth::CookieAuth, wire, AppContext, Problem};
 use uuid::Uuid;
 
-use super::{check_members, load, zone_and_participants, Recording, RecordingsTag};
+use super::{load, zone_and_participants, Recording, RecordingsTag};
 use crate::{permissions::VIEW_RECORDINGS, problems::RECORDING_NOT_ACTIVE, store};
 
 #[derive(Debug, Object)]
@@ -16,11 +17,11 @@ use crate::{permissions::VIEW_RECORDINGS, problems::RECORDING_NOT_ACTIVE, store}
 pub struct RecordingPresenceRequest {
     /// The space whose zone is being recorded.
     pub space_id: Uuid,
-    /// The recorded zone.
-    pub zone: String,
+    /// The recorded zone: 1..64 of `A-Z a-z 0-9 _ - . :`.
+    pub zone: wire::Key<64>,
     /// Users in the zone now (user ids of members of the organization, ≤ 100).
     #[oai(validator(max_items = 100))]
-    pub participant_ids: Vec<String>,
+    pub participant_ids: Vec<wire::IdText>,
 }
 
 #[derive(Default)]
@@ -34,9 +35,9 @@ impl RecordingPresenceApi {
     ///
     /// Permission: `ViewRecordings`. The users become participants of the zone's active
     /// recording (none is removed: participants are everyone who was there at some point). The
-    /// answer is that recording. `404 not-found` for a space of another organization;
-    /// `409 recording-not-active` when the zone is not being recorded; `422 validation` for a
-    /// user who is not a member of the organization.
+    /// answer is that recording. `404 not-found` for a space of another organization or a
+    /// user who is not a member of it (naming the id); `409 recording-not-active` when the zone
+    /// is not being recorded.
     #[oai(
         path = "/recordings/presence/update",
         method = "post",
@@ -61,10 +62,10 @@ impl RecordingPresenceApi {
         let space = qubital_spaces::find_in_organization(&mut *tx, caller.organization_id, body.space_id)
             .await?
             .ok_or_else(Problem::not_found)?;
-        check_members(
+        directory::require_members(
             &mut tx,
             caller.organization_id,
-            "body.participantIds",
+            IdsAt::Each("body.participantIds"),
             &participants,
         )
         .await?;

@@ -10,18 +10,18 @@ use platform_livekit::{
 use poem::{web::Data, Request};
 use poem_openapi::{param::Path, payload::Json, Object, OpenApi};
 use qubital_audit::{Action, AuditEvent, Target};
+use qubital_auth::directory::{self, IdsAt};
 use qubital_plugin::{
     auth::{Caller, CookieAuth},
     list::contains_pattern,
-    AppContext, FieldError, Page, Problem,
+    wire, AppContext, FieldError, Page, Problem,
 };
 use qubital_spaces::SpaceRef;
 use sqlx::{Postgres, Transaction};
 use uuid::Uuid;
 
 use super::{
-    check_members, load, parse_user_ids, recording, unavailable, zone_and_participants, Recording,
-    RecordingsTag, PEOPLE_MAX,
+    load, parse_user_ids, recording, unavailable, zone_and_participants, Recording, RecordingsTag, PEOPLE_MAX,
 };
 use crate::{
     egress, metrics,
@@ -38,13 +38,13 @@ const TOPIC_MAX: usize = 200;
 pub struct StartRecordingRequest {
     /// The space whose conference is recorded.
     pub space_id: Uuid,
-    /// Conference topic (1..200 characters).
-    pub topic: String,
+    /// Conference topic (1..200 characters, trimmed).
+    pub topic: wire::Name<TOPIC_MAX>,
     /// Zone of the space being recorded: 1..64 of `A-Z a-z 0-9 _ - . :`.
-    pub zone: String,
+    pub zone: wire::Key<64>,
     /// Users present in the zone at start (user ids of members of the organization, ≤ 100).
     #[oai(default, validator(max_items = 100))]
-    pub participant_ids: Vec<String>,
+    pub participant_ids: Vec<wire::IdText>,
 }
 
 #[derive(Debug, Object)]
@@ -59,10 +59,10 @@ pub struct ListRecordingsRequest {
     #[oai(default)]
     pub offset: u32,
     /// Case-insensitive substring of the topic.
-    pub name: Option<String>,
+    pub name: Option<wire::FreeText<200>>,
     /// Keeps recordings in which **every** listed user (user ids, ≤ 100) took part.
     #[oai(validator(max_items = 100))]
-    pub people: Option<Vec<String>>,
+    pub people: Option<Vec<wire::IdText>>,
     /// Started at or after this instant.
     pub from: Option<DateTime<Utc>>,
     /// Started before this instant.
@@ -97,7 +97,7 @@ impl Start {
         Ok(Self {
             space_id: body.space_id,
             topic: topic.to_owned(),
-            zone: body.zone,
+            zone: body.zone.into_string(),
             participants,
         })
     }
@@ -115,7 +115,8 @@ impl RecordingsApi {
     /// Permission: `StartRecording`. The conference of the space (same organization) is
     /// recorded to object storage. `402 recording-quota-exceeded` when the organization has
     /// started its monthly quota of recordings; `409 recording-active` when that zone is already
-    /// being recorded; `422 validation` for an unknown participant; `503 integration-unavailable`
+    /// being recorded; `404 not-found` for a participant who is not a member (naming the id);
+    /// `503 integration-unavailable`
     /// when the recording service failed (nothing is recorded).
     #[oai(path = "/recordings/start", method = "post", operation_id = "start-recording")]
     async fn start(
@@ -252,7 +253,7 @@ impl RecordingsApi {
 }
 
 /// The checks of a start, under the organization's start lock: the space (`404`), the
-/// participants (`422`), nothing recording that zone (`409 recording-active`), the monthly
+/// participants (`404`), nothing recording that zone (`409 recording-active`), the monthly
 /// quota (`402 recording-quota-exceeded`).
 async fn check_start(
     conn: &mut sqlx::PgConnection,
@@ -263,7 +264,13 @@ async fn check_start(
     let space = qubital_spaces::find_in_organization(&mut *conn, org_id, start.space_id)
         .await?
         .ok_or_else(Problem::not_found)?;
-    check_members(conn, org_id, "body.participantIds", &start.participants).await?;
+    directory::require_members(
+        conn,
+        org_id,
+        IdsAt::Each("body.participantIds"),
+        &start.participants,
+    )
+    .await?;
     if store::zone_is_recording(conn, org_id, space.id, &start.zone).await? {
         return Err(Problem::new(&RECORDING_ACTIVE));
     }
@@ -339,8 +346,8 @@ async fn save_start(
     Ok(recording)
 }
 
-/// A list request as a store filter; `422` for a malformed person or a span that ends before
-/// it starts.
+/// A list request as a store filter; `422` for a malformed person. A span that ends before it
+/// starts is kept as it is: it holds no recording.
 fn list_filter(org_id: i64, body: &ListRecordingsRequest) -> Result<RecordingFilter, Problem> {
     let mut errors = Vec::new();
     let people = match body.people.as_deref() {
@@ -353,11 +360,6 @@ fn list_filter(org_id: i64, body: &ListRecordingsRequest) -> Result<RecordingFil
             .map(|ids| parse_user_ids("body.people", ids, &mut errors))
             .filter(|ids| !ids.is_empty()),
     };
-    if let (Some(from), Some(to)) = (body.from, body.to) {
-        if from > to {
-            errors.push(FieldError::new("body.to", "must not be before `from`"));
-        }
-    }
     if !errors.is_empty() {
         return Err(Problem::validation(errors));
     }

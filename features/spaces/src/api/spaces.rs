@@ -4,7 +4,7 @@ use chrono::{DateTime, Utc};
 use poem::{web::Data, Request};
 use poem_openapi::{param::Path, payload::Json, types::MaybeUndefined, Enum, Object, OpenApi};
 use qubital_audit::{Action, AuditEvent, Target};
-use qubital_plugin::{auth::CookieAuth, AppContext, Page, Problem};
+use qubital_plugin::{auth::CookieAuth, wire, AppContext, FieldError, Page, Problem};
 use uuid::Uuid;
 
 use super::{dedup, tags::SpaceTag, Deleted, SpacesTag};
@@ -61,40 +61,31 @@ impl Space {
 #[oai(rename_all = "camelCase", deny_unknown_fields)]
 struct CreateSpaceRequest {
     /// 1..100 characters (trimmed).
-    #[oai(validator(max_length = 100))]
-    name: String,
+    name: wire::Name<100>,
     /// Optional, at most 1000 characters; blank means none.
-    #[oai(validator(max_length = 1000))]
-    description: Option<String>,
+    description: Option<wire::Description<DESCRIPTION_MAX>>,
     /// `layout`, `dimension` and `style` must be a combination listed by `/space-layouts/list`.
-    #[oai(validator(max_length = 40))]
-    layout: String,
-    #[oai(validator(max_length = 40))]
-    dimension: String,
-    #[oai(validator(max_length = 40))]
-    style: String,
+    layout: wire::Key<40>,
+    dimension: wire::Key<40>,
+    style: wire::Key<40>,
     /// Tags of the organization to attach (at most 20).
     #[oai(validator(max_items = 20))]
     tag_ids: Option<Vec<Uuid>>,
 }
 
 /// A partial update: only the fields present change. `description: null` and `tagIds: null`
-/// clear them; `name`, `layout`, `dimension` and `style` cannot be null.
+/// clear them; `null` for `name`, `layout`, `dimension` or `style` (which always have a value)
+/// leaves them as they are, like leaving them out.
 #[derive(Debug, Object)]
 #[oai(rename_all = "camelCase", deny_unknown_fields)]
 struct UpdateSpaceRequest {
     /// 1..100 characters (trimmed).
-    #[oai(validator(max_length = 100))]
-    name: MaybeUndefined<String>,
+    name: Option<wire::Name<100>>,
     /// At most 1000 characters; blank or null means none.
-    #[oai(validator(max_length = 1000))]
-    description: MaybeUndefined<String>,
-    #[oai(validator(max_length = 40))]
-    layout: MaybeUndefined<String>,
-    #[oai(validator(max_length = 40))]
-    dimension: MaybeUndefined<String>,
-    #[oai(validator(max_length = 40))]
-    style: MaybeUndefined<String>,
+    description: MaybeUndefined<wire::Description<DESCRIPTION_MAX>>,
+    layout: Option<wire::Key<40>>,
+    dimension: Option<wire::Key<40>>,
+    style: Option<wire::Key<40>>,
     /// Replaces the space's tags (at most 20); null removes them all.
     #[oai(validator(max_items = 20))]
     tag_ids: MaybeUndefined<Vec<Uuid>>,
@@ -129,8 +120,7 @@ struct ListSpacesRequest {
     #[oai(default)]
     offset: u32,
     /// Only spaces whose name contains this text (case-insensitive).
-    #[oai(validator(max_length = 100))]
-    name: Option<String>,
+    name: Option<wire::FreeText<100>>,
     /// Only spaces carrying every one of these tags.
     #[oai(validator(max_items = 20))]
     tag_ids: Option<Vec<Uuid>>,
@@ -351,9 +341,9 @@ impl NewSpace {
         Ok(Self {
             name: name.unwrap_or_default(),
             description: description.flatten().flatten(),
-            layout: body.layout,
-            dimension: body.dimension,
-            style: body.style,
+            layout: body.layout.into_string(),
+            dimension: body.dimension.into_string(),
+            style: body.style.into_string(),
             tag_ids: dedup(body.tag_ids.unwrap_or_default()),
         })
     }
@@ -387,14 +377,10 @@ impl SpaceChanges {
     /// `422` for a `null` the field does not allow and for what the schema cannot check.
     fn validate(body: UpdateSpaceRequest) -> Result<Self, Problem> {
         let mut errors = Errors::default();
-        let name = match &body.name {
-            MaybeUndefined::Undefined => None,
-            MaybeUndefined::Null => {
-                errors.push("body.name", "cannot be null");
-                None
-            }
-            MaybeUndefined::Value(name) => errors.check(validate::name("body.name", name, NAME_MAX)),
-        };
+        let name = body
+            .name
+            .as_deref()
+            .and_then(|name| errors.check(validate::name("body.name", name, NAME_MAX)));
         let description = match &body.description {
             MaybeUndefined::Undefined => None,
             MaybeUndefined::Null => Some(None),
@@ -402,9 +388,8 @@ impl SpaceChanges {
                 errors.check(validate::description("body.description", d, DESCRIPTION_MAX))
             }
         };
-        let layout = layout_part(&mut errors, &body.layout, "body.layout");
-        let dimension = layout_part(&mut errors, &body.dimension, "body.dimension");
-        let style = layout_part(&mut errors, &body.style, "body.style");
+        let [layout, dimension, style] =
+            [body.layout, body.dimension, body.style].map(|part| part.map(wire::Text::into_string));
         let tag_ids = match body.tag_ids {
             MaybeUndefined::Undefined => None,
             MaybeUndefined::Null => Some(Vec::new()),
@@ -442,24 +427,8 @@ impl SpaceChanges {
     }
 }
 
-/// One of `layout`, `dimension`, `style` in an update: absent, or a value (never `null`).
-fn layout_part(errors: &mut Errors, field: &MaybeUndefined<String>, location: &str) -> Option<String> {
-    match field {
-        MaybeUndefined::Undefined => None,
-        MaybeUndefined::Null => {
-            errors.push(location, "cannot be null");
-            None
-        }
-        MaybeUndefined::Value(v) if v.chars().count() > 40 => {
-            errors.push(location, "must be at most 40 characters");
-            None
-        }
-        MaybeUndefined::Value(v) => Some(v.clone()),
-    }
-}
-
-/// `422` unless `layout` (when given) is a valid combination and every tag of `tag_ids` is one
-/// of the organization's. The tags are locked against deletion until the transaction ends, so
+/// `422` unless `layout` (when given) is a valid combination; `404` naming each tag of `tag_ids`
+/// that is not one of the organization's. The tags are locked against deletion until the transaction ends, so
 /// a concurrent tag delete cannot break the write that attaches them.
 async fn check_references(
     conn: &mut sqlx::PgConnection,
@@ -467,7 +436,6 @@ async fn check_references(
     layout: Option<&Layout<'_>>,
     tag_ids: &[Uuid],
 ) -> Result<(), Problem> {
-    let mut errors = Errors::default();
     if let Some(layout) = layout {
         if !store::is_valid_combination(conn, layout).await? {
             let Layout {
@@ -475,17 +443,31 @@ async fn check_references(
                 dimension,
                 style,
             } = layout;
+            let mut errors = Errors::default();
             errors.push(
                 "body.layout",
                 format!("`{layout}`/`{dimension}`/`{style}` is not a valid layout/dimension/style combination; see /space-layouts/list"),
             );
+            return errors.finish();
         }
     }
     let found = store::lock_tags(conn, organization_id, tag_ids).await?;
-    for id in tag_ids.iter().filter(|id| !found.contains(id)) {
-        errors.push("body.tagIds", format!("no tag {id} in this organization"));
+    let unknown: Vec<FieldError> = tag_ids
+        .iter()
+        .enumerate()
+        .filter(|(_, id)| !found.contains(id))
+        .map(|(i, id)| {
+            FieldError::new(
+                format!("body.tagIds[{i}]"),
+                format!("no tag {id} in this organization"),
+            )
+        })
+        .collect();
+    if unknown.is_empty() {
+        Ok(())
+    } else {
+        Err(Problem::not_found_at(unknown))
     }
-    errors.finish()
 }
 
 /// Writes what differs from `current`: the fields, the tags (`None`: unchanged). `updatedAt`

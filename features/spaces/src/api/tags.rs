@@ -4,7 +4,7 @@ use chrono::{DateTime, Utc};
 use poem::{web::Data, Request};
 use poem_openapi::{param::Path, payload::Json, Object, OpenApi};
 use qubital_audit::{Action, AuditEvent, Target};
-use qubital_plugin::{auth::CookieAuth, AppContext, Page, Problem};
+use qubital_plugin::{auth::CookieAuth, wire, AppContext, Page, Problem};
 use uuid::Uuid;
 
 use super::{Deleted, SpaceListPageRequest, SpacesTag};
@@ -40,8 +40,7 @@ impl From<TagRow> for SpaceTag {
 #[oai(rename_all = "camelCase", deny_unknown_fields)]
 struct CreateSpaceTagRequest {
     /// 1..50 characters (trimmed); unique in the organization, ignoring case.
-    #[oai(validator(max_length = 50))]
-    name: String,
+    name: wire::Name<50>,
 }
 
 fn tag_exists() -> Problem {

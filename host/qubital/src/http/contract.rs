@@ -15,9 +15,13 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use qubital_plugin::{problem::types, FieldError, ProblemType};
+use regex::Regex;
 use serde_json::{json, Map, Value};
 
 const SCHEMA_PREFIX: &str = "#/components/schemas/";
+
+/// How the guard's message for a value outside an `enum` starts.
+const ONE_OF: &str = "must be one of:";
 
 /// Completes a generated spec with the rules above.
 pub fn complete(mut spec: Value) -> Value {
@@ -303,6 +307,10 @@ pub struct RequestGuard {
     methods: Vec<(Vec<Segment>, String)>,
     /// The operations whose body is not JSON (webhooks: signed bytes).
     not_json: Vec<(Vec<Segment>, String)>,
+    /// The operations that need the session cookie (`cookieAuth` in their `security`).
+    signed_in: Vec<(Vec<Segment>, String)>,
+    /// Every `pattern` of the spec, compiled once.
+    patterns: HashMap<String, Regex>,
 }
 
 enum Segment {
@@ -349,6 +357,14 @@ impl RequestGuard {
             names.sort();
             methods.push((segments(path), names.join(", ")));
         }
+        let signed_in = operations(spec)
+            .filter(|(_, _, op)| {
+                op["security"]
+                    .as_array()
+                    .is_some_and(|schemes| schemes.iter().any(|s| s.get("cookieAuth").is_some()))
+            })
+            .map(|(path, method, _)| (segments(&path), method.to_uppercase()))
+            .collect();
         let not_json = operations(spec)
             .filter(|(_, _, op)| {
                 op["requestBody"]["content"]
@@ -377,6 +393,8 @@ impl RequestGuard {
             }
         }
         Self {
+            patterns: patterns(spec),
+            signed_in,
             schemas,
             exact,
             templated,
@@ -389,6 +407,14 @@ impl RequestGuard {
     pub fn takes_other_than_json(&self, method: &str, path: &str) -> bool {
         let parts: Vec<&str> = path.split('/').collect();
         self.not_json
+            .iter()
+            .any(|(segments, m)| m == method && matches(segments, &parts))
+    }
+
+    /// Whether `method path` needs the session cookie.
+    pub fn needs_session(&self, method: &str, path: &str) -> bool {
+        let parts: Vec<&str> = path.split('/').collect();
+        self.signed_in
             .iter()
             .any(|(segments, m)| m == method && matches(segments, &parts))
     }
@@ -437,6 +463,9 @@ impl RequestGuard {
             return;
         }
         let schema = self.resolve(schema);
+        if schema.as_object().is_some_and(|s| s.is_empty()) {
+            return; // `{}`: any JSON value (a vendor's own request passed through whole)
+        }
         if value.is_null() {
             if schema["nullable"] != true {
                 errors.push(FieldError::new(location, "must not be null"));
@@ -445,6 +474,25 @@ impl RequestGuard {
         }
         if let Some(inner) = schema["allOf"].as_array().filter(|all| all.len() == 1) {
             return self.walk(&inner[0], value, location, errors, depth + 1);
+        }
+        if let Some(forms) = schema["oneOf"].as_array() {
+            return self.walk_forms(forms, true, value, location, errors, depth);
+        }
+        if let Some(forms) = schema["anyOf"].as_array() {
+            return self.walk_forms(forms, false, value, location, errors, depth);
+        }
+        if let Some(allowed) = schema["enum"].as_array() {
+            if !allowed.contains(value) {
+                let names: Vec<String> = allowed
+                    .iter()
+                    .map(|v| v.as_str().map_or(v.to_string(), str::to_owned))
+                    .collect();
+                errors.push(FieldError::new(
+                    location,
+                    format!("{ONE_OF} {}", names.join(", ")),
+                ));
+                return;
+            }
         }
         let ty = schema["type"].as_str().unwrap_or_default();
         let fits = match ty {
@@ -461,6 +509,15 @@ impl RequestGuard {
             return;
         }
         match value {
+            Value::String(text) => self.check_string(schema, text, location, errors),
+            Value::Number(number) => {
+                let number = number.as_f64().unwrap_or_default();
+                if let Some(min) = schema["minimum"].as_f64().filter(|min| number < *min) {
+                    errors.push(FieldError::new(location, format!("must be at least {min}")));
+                } else if let Some(max) = schema["maximum"].as_f64().filter(|max| number > *max) {
+                    errors.push(FieldError::new(location, format!("must be at most {max}")));
+                }
+            }
             Value::Array(items) => {
                 if let Some(max) = schema["maxItems"].as_u64() {
                     if items.len() as u64 > max {
@@ -468,6 +525,23 @@ impl RequestGuard {
                             location,
                             format!("must have at most {max} items"),
                         ));
+                        return;
+                    }
+                }
+                if let Some(min) = schema["minItems"]
+                    .as_u64()
+                    .filter(|min| (items.len() as u64) < *min)
+                {
+                    errors.push(FieldError::new(
+                        location,
+                        format!("must have at least {min} items"),
+                    ));
+                    return;
+                }
+                if schema["uniqueItems"] == true {
+                    let mut seen = std::collections::HashSet::with_capacity(items.len());
+                    if !items.iter().all(|item| seen.insert(item.to_string())) {
+                        errors.push(FieldError::new(location, "must not list an item twice"));
                         return;
                     }
                 }
@@ -482,6 +556,16 @@ impl RequestGuard {
                 }
             }
             Value::Object(fields) if ty == "object" => {
+                for name in schema["required"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter_map(Value::as_str)
+                {
+                    if !fields.contains_key(name) {
+                        errors.push(FieldError::new(format!("{location}.{name}"), "is required"));
+                    }
+                }
                 let properties = schema["properties"].as_object();
                 for (name, field) in fields {
                     match properties.and_then(|p| p.get(name)) {
@@ -502,6 +586,73 @@ impl RequestGuard {
         }
     }
 
+    /// A body of several forms fits exactly one of them (`oneOf`) or at least one (`anyOf`). When it fits none, the errors
+    /// reported are those of the form it came closest to: the fewest errors, not counting a
+    /// form whose fixed values (`"client": "web"`) it does not even have.
+    fn walk_forms(
+        &self,
+        forms: &[Value],
+        exactly_one: bool,
+        value: &Value,
+        location: String,
+        errors: &mut Vec<FieldError>,
+        depth: usize,
+    ) {
+        let mut closest: Option<(usize, Vec<FieldError>)> = None;
+        let mut fitting = 0;
+        for form in forms {
+            let mut found = Vec::new();
+            self.walk(form, value, location.clone(), &mut found, depth + 1);
+            if found.is_empty() {
+                fitting += 1;
+                continue;
+            }
+            let other_form = found.iter().filter(|e| e.message.starts_with(ONE_OF)).count();
+            let distance = other_form * 1000 + found.len();
+            if closest.as_ref().is_none_or(|(best, _)| distance < *best) {
+                closest = Some((distance, found));
+            }
+        }
+        match (fitting, closest) {
+            (1, _) => {}
+            (2.., _) if !exactly_one => {}
+            (0, Some((_, found))) => errors.extend(found),
+            _ => errors.push(FieldError::new(
+                location,
+                "fits more than one of its forms; see the schema",
+            )),
+        }
+    }
+
+    /// `minLength` and `maxLength` count characters (as JSON Schema does), `pattern` must match.
+    fn check_string(&self, schema: &Value, text: &str, location: String, errors: &mut Vec<FieldError>) {
+        let length = text.chars().count() as u64;
+        if let Some(min) = schema["minLength"].as_u64().filter(|min| length < *min) {
+            let message = if min == 1 {
+                "must not be empty".to_owned()
+            } else {
+                format!("must be at least {min} characters")
+            };
+            errors.push(FieldError::new(location, message));
+        } else if let Some(max) = schema["maxLength"].as_u64().filter(|max| length > *max) {
+            errors.push(FieldError::new(
+                location,
+                format!("must be at most {max} characters"),
+            ));
+        } else if let Some(pattern) = schema["pattern"].as_str() {
+            if self
+                .patterns
+                .get(pattern)
+                .is_some_and(|regex| !regex.is_match(text))
+            {
+                errors.push(FieldError::new(
+                    location,
+                    format!("must match the pattern {pattern}"),
+                ));
+            }
+        }
+    }
+
     fn resolve<'a>(&'a self, schema: &'a Value) -> &'a Value {
         match schema["$ref"]
             .as_str()
@@ -511,6 +662,29 @@ impl RequestGuard {
             None => schema,
         }
     }
+}
+
+/// Every `pattern` in `spec`, compiled. A pattern the `regex` crate cannot compile is a bug in
+/// the code that declared it, found at boot (and by the spec tests), not on a request.
+fn patterns(spec: &Value) -> HashMap<String, Regex> {
+    let mut compiled = HashMap::new();
+    let mut stack = vec![spec];
+    while let Some(value) = stack.pop() {
+        match value {
+            Value::Object(map) => {
+                if let Some(pattern) = map.get("pattern").and_then(Value::as_str) {
+                    let regex = Regex::new(pattern).unwrap_or_else(|error| {
+                        panic!("the spec's pattern {pattern} does not compile: {error}")
+                    });
+                    compiled.insert(pattern.to_owned(), regex);
+                }
+                stack.extend(map.values());
+            }
+            Value::Array(items) => stack.extend(items),
+            _ => {}
+        }
+    }
+    compiled
 }
 
 #[cfg(test)]
@@ -535,6 +709,7 @@ mod tests {
                     "name": {"type": "string"},
                     "tags": {"type": "array", "maxItems": 2, "items": {"type": "string"}},
                     "note": {"type": "string"},
+                    "zone": {"type": "string", "minLength": 2, "maxLength": 4, "pattern": "^[a-z]+$"},
                     "limit": {"type": "integer", "format": "uint32"}
                 }},
                 "Thing": {"type": "object", "required": ["id"], "properties": {
@@ -612,5 +787,80 @@ mod tests {
         );
         assert_eq!(guard.allowed_methods("/nothing"), None);
         assert!(!guard.takes_other_than_json("POST", "/things/42/update"));
+    }
+
+    #[test]
+    fn the_guard_holds_strings_to_their_lengths_in_characters_and_their_pattern() {
+        let guard = RequestGuard::new(&complete(spec()));
+        let zone = |zone: &str| {
+            guard
+                .check("POST", "/things/42/update", &json!({"name": "a", "zone": zone}))
+                .into_iter()
+                .map(|e| (e.location, e.message))
+                .collect::<Vec<_>>()
+        };
+        assert!(zone("abc").is_empty());
+        assert!(
+            zone("éé").len() == 1,
+            "two characters of four bytes fit maxLength 4 but not the pattern"
+        );
+        assert_eq!(
+            zone("a"),
+            vec![("body.zone".to_owned(), "must be at least 2 characters".to_owned())]
+        );
+        assert_eq!(zone("abcde")[0].1, "must be at most 4 characters");
+        assert_eq!(zone("AB")[0].1, "must match the pattern ^[a-z]+$");
+        let limit =
+            |limit: Value| guard.check("POST", "/things/42/update", &json!({"name": "a", "limit": limit}));
+        assert!(limit(json!(7)).is_empty());
+        assert_eq!(limit(json!(-1))[0].message, "must be at least 0");
+        assert_eq!(
+            limit(json!(u64::from(u32::MAX) + 1))[0].message,
+            format!("must be at most {}", u32::MAX)
+        );
+    }
+
+    #[test]
+    fn the_guard_names_missing_fields_values_outside_an_enum_and_the_closest_form() {
+        let spec = json!({
+            "paths": {"/start": {"post": {
+                "requestBody": {"content": {"application/json": {"schema": {"$ref": "#/components/schemas/Start"}}}},
+                "responses": {"200": {"description": ""}}
+            }}},
+            "components": {"schemas": {
+                "Start": {"oneOf": [
+                    {"$ref": "#/components/schemas/Web"},
+                    {"$ref": "#/components/schemas/Desktop"}
+                ]},
+                "Web": {"type": "object", "required": ["client"], "properties": {
+                    "client": {"type": "string", "enum": ["web"]}
+                }},
+                "Desktop": {"type": "object", "required": ["client", "challenge"], "properties": {
+                    "client": {"type": "string", "enum": ["desktop"]},
+                    "challenge": {"type": "string"}
+                }}
+            }}
+        });
+        let guard = RequestGuard::new(&complete(spec));
+        let check = |body: Value| {
+            guard
+                .check("POST", "/start", &body)
+                .into_iter()
+                .map(|e| (e.location, e.message))
+                .collect::<Vec<_>>()
+        };
+        assert!(check(json!({"client": "web"})).is_empty());
+        assert!(check(json!({"client": "desktop", "challenge": "x"})).is_empty());
+        let error = |location: &str, message: &str| vec![(location.to_owned(), message.to_owned())];
+        assert_eq!(
+            check(json!({"client": "desktop"})),
+            error("body.challenge", "is required")
+        );
+        assert_eq!(
+            check(json!({"client": "web", "challenge": "x"})),
+            error("body.challenge", "is not a known field")
+        );
+        assert_eq!(check(json!({"client": "tv"})).len(), 1);
+        assert!(check(json!({"client": "tv"}))[0].1.starts_with("must be one of:"));
     }
 }

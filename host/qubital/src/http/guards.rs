@@ -5,7 +5,7 @@ use std::sync::Arc;
 use poem::{http::header, Endpoint, IntoResponse, Request, Response};
 use std::net::IpAddr;
 
-use qubital_plugin::{problem::types, request::ClientIp, Problem};
+use qubital_plugin::{auth::ACCESS_TOKEN_COOKIE, problem::types, request::ClientIp, Problem};
 
 use super::{contract::RequestGuard, problems, HttpSettings};
 
@@ -102,7 +102,16 @@ pub async fn body<E: Endpoint>(next: Arc<E>, mut req: Request) -> poem::Result<R
         let guard = req
             .data::<Arc<RequestGuard>>()
             .expect("the request guard is provided by the app");
-        let errors = guard.check(req.method().as_str(), req.uri().path(), &value);
+        let (method, path) = (req.method().as_str(), req.uri().path());
+        // Without a session cookie, an operation that needs one answers 401 whatever the body
+        // says (authentication comes first); with one, the body is checked here, before the
+        // handler authenticates.
+        let anonymous = guard.needs_session(method, path) && req.cookie().get(ACCESS_TOKEN_COOKIE).is_none();
+        let errors = if anonymous {
+            Vec::new()
+        } else {
+            guard.check(method, path, &value)
+        };
         if !errors.is_empty() {
             return Err(Problem::validation(errors).into());
         }

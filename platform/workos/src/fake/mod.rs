@@ -21,8 +21,8 @@
 //! (WorkOS's clock orders the versions of an object; so does a mirror of it).
 //!
 //! What goes wrong with WorkOS can be scripted too: 429s ([`FakeWorkos::rate_limit`]), slow
-//! event pages ([`FakeWorkos::delay_event_pages`]), slow membership changes
-//! ([`FakeWorkos::delay_membership_writes`]), time passing beyond the retention
+//! event pages ([`FakeWorkos::delay_event_pages`]), slow changes of memberships, organizations
+//! and invitations ([`FakeWorkos::delay_writes`]), time passing beyond the retention
 //! ([`FakeWorkos::advance_clock`]).
 
 mod audit_logs;
@@ -131,8 +131,8 @@ pub struct State {
     rate_limited: u32,
     /// Pause before answering each page of events.
     event_page_delay: Duration,
-    /// Pause before changing or deleting a membership (a slow WorkOS).
-    membership_write_delay: Duration,
+    /// Pause before a change made through the API ([`is_delayed_write`]): a slow WorkOS.
+    write_delay: Duration,
     /// Serve every event type, whatever the request's `events` filter says.
     all_event_types: bool,
     /// Audit Logs events kept, one per idempotency key, oldest first.
@@ -597,11 +597,11 @@ impl FakeWorkos {
         self.with(|state| state.event_page_delay = delay);
     }
 
-    /// Waits `delay` before changing or deleting a membership (`PUT`/`DELETE
-    /// /user_management/organization_memberships/:id`); the call is in [`FakeWorkos::calls`]
-    /// as soon as it arrives.
-    pub fn delay_membership_writes(&self, delay: Duration) {
-        self.with(|state| state.membership_write_delay = delay);
+    /// Waits `delay` before each change made through the API ([`is_delayed_write`]: a
+    /// membership changed or deleted, an organization renamed, an invitation sent or revoked);
+    /// the call is in [`FakeWorkos::calls`] as soon as it arrives.
+    pub fn delay_writes(&self, delay: Duration) {
+        self.with(|state| state.write_delay = delay);
     }
 
     /// Serves every event type, whatever the request's `events` filter asks for: how a client
@@ -662,10 +662,8 @@ async fn check_and_log<E: poem::Endpoint>(next: Arc<E>, req: Request) -> poem::R
             ));
         }
     }
-    let membership_write = path.starts_with("/user_management/organization_memberships/")
-        && matches!(req.method().as_str(), "PUT" | "DELETE");
-    if membership_write {
-        let delay = state.lock().unwrap().membership_write_delay;
+    if is_delayed_write(req.method().as_str(), &path) {
+        let delay = state.lock().unwrap().write_delay;
         tokio::time::sleep(delay).await;
     }
     {
@@ -680,4 +678,20 @@ async fn check_and_log<E: poem::Endpoint>(next: Arc<E>, req: Request) -> poem::R
         }
     }
     Ok(next.call(req).await?.into_response())
+}
+
+/// The changes [`FakeWorkos::delay_writes`] slows down: what the server asks of WorkOS on behalf
+/// of an admin (sign-in exchanges and reads stay fast).
+fn is_delayed_write(method: &str, path: &str) -> bool {
+    match method {
+        "PUT" | "DELETE" => {
+            path.starts_with("/user_management/organization_memberships/")
+                || path.starts_with("/organizations/")
+        }
+        "POST" => {
+            path == "/user_management/invitations"
+                || (path.starts_with("/user_management/invitations/") && path.ends_with("/revoke"))
+        }
+        _ => false,
+    }
 }
