@@ -32,10 +32,12 @@ pub mod crypto;
 mod development;
 pub mod directory;
 pub mod enter;
+mod jobs;
 pub mod permissions;
 mod probes;
 pub mod problems;
 pub mod ratelimit;
+pub mod session_cache;
 pub mod sessions;
 pub mod settings;
 mod sign_in;
@@ -62,6 +64,7 @@ qubital_plugin::inventory::submit! {
         .tables(&TABLES)
         .settings(&[Settings::of::<WorkosSettings>(), Settings::of::<AuthSettings>()])
         .probes(&[probes::WORKOS])
+        .jobs(&[jobs::SESSION_CHANGES])
         .init(settings::init)
 }
 

@@ -3,8 +3,10 @@
 //!
 //! A request is accepted when its token is signed by us **and** its session row is live (not
 //! ended, not past its absolute expiry) **and** the user is still an active member of the
-//! session's organization. The row is read on every request, so an ended session is refused
-//! from the next request on (bound: 0 s), and role changes apply at once.
+//! session's organization. What the row says is cached for at most `SESSION_CACHE_SECS`
+//! ([`crate::session_cache`]): a session ended or a role changed through this process applies
+//! from the next request on; through another process (another replica, eventsync, SQL), as soon
+//! as its notification arrives, and within `SESSION_CACHE_SECS` in any case.
 
 use std::time::Duration;
 
@@ -24,8 +26,12 @@ use uuid::Uuid;
 pub use crate::store::sessions::{end_membership_sessions, end_session, end_user_sessions, SessionKind};
 use crate::{
     directory::{self, User},
+    session_cache::SessionCache,
     state::{integration_unavailable, AuthState},
-    store::{self, sessions::ToRefresh},
+    store::{
+        self,
+        sessions::{Live, ToRefresh},
+    },
 };
 
 /// Associated data of sealed refresh tokens.
@@ -144,6 +150,23 @@ pub fn revoke_with_workos(workos: &Workos, workos_session_ids: Vec<String>) {
 pub struct SessionAuthenticator {
     pub state: AuthState,
     pub workos: Workos,
+    /// Live sessions read lately (bounded staleness: [`crate::session_cache`]).
+    pub cache: SessionCache,
+}
+
+impl SessionAuthenticator {
+    /// The session's user, organization and role: cached, or read (one query) and cached.
+    async fn live(&self, ctx: &AppContext, session_id: Uuid) -> Result<Option<Live>, sqlx::Error> {
+        if let Some(live) = self.cache.get(session_id) {
+            return Ok(Some(live));
+        }
+        let read_in = self.cache.generation();
+        let live = store::sessions::live(ctx.db(), session_id).await?;
+        if let Some(live) = &live {
+            self.cache.insert(session_id, live.clone(), read_in);
+        }
+        Ok(live)
+    }
 }
 
 #[async_trait::async_trait]
@@ -155,7 +178,7 @@ impl Authenticator for SessionAuthenticator {
         let Some((claims, expired)) = self.state.tokens().verify(access_token) else {
             return Err(Problem::unauthorized());
         };
-        let Some(live) = store::sessions::live(ctx.db(), claims.sid).await? else {
+        let Some(live) = self.live(ctx, claims.sid).await? else {
             return Err(session_ended());
         };
         if claims.sub != live.user_id.to_string() {

@@ -1,13 +1,13 @@
 //! The identity feature's settings (environment variables, also flags), and `init`: settings
 //! to state, with the production-secret rule.
 
-use std::sync::Arc;
+use std::{sync::Arc, time::Duration};
 
 use base64::Engine;
 use platform_workos::{Workos, WorkosSettings};
 use qubital_plugin::{auth::SharedAuthenticator, Boot, ExposeSecret, SecretString};
 
-use crate::{crypto, sessions, state::AuthState, tokens};
+use crate::{crypto, session_cache::SessionCache, sessions, state::AuthState, tokens};
 
 /// Sign-in, session and token settings.
 #[derive(clap::Args, Clone, Debug)]
@@ -50,6 +50,13 @@ pub struct AuthSettings {
     #[arg(long = "workos-desktop-redirect-uri", env = "WORKOS_DESKTOP_REDIRECT_URI")]
     pub desktop_redirect_uri: Option<String>,
 
+    /// Seconds a live session (user, organization, role) may be reused without reading the
+    /// database; an ended session or a changed role takes effect within this bound everywhere,
+    /// and at once where a notification arrives (see docs/identity.md). 0 turns the cache off.
+    #[arg(long = "session-cache-secs", env = "SESSION_CACHE_SECS", default_value_t = 2,
+          value_parser = clap::value_parser!(u64).range(0..=5))]
+    pub session_cache_secs: u64,
+
     /// Sign-in requests (start/finalize/select/sign-up) allowed per client IP per minute.
     #[arg(long = "sign-in-rate-limit", env = "SIGN_IN_RATE_LIMIT_PER_MINUTE", default_value_t = 30,
           value_parser = clap::value_parser!(u32).range(1..))]
@@ -88,9 +95,11 @@ pub(crate) fn init(boot: &mut Boot) -> anyhow::Result<()> {
     let state = AuthState::new(tokens, sealer, settings, secure_cookies);
     boot.provide(workos.clone());
     boot.provide(state.clone());
+    let cache = SessionCache::new(Duration::from_secs(state.settings().session_cache_secs));
     boot.provide(SharedAuthenticator(Arc::new(sessions::SessionAuthenticator {
         state,
         workos,
+        cache,
     })));
     Ok(())
 }

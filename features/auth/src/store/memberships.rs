@@ -46,6 +46,8 @@ pub async fn upsert<'e>(
     workos_membership_id: Option<&str>,
     overwrite_role: bool,
 ) -> Result<Role, sqlx::Error> {
+    // What the session cache holds may change: see crate::session_cache.
+    crate::session_cache::invalidate();
     sqlx::query_scalar(
         "INSERT INTO user_organizations (user_id, org_id, role, workos_membership_id)
          VALUES ($1, $2, $3, $4)
@@ -310,6 +312,8 @@ pub async fn set_role<'e>(
     user_id: i64,
     role: Role,
 ) -> Result<Member, sqlx::Error> {
+    // What the session cache holds may change: see crate::session_cache.
+    crate::session_cache::invalidate();
     sqlx::query_as(&format!(
         "WITH updated AS (
             UPDATE user_organizations SET role = $3, updated_at = now()
@@ -342,6 +346,8 @@ pub async fn lock_admins(conn: &mut PgConnection, org_id: i64) -> Result<Vec<i64
 /// invite link is retired too (a new one is minted when an admin next asks for it), so the
 /// removed member cannot walk back in through the link they joined with.
 pub async fn remove(conn: &mut PgConnection, org_id: i64, user_id: i64) -> Result<(), sqlx::Error> {
+    // What the session cache holds may change: see crate::session_cache.
+    crate::session_cache::invalidate();
     let removed = sqlx::query("DELETE FROM user_organizations WHERE org_id = $1 AND user_id = $2")
         .bind(org_id)
         .bind(user_id)

@@ -56,6 +56,8 @@ pub async fn upsert_organization(
 /// Deletes organization `workos_id`, with its memberships and sessions (cascade); `false` when
 /// it was not there.
 pub async fn delete_organization(conn: &mut PgConnection, workos_id: &str) -> sqlx::Result<bool> {
+    // What the session cache holds may change: see crate::session_cache.
+    crate::session_cache::invalidate();
     let deleted = sqlx::query("DELETE FROM organizations WHERE workos_org_id = $1")
         .bind(workos_id)
         .execute(conn)
@@ -95,6 +97,8 @@ pub async fn upsert_user(
 /// Deletes user `workos_id`; their memberships and sessions go with the row (cascade), so
 /// access ends on their next request. `false` when they were not there.
 pub async fn delete_user(conn: &mut PgConnection, workos_id: &str) -> sqlx::Result<bool> {
+    // What the session cache holds may change: see crate::session_cache.
+    crate::session_cache::invalidate();
     let deleted = sqlx::query("DELETE FROM users WHERE workos_id = $1")
         .bind(workos_id)
         .execute(conn)
@@ -131,6 +135,8 @@ pub async fn upsert_membership(
     active: bool,
     updated_at: DateTime<Utc>,
 ) -> sqlx::Result<bool> {
+    // What the session cache holds may change: see crate::session_cache.
+    crate::session_cache::invalidate();
     let written: Option<i64> = sqlx::query_scalar(
         "INSERT INTO user_organizations (user_id, org_id, role, status, workos_membership_id, workos_updated_at)
          VALUES ($1, $2, $3, $4, $5, $6)
@@ -166,6 +172,8 @@ pub async fn delete_membership(
     org_workos_id: &str,
     at: DateTime<Utc>,
 ) -> sqlx::Result<Option<MembershipKey>> {
+    // What the session cache holds may change: see crate::session_cache.
+    crate::session_cache::invalidate();
     let removed: Option<(i64, i64)> = sqlx::query_as(
         "DELETE FROM user_organizations m USING users u, organizations o
          WHERE m.user_id = u.id AND m.org_id = o.id

@@ -66,13 +66,15 @@ pub struct Live {
     pub user_id: i64,
     pub org_id: i64,
     pub role: Role,
+    /// Its absolute expiry.
+    pub expires_at: DateTime<Utc>,
 }
 
 /// The session `session_id` if it is live: not ended, not past its absolute expiry, and its user
 /// still an active member of its organization. Read on every request.
 pub async fn live<'e>(db: impl PgExecutor<'e>, session_id: Uuid) -> Result<Option<Live>, sqlx::Error> {
     sqlx::query_as(
-        "SELECT s.user_id, s.org_id, m.role
+        "SELECT s.user_id, s.org_id, m.role, s.expires_at
          FROM user_sessions s
          JOIN user_organizations m
            ON m.user_id = s.user_id AND m.org_id = s.org_id AND m.status = 'active'
@@ -183,6 +185,8 @@ pub async fn move_to_organization<'e>(
     sealed_refresh_token: Option<Vec<u8>>,
     workos_session_id: Option<&str>,
 ) -> Result<DateTime<Utc>, sqlx::Error> {
+    // What the session cache holds may change: see crate::session_cache.
+    crate::session_cache::invalidate();
     sqlx::query_scalar(
         "UPDATE user_sessions
          SET org_id = $2, refresh_token = COALESCE($3, refresh_token), refreshed_at = now(),
@@ -216,6 +220,8 @@ pub async fn end_session(
     session_id: Uuid,
     reason: &str,
 ) -> Result<Vec<String>, sqlx::Error> {
+    // What the session cache holds may change: see crate::session_cache.
+    crate::session_cache::invalidate();
     let ended: Vec<Option<String>> = sqlx::query_scalar(&ending("session_id = $2"))
         .bind(reason)
         .bind(session_id)
@@ -230,6 +236,8 @@ pub async fn end_user_sessions(
     user_id: i64,
     reason: &str,
 ) -> Result<Vec<String>, sqlx::Error> {
+    // What the session cache holds may change: see crate::session_cache.
+    crate::session_cache::invalidate();
     let ended: Vec<Option<String>> = sqlx::query_scalar(&ending("user_id = $2"))
         .bind(reason)
         .bind(user_id)
@@ -245,6 +253,8 @@ pub async fn end_membership_sessions(
     org_id: i64,
     reason: &str,
 ) -> Result<Vec<String>, sqlx::Error> {
+    // What the session cache holds may change: see crate::session_cache.
+    crate::session_cache::invalidate();
     let ended: Vec<Option<String>> = sqlx::query_scalar(&ending("user_id = $2 AND org_id = $3"))
         .bind(reason)
         .bind(user_id)
