@@ -1,6 +1,7 @@
 //! A membership deleted in WorkOS, applied from the event stream, is a removal like one made
 //! through the API: the organization's invite link is retired (the removed member cannot walk
 //! back in through the link they joined with), and the organization stops being their last one.
+//! A deleted user retires the links of every organization they were in.
 
 mod support;
 
@@ -68,4 +69,43 @@ async fn a_membership_deleted_in_workos_retires_the_invite_link() {
     .await
     .unwrap();
     assert_eq!(memberships, 1, "only the deleted membership is gone");
+}
+
+#[tokio::test]
+async fn a_user_deleted_in_workos_retires_the_links_of_their_organizations() {
+    let fake = workos().await;
+    let acme = fake.create_organization("Acme");
+    let other = fake.create_organization("Other");
+    let bob = fake.create_user("bob@acme.test").id;
+    fake.add_membership(&bob, &acme, "member");
+    let (_db, pool) = database_following_the_stream().await;
+    follow(&pool, &fake, 10).await;
+    for (org, link) in [(&acme, "acme-link"), (&other, "other-link")] {
+        sqlx::query("UPDATE organizations SET invite_id = $2 WHERE workos_org_id = $1")
+            .bind(org)
+            .bind(link)
+            .execute(&pool)
+            .await
+            .unwrap();
+    }
+
+    fake.delete_user(&bob);
+    follow(&pool, &fake, 10).await;
+
+    assert_eq!(
+        invite_id(&pool, &acme).await,
+        None,
+        "Bob's organization's link is retired"
+    );
+    assert_eq!(
+        invite_id(&pool, &other).await.as_deref(),
+        Some("other-link"),
+        "an organization Bob was not in keeps its link"
+    );
+    let users: i64 = sqlx::query_scalar("SELECT count(*) FROM users WHERE workos_id = $1")
+        .bind(&bob)
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(users, 0);
 }

@@ -95,10 +95,23 @@ pub async fn upsert_user(
 }
 
 /// Deletes user `workos_id`; their memberships and sessions go with the row (cascade), so
-/// access ends on their next request. `false` when they were not there.
+/// access ends on their next request. Like the removal of each membership, it retires the
+/// invite link of every organization they were in (an account made again with the same address
+/// must not walk back in through a link the deleted one knew). `false` when they were not there.
 pub async fn delete_user(conn: &mut PgConnection, workos_id: &str) -> sqlx::Result<bool> {
     // What the session cache holds may change: see crate::session_cache.
     crate::session_cache::invalidate();
+    let organizations: Vec<i64> = sqlx::query_scalar(
+        "DELETE FROM user_organizations m USING users u
+         WHERE m.user_id = u.id AND u.workos_id = $1
+         RETURNING m.org_id",
+    )
+    .bind(workos_id)
+    .fetch_all(&mut *conn)
+    .await?;
+    for org_id in organizations {
+        super::organizations::retire_invite_id(&mut *conn, org_id).await?;
+    }
     let deleted = sqlx::query("DELETE FROM users WHERE workos_id = $1")
         .bind(workos_id)
         .execute(conn)

@@ -369,16 +369,16 @@ impl MembersApi {
         if member.as_ref().is_some_and(|m| m.role == Role::Admin) {
             if let Err(problem) = guard_last_admin(&admins, target) {
                 // Another change took the other admin meanwhile: the membership is made again in
-                // WorkOS, and the mirror follows the new one.
+                // WorkOS (no transaction held across the call), and the mirror follows the new one.
+                drop(tx);
                 if let (true, Some(in_workos)) = (deleted_in_workos, &in_workos) {
                     match workos
                         .create_membership(&in_workos.user, &in_workos.organization, before.role.as_str())
                         .await
                     {
                         Ok(made) => {
-                            store::memberships::set_workos_membership_id(&mut *tx, org_id, target, &made.id)
+                            store::memberships::set_workos_membership_id(ctx.db(), org_id, target, &made.id)
                                 .await?;
-                            tx.commit().await?;
                         }
                         Err(error) => {
                             tracing::error!(%error, user_id = target, "could not make a member's WorkOS membership again")
