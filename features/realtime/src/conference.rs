@@ -95,10 +95,10 @@ pub fn mint(
 /// The metadata of a member's participant: `{userId, organizationId, role}` (the user's id, the
 /// public id of the organization, the role there). Shown to the other participants; the
 /// participant cannot rewrite it.
-pub fn member_metadata(user: &directory::User, role: Role) -> String {
+pub fn member_metadata(user: &directory::Participant, role: Role) -> String {
     serde_json::json!({
         "userId": user.id,
-        "organizationId": user.current_organization_id,
+        "organizationId": user.organization_id,
         "role": role,
     })
     .to_string()
@@ -164,10 +164,7 @@ pub async fn apply_role(ctx: &AppContext, org_id: i64, user_id: i64, role: Role)
     if spaces.is_empty() {
         return;
     }
-    let user = match ctx.db().acquire().await {
-        Ok(mut conn) => directory::load_user(&mut conn, user_id, org_id).await.ok(),
-        Err(_) => None,
-    };
+    let user = directory::participant(ctx.db(), user_id, org_id).await.ok();
     // Without the profile the metadata stays as it is; the permissions change anyway.
     let metadata = user.map(|user| member_metadata(&user, role)).unwrap_or_default();
     let grants = crate::api::conference_grants(role);

@@ -258,6 +258,36 @@ pub async fn member<'e>(
     .await
 }
 
+/// What a member is shown as in a conference: their names, email, the membership's display
+/// name and the organization's public id (one query).
+#[derive(Clone, Debug, sqlx::FromRow)]
+pub struct ParticipantRow {
+    pub email: String,
+    pub first_name: Option<String>,
+    pub last_name: Option<String>,
+    pub display_name: Option<String>,
+    pub organization_public_id: String,
+}
+
+/// [`ParticipantRow`] of `user_id` in `org_id`, when they are an active member there.
+pub async fn participant<'e>(
+    db: impl PgExecutor<'e>,
+    org_id: i64,
+    user_id: i64,
+) -> Result<Option<ParticipantRow>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT u.email, u.first_name, u.last_name, m.display_name, o.public_id AS organization_public_id
+         FROM user_organizations m
+         JOIN users u ON u.id = m.user_id
+         JOIN organizations o ON o.id = m.org_id
+         WHERE m.org_id = $1 AND m.user_id = $2 AND m.status = 'active'",
+    )
+    .bind(org_id)
+    .bind(user_id)
+    .fetch_optional(db)
+    .await
+}
+
 /// The active admins of `org_id` (read without a lock; [`lock_admins`] locks them).
 pub async fn admins<'e>(db: impl PgExecutor<'e>, org_id: i64) -> Result<Vec<i64>, sqlx::Error> {
     sqlx::query_scalar(

@@ -139,9 +139,9 @@ fn timestamp(unix: i64) -> Result<DateTime<Utc>, Problem> {
 
 /// The caller's profile in their current organization (display name, the organization's public
 /// id).
-async fn profile(ctx: &AppContext, caller: &Caller) -> Result<directory::User, Problem> {
-    let mut conn = ctx.db().acquire().await?;
-    directory::load_user(&mut conn, caller.user_id, caller.organization_id).await
+/// The caller as the tokens name them (one query).
+async fn participant(ctx: &AppContext, caller: &Caller) -> Result<directory::Participant, Problem> {
+    directory::participant(ctx.db(), caller.user_id, caller.organization_id).await
 }
 
 #[derive(Default)]
@@ -174,10 +174,16 @@ impl RealtimeApi {
         if !state.livekit.is_enabled() {
             return Err(Problem::integration_disabled("The conference service"));
         }
-        let space = qubital_spaces::find_in_organization(ctx.db(), caller.organization_id, body.space_id)
-            .await?
-            .ok_or_else(Problem::not_found)?;
-        let user = profile(&ctx, caller).await?;
+        // Two independent reads, on two pooled connections at once.
+        let (space, user) = tokio::try_join!(
+            async {
+                qubital_spaces::find_in_organization(ctx.db(), caller.organization_id, body.space_id)
+                    .await
+                    .map_err(Problem::from)
+            },
+            participant(&ctx, caller),
+        )?;
+        let space = space.ok_or_else(Problem::not_found)?;
         let metadata = conference::member_metadata(&user, caller.role);
         let access = conference::mint(
             &ctx,
@@ -217,7 +223,7 @@ impl RealtimeApi {
         let caller = &auth.0;
         caller.require(&LIST_ROOMS)?;
         let state = ctx.get::<RealtimeState>();
-        let user = profile(&ctx, caller).await?;
+        let user = participant(&ctx, caller).await?;
         let now = Utc::now().timestamp();
         let exp = now + ROUTER_TOKEN_TTL_SECS;
         let claims = RouterClaims {
@@ -225,7 +231,7 @@ impl RealtimeApi {
             aud: &state.router_audience,
             sub: user.id.clone(),
             user_id: user.id,
-            org_id: &user.current_organization_id,
+            org_id: &user.organization_id,
             role: caller.role,
             iat: now,
             nbf: now,
@@ -260,9 +266,8 @@ impl RealtimeApi {
         let caller = &auth.0;
         caller.require(&VIEW_ORGANIZATION)?;
         let tokens = &ctx.get::<RealtimeState>().centrifugo;
-        let user = profile(&ctx, caller).await?;
-        let channels =
-            centrifugo::identity_channels(caller.user_id, &user.current_organization_id, caller.role);
+        let user = participant(&ctx, caller).await?;
+        let channels = centrifugo::identity_channels(caller.user_id, &user.organization_id, caller.role);
         let (token, exp) = tokens.connection_token(caller.user_id, &channels, Utc::now().timestamp())?;
         Ok(Json(ConnectionToken {
             token,
