@@ -12,7 +12,9 @@
 //!    `--idle-seconds` and reads its idle CPU and RSS;
 //! 3. makes the fixture through the API ([`scenarios::prepare`]);
 //! 4. measures the ceilings: the bare poem-openapi `/healthz` ([`peer`], its own process) with
-//!    the same load generator, and `pgbench -S` with the same concurrency ([`pgbench`]);
+//!    the same load generator, and `pgbench -S` with the same concurrency ([`pgbench`]); and,
+//!    when `conference-token` runs, issue 15's Node `livekit-server-sdk` token server
+//!    ([`node_peer`]);
 //! 5. drives each scenario ([`load`]) for `--seconds` after a short warm-up, reading the
 //!    server's CPU time and RSS over the window ([`process`]);
 //! 6. prints one row per scenario with its ratio to its ceiling ([`report`]), then drops the
@@ -22,6 +24,7 @@
 
 mod database;
 mod load;
+mod node_peer;
 pub mod peer;
 mod pgbench;
 mod process;
@@ -40,7 +43,7 @@ use anyhow::{bail, Context};
 use self::{
     database::Scratch,
     process::{quiet, Process, Watch},
-    report::{CeilingRow, Report, ScenarioRow},
+    report::{CeilingRow, PeerRow, Report, ScenarioRow},
 };
 
 #[derive(clap::Args)]
@@ -272,6 +275,42 @@ fn measure(options: &Options, binary: &Path) -> anyhow::Result<Report> {
             Err(error) => eprintln!("pgbench skipped: {error:#}"),
         }
     }
+    let node_peer = if !options.no_ceilings && selected.iter().any(|s| s.name == "conference-token") {
+        eprintln!("measuring the Node peer…");
+        let measured = target_dir()
+            .and_then(|target| node_peer::start(&target))
+            .map(|(peer, url)| {
+                let body = format!(r#"{{"spaceId":"{}"}}"#, fixture.space_id);
+                let target = Arc::new(load::Target::new(
+                    reqwest::Method::POST,
+                    url,
+                    None,
+                    load::Body::Fixed(body.into_bytes()),
+                ));
+                runtime.block_on(load::warm_up(
+                    &client,
+                    target.clone(),
+                    options.concurrency,
+                    warmup,
+                ));
+                let peer_watch = Watch::start(peer.pid());
+                let mark = peer_watch.mark();
+                let measured = runtime.block_on(load::measure(&client, target, options.concurrency, seconds));
+                PeerRow {
+                    measured,
+                    usage: peer_watch.usage_since(&mark),
+                }
+            });
+        match measured {
+            Ok(row) => Some(row),
+            Err(error) => {
+                eprintln!("Node peer skipped: {error:#}");
+                None
+            }
+        }
+    } else {
+        None
+    };
 
     let mut rows = Vec::new();
     for scenario in &selected {
@@ -319,6 +358,7 @@ fn measure(options: &Options, binary: &Path) -> anyhow::Result<Report> {
         idle_seconds: options.idle_seconds,
         peak_rss_mib,
         ceilings,
+        node_peer,
         rows,
     })
 }

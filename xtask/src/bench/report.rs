@@ -93,7 +93,15 @@ pub struct Report {
     /// The server's RSS high-water mark over the whole run (the kernel's `VmHWM`).
     pub peak_rss_mib: f64,
     pub ceilings: Vec<CeilingRow>,
+    /// The Node `livekit-server-sdk` token server, when `conference-token` ran and Node was there.
+    pub node_peer: Option<PeerRow>,
     pub rows: Vec<ScenarioRow>,
+}
+
+/// A peer measured like a scenario (the Node token server of [`super::node_peer`]).
+pub struct PeerRow {
+    pub measured: Measured,
+    pub usage: Usage,
 }
 
 impl Report {
@@ -112,6 +120,25 @@ impl Report {
             Some(r) => format!("{:.0}% of {}", r * 100.0, row.ceiling.name()),
             None => "—".into(),
         }
+    }
+
+    /// How many times the Node peer's throughput `conference-token` reached, with the sentence.
+    fn node_peer_line(&self) -> Option<(f64, String)> {
+        let peer = self.node_peer.as_ref()?;
+        let ours = self.rows.iter().find(|row| row.name == "conference-token")?;
+        let times = ours.measured.throughput / peer.measured.throughput.max(f64::MIN_POSITIVE);
+        Some((
+            times,
+            format!(
+                "`conference-token` is {times:.2}× the Node `livekit-server-sdk` {} token server \
+                 ({:.0} req/s, p50 {:.2} ms, p99 {:.2} ms, {:.2} cores, one Node process).",
+                super::node_peer::SDK_VERSION,
+                peer.measured.throughput,
+                peer.measured.p50_ms,
+                peer.measured.p99_ms,
+                peer.usage.cores
+            ),
+        ))
     }
 
     pub fn print(&self) {
@@ -187,6 +214,9 @@ impl Report {
                 );
             }
         }
+        if let Some((_, line)) = self.node_peer_line() {
+            println!("{}", line.replace('`', ""));
+        }
         println!();
         println!(
             "server: boot to ready {:.0} ms (migrated database); idle ({} s after ready) {:.1}% of a core, RSS {:.1} MiB; peak RSS over the run {:.1} MiB",
@@ -260,6 +290,9 @@ impl Report {
                 );
             }
         }
+        if let Some((_, line)) = self.node_peer_line() {
+            println!("- {line}");
+        }
         println!(
             "- Server: boot to ready {:.0} ms (migrated database); idle ({} s after ready) {:.1}% of a core and {:.1} MiB RSS; peak RSS over the run {:.1} MiB.",
             self.boot_ms,
@@ -322,6 +355,13 @@ impl Report {
                 "peak_rss_mib": self.peak_rss_mib,
             },
             "ceilings": ceilings,
+            "node_peer": self.node_peer.as_ref().map(|peer| json!({
+                "sdk": format!("livekit-server-sdk {}", super::node_peer::SDK_VERSION),
+                "throughput_rps": peer.measured.throughput, "requests": peer.measured.requests,
+                "errors": peer.measured.errors, "p50_ms": peer.measured.p50_ms,
+                "p99_ms": peer.measured.p99_ms, "cpu_cores": peer.usage.cores,
+                "conference_token_times": self.node_peer_line().map(|(times, _)| times),
+            })),
             "scenarios": rows,
         })
     }
