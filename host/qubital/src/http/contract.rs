@@ -586,9 +586,10 @@ impl RequestGuard {
         }
     }
 
-    /// A body of several forms fits exactly one of them (`oneOf`) or at least one (`anyOf`). When it fits none, the errors
-    /// reported are those of the form it came closest to: the fewest errors, not counting a
-    /// form whose fixed values (`"client": "web"`) it does not even have.
+    /// A body of several forms fits exactly one of them (`oneOf`) or at least one (`anyOf`).
+    /// When it fits none, the errors reported are those of the form it came closest to: the
+    /// fewest errors, not counting a form whose fixed values (`"client": "web"`) it does not
+    /// even have.
     fn walk_forms(
         &self,
         forms: &[Value],
