@@ -398,6 +398,15 @@ async fn metrics_count_requests_by_route_template_and_status() {
             404
         );
     }
+    // A method HTTP does not define is one series, whatever the client calls it.
+    for made_up in ["BREW", "WHEN"] {
+        let method = reqwest::Method::from_bytes(made_up.as_bytes()).unwrap();
+        reqwest::Client::new()
+            .request(method, app.url("/healthz"))
+            .send()
+            .await
+            .unwrap();
+    }
     // `/metrics` is on the ops listener only.
     assert_eq!(app.get("/metrics").await.status(), 404);
     let metrics = app.ops_get("/metrics").await.text().await.unwrap();
@@ -416,6 +425,11 @@ async fn metrics_count_requests_by_route_template_and_status() {
     let count: f64 = line.rsplit(' ').next().unwrap().parse().unwrap();
     assert!(count >= 2.0, "{line}");
     assert!(metrics.contains("qubital_http_request_duration_seconds_bucket"));
+    assert!(metrics.contains("method=\"OTHER\""), "{metrics}");
+    assert!(
+        !metrics.contains("BREW") && !metrics.contains("WHEN"),
+        "{metrics}"
+    );
 }
 
 #[tokio::test]

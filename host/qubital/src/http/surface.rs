@@ -1,11 +1,15 @@
 //! The outermost middleware: request identity, the log span, error rendering and metrics.
 
 use std::{
-    sync::{Arc, OnceLock},
+    collections::HashMap,
+    sync::{Arc, OnceLock, RwLock},
     time::Instant,
 };
 
-use poem::{http::HeaderValue, Endpoint, IntoResponse, PathPattern, Request, Response};
+use poem::{
+    http::{HeaderValue, Method},
+    Endpoint, IntoResponse, PathPattern, Request, Response,
+};
 use prometheus_client::{
     encoding::EncodeLabelSet,
     metrics::{counter::Counter, family::Family, histogram::Histogram},
@@ -58,13 +62,14 @@ pub async fn surface<E: Endpoint>(next: Arc<E>, req: Request) -> poem::Result<Re
     )
     .await;
 
-    let route = match response.data::<PathPattern>() {
-        Some(pattern) if !pattern.0.is_empty() => pattern.0.to_string(),
-        _ => "unmatched".to_owned(),
+    let pattern = response.data::<PathPattern>().map(|pattern| pattern.0.clone());
+    let route: &str = match &pattern {
+        Some(pattern) if !pattern.is_empty() => pattern,
+        _ => "unmatched",
     };
     let status = response.status().as_u16();
     let elapsed = started.elapsed();
-    span.record("route", route.as_str());
+    span.record("route", route);
     // `request_id` rides on the event as well as on the span: an OTLP log record carries event
     // fields (and the trace context), not the fields of its enclosing spans.
     span.in_scope(|| {
@@ -84,17 +89,9 @@ pub async fn surface<E: Endpoint>(next: Arc<E>, req: Request) -> poem::Result<Re
             );
         }
     });
-    let labels = RequestLabels {
-        method: method.to_string(),
-        route,
-        status,
-    };
-    let metrics = metrics();
-    metrics.requests.get_or_create(&labels).inc();
-    metrics
-        .duration
-        .get_or_create(&labels)
-        .observe(elapsed.as_secs_f64());
+    let handles = metrics().handles(&method, route, status);
+    handles.requests.inc();
+    handles.duration.observe(elapsed.as_secs_f64());
 
     if let Ok(value) = HeaderValue::from_str(&request_id) {
         response.headers_mut().insert(REQUEST_ID_HEADER, value);
@@ -123,12 +120,68 @@ struct RequestLabels {
 struct Metrics {
     requests: Family<RequestLabels, Counter>,
     duration: Family<RequestLabels, Histogram>,
+    /// The two series of each (method, route template, status) seen so far, so that recording a
+    /// request allocates nothing and hashes no owned label strings once its series exist.
+    resolved: RwLock<HashMap<(Method, u16), RouteHandles>>,
+}
+
+/// The series of each route template, for one method and status.
+type RouteHandles = HashMap<Box<str>, Handles>;
+
+/// One label set's series (handles share their values with the families).
+#[derive(Clone)]
+struct Handles {
+    requests: Counter,
+    duration: Histogram,
+}
+
+impl Metrics {
+    fn handles(&self, method: &Method, route: &str, status: u16) -> Handles {
+        // A method outside HTTP's own is one series, whatever the client made up.
+        let method = match *method {
+            Method::GET
+            | Method::POST
+            | Method::PUT
+            | Method::DELETE
+            | Method::PATCH
+            | Method::HEAD
+            | Method::OPTIONS => method.clone(),
+            _ => Method::from_bytes(b"OTHER").expect("a valid method token"),
+        };
+        let key = (method.clone(), status);
+        if let Some(handles) = self
+            .resolved
+            .read()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .get(&key)
+            .and_then(|routes| routes.get(route))
+        {
+            return handles.clone();
+        }
+        let labels = RequestLabels {
+            method: method.to_string(),
+            route: route.to_owned(),
+            status,
+        };
+        let handles = Handles {
+            requests: self.requests.get_or_create(&labels).clone(),
+            duration: self.duration.get_or_create(&labels).clone(),
+        };
+        self.resolved
+            .write()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .entry(key)
+            .or_default()
+            .insert(route.into(), handles.clone());
+        handles
+    }
 }
 
 fn metrics() -> &'static Metrics {
     static METRICS: OnceLock<Metrics> = OnceLock::new();
     METRICS.get_or_init(|| {
         let metrics = Metrics {
+            resolved: RwLock::default(),
             requests: Family::default(),
             duration: Family::new_with_constructor(|| {
                 Histogram::new([
