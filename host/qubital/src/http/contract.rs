@@ -296,21 +296,27 @@ fn document_host_problems(operation: &mut Value, post: bool, secured: bool) {
     }
 }
 
-/// Checks request bodies against the processed spec before routing: JSON types, unknown
-/// properties, array sizes (before any per-item work). Finer rules (lengths, patterns,
-/// formats, enums) are the operation's own poem-openapi validators, on the same schema.
+/// Checks request bodies against the processed spec before routing: every keyword the schema
+/// states (types, unknown properties, `required`, `enum`, lengths, patterns, ranges, array
+/// sizes before any per-item work, `oneOf` forms), with the location of each problem.
 pub struct RequestGuard {
     schemas: Map<String, Value>,
-    exact: HashMap<(String, String), Value>,
-    templated: Vec<(Vec<Segment>, String, Value)>,
+    /// Operations without a path parameter, by method, then path (looked up without allocating).
+    exact: HashMap<String, HashMap<String, JsonOperation>>,
+    templated: Vec<(Vec<Segment>, String, JsonOperation)>,
     /// Every path template with its methods (upper case, comma-separated), for `Allow`.
     methods: Vec<(Vec<Segment>, String)>,
     /// The operations whose body is not JSON (webhooks: signed bytes).
     not_json: Vec<(Vec<Segment>, String)>,
-    /// The operations that need the session cookie (`cookieAuth` in their `security`).
-    signed_in: Vec<(Vec<Segment>, String)>,
     /// Every `pattern` of the spec, compiled once.
     patterns: HashMap<String, Regex>,
+}
+
+/// An operation that takes a JSON body.
+struct JsonOperation {
+    schema: Value,
+    /// It needs the session cookie (`cookieAuth` in its `security`).
+    needs_session: bool,
 }
 
 enum Segment {
@@ -357,14 +363,6 @@ impl RequestGuard {
             names.sort();
             methods.push((segments(path), names.join(", ")));
         }
-        let signed_in = operations(spec)
-            .filter(|(_, _, op)| {
-                op["security"]
-                    .as_array()
-                    .is_some_and(|schemes| schemes.iter().any(|s| s.get("cookieAuth").is_some()))
-            })
-            .map(|(path, method, _)| (segments(&path), method.to_uppercase()))
-            .collect();
         let not_json = operations(spec)
             .filter(|(_, _, op)| {
                 op["requestBody"]["content"]
@@ -386,15 +384,23 @@ impl RequestGuard {
             else {
                 continue;
             };
+            let operation = JsonOperation {
+                schema,
+                needs_session: op["security"]
+                    .as_array()
+                    .is_some_and(|schemes| schemes.iter().any(|s| s.get("cookieAuth").is_some())),
+            };
             if path.contains('{') {
-                templated.push((segments(&path), method.to_uppercase(), schema));
+                templated.push((segments(&path), method.to_uppercase(), operation));
             } else {
-                exact.insert((path, method.to_uppercase()), schema);
+                exact
+                    .entry(method.to_uppercase())
+                    .or_insert_with(HashMap::new)
+                    .insert(path, operation);
             }
         }
         Self {
             patterns: patterns(spec),
-            signed_in,
             schemas,
             exact,
             templated,
@@ -411,14 +417,6 @@ impl RequestGuard {
             .any(|(segments, m)| m == method && matches(segments, &parts))
     }
 
-    /// Whether `method path` needs the session cookie.
-    pub fn needs_session(&self, method: &str, path: &str) -> bool {
-        let parts: Vec<&str> = path.split('/').collect();
-        self.signed_in
-            .iter()
-            .any(|(segments, m)| m == method && matches(segments, &parts))
-    }
-
     /// The methods the spec has for `path` (`"POST"`, `"GET"`), if it has the path.
     pub fn allowed_methods(&self, path: &str) -> Option<String> {
         let parts: Vec<&str> = path.split('/').collect();
@@ -429,23 +427,28 @@ impl RequestGuard {
     }
 
     /// The request schema of `method path`, if the operation takes a JSON body.
-    fn schema(&self, method: &str, path: &str) -> Option<&Value> {
-        if let Some(schema) = self.exact.get(&(path.to_owned(), method.to_owned())) {
-            return Some(schema);
+    fn operation(&self, method: &str, path: &str) -> Option<&JsonOperation> {
+        if let Some(operation) = self.exact.get(method).and_then(|paths| paths.get(path)) {
+            return Some(operation);
         }
         let parts: Vec<&str> = path.split('/').collect();
         self.templated
             .iter()
             .find(|(segments, m, _)| m == method && matches(segments, &parts))
-            .map(|(_, _, schema)| schema)
+            .map(|(_, _, operation)| operation)
     }
 
-    /// The problems of `body` for `method path` (empty when it fits, or when the operation has
-    /// no JSON body).
-    pub fn check(&self, method: &str, path: &str, body: &Value) -> Vec<FieldError> {
+    /// The problems of `body` for `method path`: empty when it fits, when the operation takes no
+    /// JSON body, and when it needs the session cookie but the request has none
+    /// (`session_cookie` false): such a request is answered 401 whatever its body says
+    /// (authentication comes first).
+    pub fn check(&self, method: &str, path: &str, body: &Value, session_cookie: bool) -> Vec<FieldError> {
         let mut errors = Vec::new();
-        if let Some(schema) = self.schema(method, path) {
-            self.walk(schema, body, "body".to_owned(), &mut errors, 0);
+        match self.operation(method, path) {
+            Some(operation) if session_cookie || !operation.needs_session => {
+                self.walk(&operation.schema, body, "body".to_owned(), &mut errors, 0)
+            }
+            _ => {}
         }
         errors
     }
@@ -759,7 +762,7 @@ mod tests {
     #[test]
     fn the_guard_refuses_wrong_types_unknown_fields_and_long_arrays_with_locations() {
         let guard = RequestGuard::new(&complete(spec()));
-        let check = |body: Value| guard.check("POST", "/things/42/update", &body);
+        let check = |body: Value| guard.check("POST", "/things/42/update", &body, true);
         assert!(check(json!({"name": "a", "tags": ["x"], "note": null})).is_empty());
         let errors = check(json!({"name": 5, "extra": true, "tags": ["x", "y", "z"]}));
         let found: Vec<(&str, &str)> = errors
@@ -779,8 +782,12 @@ mod tests {
             "{found:?}"
         );
         assert_eq!(check(json!({"name": null}))[0].message, "must not be null");
+        // Without the session cookie a cookie operation is left to authentication (a 401).
         assert!(guard
-            .check("POST", "/things/42/other", &json!({"x": 1}))
+            .check("POST", "/things/42/update", &json!({"name": 5}), false)
+            .is_empty());
+        assert!(guard
+            .check("POST", "/things/42/other", &json!({"x": 1}), true)
             .is_empty());
         assert_eq!(
             guard.allowed_methods("/things/42/update").as_deref(),
@@ -795,7 +802,12 @@ mod tests {
         let guard = RequestGuard::new(&complete(spec()));
         let zone = |zone: &str| {
             guard
-                .check("POST", "/things/42/update", &json!({"name": "a", "zone": zone}))
+                .check(
+                    "POST",
+                    "/things/42/update",
+                    &json!({"name": "a", "zone": zone}),
+                    true,
+                )
                 .into_iter()
                 .map(|e| (e.location, e.message))
                 .collect::<Vec<_>>()
@@ -811,8 +823,14 @@ mod tests {
         );
         assert_eq!(zone("abcde")[0].1, "must be at most 4 characters");
         assert_eq!(zone("AB")[0].1, "must match the pattern ^[a-z]+$");
-        let limit =
-            |limit: Value| guard.check("POST", "/things/42/update", &json!({"name": "a", "limit": limit}));
+        let limit = |limit: Value| {
+            guard.check(
+                "POST",
+                "/things/42/update",
+                &json!({"name": "a", "limit": limit}),
+                true,
+            )
+        };
         assert!(limit(json!(7)).is_empty());
         assert_eq!(limit(json!(-1))[0].message, "must be at least 0");
         assert_eq!(
@@ -845,7 +863,7 @@ mod tests {
         let guard = RequestGuard::new(&complete(spec));
         let check = |body: Value| {
             guard
-                .check("POST", "/start", &body)
+                .check("POST", "/start", &body, true)
                 .into_iter()
                 .map(|e| (e.location, e.message))
                 .collect::<Vec<_>>()

@@ -102,16 +102,10 @@ pub async fn body<E: Endpoint>(next: Arc<E>, mut req: Request) -> poem::Result<R
         let guard = req
             .data::<Arc<RequestGuard>>()
             .expect("the request guard is provided by the app");
-        let (method, path) = (req.method().as_str(), req.uri().path());
-        // Without a session cookie, an operation that needs one answers 401 whatever the body
-        // says (authentication comes first); with one, the body is checked here, before the
-        // handler authenticates.
-        let anonymous = guard.needs_session(method, path) && req.cookie().get(ACCESS_TOKEN_COOKIE).is_none();
-        let errors = if anonymous {
-            Vec::new()
-        } else {
-            guard.check(method, path, &value)
-        };
+        // With the session cookie the body is checked here, before the handler authenticates;
+        // without it, an operation that needs it answers 401 whatever the body says.
+        let session_cookie = req.cookie().get(ACCESS_TOKEN_COOKIE).is_some();
+        let errors = guard.check(req.method().as_str(), req.uri().path(), &value, session_cookie);
         if !errors.is_empty() {
             return Err(Problem::validation(errors).into());
         }
