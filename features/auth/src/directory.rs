@@ -113,6 +113,14 @@ async fn manual_status(
     Ok(None)
 }
 
+/// The name a member is shown by: the display name they chose in the organization, unless it
+/// is blank; else [`fallback_display_name`].
+pub fn shown_name(chosen: Option<String>, first: Option<&str>, last: Option<&str>, email: &str) -> String {
+    chosen
+        .filter(|name| !name.trim().is_empty())
+        .unwrap_or_else(|| fallback_display_name(first, last, email))
+}
+
 /// The display name shown when a member has not chosen one.
 pub fn fallback_display_name(first: Option<&str>, last: Option<&str>, email: &str) -> String {
     let full = [first, last]
@@ -139,16 +147,12 @@ pub async fn load_user(conn: &mut PgConnection, user_id: i64, org_id: i64) -> Re
     let Some(current) = memberships.iter().find(|m| m.org_id == org_id).cloned() else {
         return Err(Problem::unauthorized().with_detail("You are no longer a member of this organization."));
     };
-    let display_name = current
-        .display_name
-        .filter(|s| !s.trim().is_empty())
-        .unwrap_or_else(|| {
-            fallback_display_name(
-                profile.first_name.as_deref(),
-                profile.last_name.as_deref(),
-                &profile.email,
-            )
-        });
+    let display_name = shown_name(
+        current.display_name,
+        profile.first_name.as_deref(),
+        profile.last_name.as_deref(),
+        &profile.email,
+    );
     let manual_status = manual_status(conn, user_id, org_id).await?;
     Ok(User {
         id: user_id.to_string(),
@@ -206,15 +210,14 @@ pub async fn participant<'e>(
         .ok_or_else(|| {
             Problem::unauthorized().with_detail("You are no longer a member of this organization.")
         })?;
-    let display_name = row
-        .display_name
-        .filter(|s| !s.trim().is_empty())
-        .unwrap_or_else(|| {
-            fallback_display_name(row.first_name.as_deref(), row.last_name.as_deref(), &row.email)
-        });
     Ok(Participant {
         id: user_id.to_string(),
-        display_name,
+        display_name: shown_name(
+            row.display_name,
+            row.first_name.as_deref(),
+            row.last_name.as_deref(),
+            &row.email,
+        ),
         organization_id: row.organization_public_id,
     })
 }

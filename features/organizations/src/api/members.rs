@@ -5,7 +5,7 @@ use poem::{web::Data, Request};
 use poem_openapi::{param::Path, payload::Json, ApiResponse, Object, OpenApi, Tags};
 use qubital_audit::{Action, AuditEvent, Target};
 use qubital_auth::{
-    directory::{fallback_display_name, PresenceStatus},
+    directory::{shown_name, PresenceStatus},
     permissions::VIEW_ORGANIZATION,
     sessions,
     store::{self, memberships::Member as MemberRow},
@@ -76,12 +76,12 @@ impl From<MemberRow> for Member {
     fn from(row: MemberRow) -> Self {
         Member {
             id: row.user_id.to_string(),
-            display_name: row
-                .display_name
-                .filter(|d| !d.trim().is_empty())
-                .unwrap_or_else(|| {
-                    fallback_display_name(row.first_name.as_deref(), row.last_name.as_deref(), &row.email)
-                }),
+            display_name: shown_name(
+                row.display_name,
+                row.first_name.as_deref(),
+                row.last_name.as_deref(),
+                &row.email,
+            ),
             avatar_url: row.avatar_url,
             email: row.email,
             role: row.role,
