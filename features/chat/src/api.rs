@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
 use poem_openapi::{types::ToJSON, Enum, Object, Tags};
-use qubital_plugin::{auth::Caller, FieldError, Problem};
+use qubital_plugin::{auth::Caller, wire, FieldError, Problem};
 use serde_json::{json, Value};
 use sqlx::PgConnection;
 use uuid::Uuid;
@@ -249,12 +249,9 @@ async fn conversation(
 }
 
 /// A user id of the wire (`"42"`), or `422` at `location`.
-fn user_id(location: &str, value: &str) -> Result<i64, FieldError> {
+fn user_id(location: &str, value: &wire::IdText) -> Result<i64, FieldError> {
     value
-        .trim()
-        .parse::<i64>()
-        .ok()
-        .filter(|id| *id > 0)
+        .id()
         .ok_or_else(|| FieldError::new(location, "not a user id"))
 }
 

@@ -138,9 +138,9 @@ impl PresenceApi {
         let mut errors = Vec::new();
         let mut ids = Vec::with_capacity(body.user_ids.len());
         for (i, value) in body.user_ids.iter().enumerate() {
-            match value.trim().parse::<i64>() {
-                Ok(id) if id > 0 => ids.push(id),
-                _ => errors.push(FieldError::new(format!("body.userIds[{i}]"), "not a user id")),
+            match value.id() {
+                Some(id) => ids.push(id),
+                None => errors.push(FieldError::new(format!("body.userIds[{i}]"), "not a user id")),
             }
         }
         if !errors.is_empty() {

@@ -109,23 +109,6 @@ async fn load(conn: &mut sqlx::PgConnection, org_id: i64, recording_id: &str) ->
     ))
 }
 
-/// The distinct user ids of `ids`, in order (callers bound `ids` first; the dedupe is linear).
-fn parse_user_ids(location: &str, ids: &[wire::IdText], errors: &mut Vec<FieldError>) -> Vec<i64> {
-    let mut parsed = Vec::with_capacity(ids.len());
-    let mut seen = std::collections::HashSet::with_capacity(ids.len());
-    for (i, id) in ids.iter().enumerate() {
-        match id.trim().parse::<i64>() {
-            Ok(value) if value > 0 => {
-                if seen.insert(value) {
-                    parsed.push(value)
-                }
-            }
-            _ => errors.push(FieldError::new(format!("{location}[{i}]"), "not a user id")),
-        }
-    }
-    parsed
-}
-
 /// Checks a request's `zone` and `participantIds` (adding to `errors`); returns the distinct
 /// participant user ids.
 fn zone_and_participants(
@@ -147,7 +130,7 @@ fn zone_and_participants(
         ));
         return Vec::new();
     }
-    parse_user_ids("body.participantIds", participant_ids, errors)
+    wire::distinct_ids("body.participantIds", participant_ids, errors)
 }
 
 fn valid_zone(zone: &str) -> bool {

@@ -30,6 +30,8 @@ use poem_openapi::{
 };
 use serde_json::Value;
 
+use crate::FieldError;
+
 /// The rule of a [`Text`]: its published pattern and lengths (in characters).
 pub trait Rule: Send + Sync + 'static {
     /// Names the type in parse errors (`"name"`, `"email"`).
@@ -193,6 +195,32 @@ impl<const MAX: usize> Rule for KeyRule<MAX> {
     const PATTERN: &'static str = "^[A-Za-z0-9_.:-]+$";
     const MIN_LENGTH: usize = 1;
     const MAX_LENGTH: usize = MAX;
+}
+
+impl Text<IdRule> {
+    /// The id as a number; `None` only for a string outside the rule (which the guard refuses
+    /// before any handler runs).
+    pub fn id(&self) -> Option<i64> {
+        self.value.trim().parse().ok().filter(|id| *id > 0)
+    }
+}
+
+/// The distinct ids of `ids` as numbers, in order (linear: callers bound `ids` first); each one
+/// that is not an id is an error `not a user id` at `location[i]`.
+pub fn distinct_ids(location: &str, ids: &[IdText], errors: &mut Vec<FieldError>) -> Vec<i64> {
+    let mut parsed = Vec::with_capacity(ids.len());
+    let mut seen = std::collections::HashSet::with_capacity(ids.len());
+    for (i, id) in ids.iter().enumerate() {
+        match id.id() {
+            Some(id) => {
+                if seen.insert(id) {
+                    parsed.push(id);
+                }
+            }
+            None => errors.push(FieldError::new(format!("{location}[{i}]"), "not a user id")),
+        }
+    }
+    parsed
 }
 
 /// See [`NameRule`].
@@ -394,6 +422,15 @@ mod tests {
         assert!(fits::<TokenRule<512>>("abc-_.~") && !fits::<TokenRule<512>>("a b"));
         assert!(fits::<SymbolRule<32>>("👍") && !fits::<SymbolRule<32>>("👍 "));
         assert!(fits::<KeyRule<64>>("zone:a-1.b_2") && !fits::<KeyRule<64>>("zone 1"));
+    }
+
+    #[test]
+    fn distinct_ids_keep_the_first_of_each_and_name_what_is_not_an_id() {
+        let ids: Vec<IdText> = ["7", "3", "7", "x", "0"].into_iter().map(IdText::from).collect();
+        let mut errors = Vec::new();
+        assert_eq!(distinct_ids("body.ids", &ids, &mut errors), [7, 3]);
+        let locations: Vec<&str> = errors.iter().map(|e| e.location.as_str()).collect();
+        assert_eq!(locations, ["body.ids[3]", "body.ids[4]"]);
     }
 
     #[test]

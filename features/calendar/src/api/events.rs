@@ -626,18 +626,7 @@ fn parse_user_ids(location: &str, ids: &[wire::IdText], errors: &mut Vec<FieldEr
         errors.push(FieldError::new(location, format!("at most {ATTENDEES_MAX}")));
         return Vec::new();
     }
-    let mut parsed = Vec::with_capacity(ids.len());
-    for (i, id) in ids.iter().enumerate() {
-        match id.trim().parse::<i64>() {
-            Ok(value) if value > 0 => {
-                if !parsed.contains(&value) {
-                    parsed.push(value)
-                }
-            }
-            _ => errors.push(FieldError::new(format!("{location}[{i}]"), "not a user id")),
-        }
-    }
-    parsed
+    wire::distinct_ids(location, ids, errors)
 }
 
 /// The members' mail addresses by user id; `404 not-found` naming `location[i]` for a user who

@@ -442,17 +442,9 @@ fn require_group_admin(row: &store::ConversationRow, _caller: &Caller) -> Result
 
 /// Distinct user ids of `values`, errors at `location[i]`.
 fn user_ids(location: &str, values: &[wire::IdText], errors: &mut Vec<FieldError>) -> Vec<i64> {
-    let mut ids = Vec::with_capacity(values.len());
     if values.len() > MEMBERS_MAX {
         errors.push(FieldError::new(location, format!("at most {MEMBERS_MAX}")));
-        return ids;
+        return Vec::new();
     }
-    for (i, value) in values.iter().enumerate() {
-        match user_id(&format!("{location}[{i}]"), value) {
-            Ok(id) if !ids.contains(&id) => ids.push(id),
-            Ok(_) => {}
-            Err(error) => errors.push(error),
-        }
-    }
-    ids
+    wire::distinct_ids(location, values, errors)
 }

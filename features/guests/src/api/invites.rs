@@ -273,18 +273,8 @@ fn admitters(ids: &[wire::IdText]) -> Result<Vec<i64>, Problem> {
             format!("at most {MAX_ADMITTERS}"),
         ));
     }
-    let mut parsed = Vec::with_capacity(ids.len());
     let mut errors = Vec::new();
-    for (i, id) in ids.iter().enumerate() {
-        match id.parse::<i64>() {
-            Ok(value) if value > 0 => {
-                if !parsed.contains(&value) {
-                    parsed.push(value);
-                }
-            }
-            _ => errors.push(FieldError::new(format!("{LOCATION}[{i}]"), "not a user id")),
-        }
-    }
+    let parsed = wire::distinct_ids(LOCATION, ids, &mut errors);
     if errors.is_empty() {
         Ok(parsed)
     } else {

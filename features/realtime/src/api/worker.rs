@@ -68,11 +68,9 @@ struct WorkerMember {
     role: Role,
 }
 
-fn user_id(value: &str) -> Result<i64, Problem> {
+fn user_id(value: &wire::IdText) -> Result<i64, Problem> {
     value
-        .parse::<i64>()
-        .ok()
-        .filter(|id| *id > 0)
+        .id()
         .ok_or_else(|| Problem::validation(vec![FieldError::new("body.userId", "is not a user id")]))
 }
 

@@ -20,9 +20,7 @@ use qubital_spaces::SpaceRef;
 use sqlx::{Postgres, Transaction};
 use uuid::Uuid;
 
-use super::{
-    load, parse_user_ids, recording, unavailable, zone_and_participants, Recording, RecordingsTag, PEOPLE_MAX,
-};
+use super::{load, recording, unavailable, zone_and_participants, Recording, RecordingsTag, PEOPLE_MAX};
 use crate::{
     egress, metrics,
     permissions::{START_RECORDING, STOP_RECORDING, VIEW_RECORDINGS},
@@ -357,7 +355,7 @@ fn list_filter(org_id: i64, body: &ListRecordingsRequest) -> Result<RecordingFil
             None
         }
         ids => ids
-            .map(|ids| parse_user_ids("body.people", ids, &mut errors))
+            .map(|ids| wire::distinct_ids("body.people", ids, &mut errors))
             .filter(|ids| !ids.is_empty()),
     };
     if !errors.is_empty() {
