@@ -6,37 +6,14 @@
 
 extern crate qubital_auth;
 
+// Registers the test-only `/test/whoami` operation.
+mod support;
+
 use std::time::{Duration, Instant};
 
-use poem_openapi::{payload::Json, Object, OpenApi};
 use qubital_auth::test_support::sign_in;
-use qubital_plugin::{
-    auth::{CookieAuth, Role},
-    Api, Feature,
-};
 use qubital_testkit::{Client, TestApp};
 use serde_json::{json, Value};
-
-/// A test-only operation that shows the role the cookie authenticates with.
-#[derive(Default)]
-struct WhoAmI;
-
-#[derive(Object)]
-struct Me {
-    role: Role,
-}
-
-#[OpenApi]
-impl WhoAmI {
-    #[oai(path = "/test/whoami", method = "post")]
-    async fn whoami(&self, auth: CookieAuth) -> Json<Me> {
-        Json(Me { role: auth.0.role })
-    }
-}
-
-qubital_plugin::inventory::submit! {
-    Feature::new("test-whoami").apis(&[Api::of::<WhoAmI>()])
-}
 
 async fn role(client: &Client) -> String {
     let me: Value = client.ok("/test/whoami", json!({})).await;

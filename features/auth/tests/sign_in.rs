@@ -8,46 +8,10 @@ mod support;
 
 use std::time::Duration;
 
-use poem_openapi::{payload::Json, Object, OpenApi};
 use qubital_auth::test_support::{authorize, sign_in, web_sign_in};
-use qubital_plugin::{
-    auth::{CookieAuth, Role},
-    Api, Feature,
-};
 use qubital_testkit::{Client, TestApp};
 use serde_json::{json, Value};
 use support::*;
-
-/// A test-only operation that shows who the cookie authenticates.
-#[derive(Default)]
-struct WhoAmI;
-
-#[derive(Object)]
-struct Me {
-    user_id: i64,
-    organization_id: i64,
-    role: Role,
-}
-
-#[OpenApi]
-impl WhoAmI {
-    #[oai(path = "/test/whoami", method = "post")]
-    async fn whoami(&self, auth: CookieAuth) -> Json<Me> {
-        Json(Me {
-            user_id: auth.0.user_id,
-            organization_id: auth.0.organization_id,
-            role: auth.0.role,
-        })
-    }
-}
-
-qubital_plugin::inventory::submit! {
-    Feature::new("test-whoami").apis(&[Api::of::<WhoAmI>()])
-}
-
-async fn whoami(client: &Client) -> reqwest::Response {
-    client.send("/test/whoami", &json!({})).await
-}
 
 async fn whoami_with_cookie(app: &TestApp, cookie: &str) -> reqwest::Response {
     reqwest::Client::new()

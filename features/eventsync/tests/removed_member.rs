@@ -16,6 +16,18 @@ async fn invite_id(pool: &PgPool, workos_org_id: &str) -> Option<String> {
         .unwrap()
 }
 
+/// Sets each organization's invite link (by WorkOS id).
+async fn give_invite_links(pool: &PgPool, links: &[(&str, &str)]) {
+    for (workos_org_id, link) in links {
+        sqlx::query("UPDATE organizations SET invite_id = $2 WHERE workos_org_id = $1")
+            .bind(workos_org_id)
+            .bind(link)
+            .execute(pool)
+            .await
+            .unwrap();
+    }
+}
+
 #[tokio::test]
 async fn a_membership_deleted_in_workos_retires_the_invite_link() {
     let fake = workos().await;
@@ -28,14 +40,7 @@ async fn a_membership_deleted_in_workos_retires_the_invite_link() {
     follow(&pool, &fake, 10).await;
 
     // Both organizations have an invite link; Acme is Bob's last organization.
-    for (org, link) in [(&acme, "acme-link"), (&other, "other-link")] {
-        sqlx::query("UPDATE organizations SET invite_id = $2 WHERE workos_org_id = $1")
-            .bind(org)
-            .bind(link)
-            .execute(&pool)
-            .await
-            .unwrap();
-    }
+    give_invite_links(&pool, &[(&acme, "acme-link"), (&other, "other-link")]).await;
     sqlx::query(
         "UPDATE users SET last_organization_id = (SELECT id FROM organizations WHERE workos_org_id = $2)
          WHERE workos_id = $1",
@@ -80,14 +85,7 @@ async fn a_user_deleted_in_workos_retires_the_links_of_their_organizations() {
     fake.add_membership(&bob, &acme, "member");
     let (_db, pool) = database_following_the_stream().await;
     follow(&pool, &fake, 10).await;
-    for (org, link) in [(&acme, "acme-link"), (&other, "other-link")] {
-        sqlx::query("UPDATE organizations SET invite_id = $2 WHERE workos_org_id = $1")
-            .bind(org)
-            .bind(link)
-            .execute(&pool)
-            .await
-            .unwrap();
-    }
+    give_invite_links(&pool, &[(&acme, "acme-link"), (&other, "other-link")]).await;
 
     fake.delete_user(&bob);
     follow(&pool, &fake, 10).await;

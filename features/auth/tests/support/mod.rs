@@ -3,8 +3,15 @@
 #![allow(dead_code)]
 
 use platform_workos::fake::FakeWorkos;
+use poem_openapi::{payload::Json, Object, OpenApi};
 use qubital_auth::test_support::workos_settings;
+use qubital_plugin::{
+    auth::{CookieAuth, Role},
+    Api, Feature,
+};
+use qubital_testkit::Client;
 use qubital_testkit::{TestApp, TestAppBuilder};
+use serde_json::json;
 
 /// The app in development, pointed at a fresh WorkOS fake.
 pub async fn app_with_workos() -> (TestApp, FakeWorkos) {
@@ -40,4 +47,35 @@ pub fn access_cookie_header(response: &reqwest::Response) -> Option<String> {
         .filter_map(|v| v.to_str().ok())
         .find(|v| v.starts_with("access_token="))
         .map(str::to_owned)
+}
+
+/// A test-only operation that shows who the cookie authenticates.
+#[derive(Default)]
+struct WhoAmI;
+
+#[derive(Object)]
+struct Me {
+    user_id: i64,
+    organization_id: i64,
+    role: Role,
+}
+
+#[OpenApi]
+impl WhoAmI {
+    #[oai(path = "/test/whoami", method = "post")]
+    async fn whoami(&self, auth: CookieAuth) -> Json<Me> {
+        Json(Me {
+            user_id: auth.0.user_id,
+            organization_id: auth.0.organization_id,
+            role: auth.0.role,
+        })
+    }
+}
+
+qubital_plugin::inventory::submit! {
+    Feature::new("test-whoami").apis(&[Api::of::<WhoAmI>()])
+}
+
+pub async fn whoami(client: &Client) -> reqwest::Response {
+    client.send("/test/whoami", &json!({})).await
 }
