@@ -248,26 +248,35 @@ fn measure(options: &Options, binary: &Path) -> anyhow::Result<Report> {
     eprintln!("preparing the organization…");
     let fixture = runtime.block_on(scenarios::prepare(&base))?;
 
-    let mut ceilings = Vec::new();
-    if !options.no_ceilings {
-        eprintln!("measuring the ceilings…");
-        let (poem, poem_url) = start_peer("poem")?;
-        let target = Arc::new(load::Target::new(
-            reqwest::Method::GET,
-            format!("{poem_url}/healthz"),
-            None,
-            load::Body::None,
-        ));
+    // A peer process driven like a scenario: warm-up, then the measured window with its CPU.
+    let drive_peer = |target: load::Target, pid: u32| {
+        let target = Arc::new(target);
         runtime.block_on(load::warm_up(
             &client,
             target.clone(),
             options.concurrency,
             warmup,
         ));
-        let peer_watch = Watch::start(poem.pid());
+        let peer_watch = Watch::start(pid);
         let mark = peer_watch.mark();
         let measured = runtime.block_on(load::measure(&client, target, options.concurrency, seconds));
-        let usage = peer_watch.usage_since(&mark);
+        PeerRow {
+            measured,
+            usage: peer_watch.usage_since(&mark),
+        }
+    };
+
+    let mut ceilings = Vec::new();
+    if !options.no_ceilings {
+        eprintln!("measuring the ceilings…");
+        let (poem, poem_url) = start_peer("poem")?;
+        let target = load::Target::new(
+            reqwest::Method::GET,
+            format!("{poem_url}/healthz"),
+            None,
+            load::Body::None,
+        );
+        let PeerRow { measured, usage } = drive_peer(target, poem.pid());
         drop(poem);
         ceilings.push(CeilingRow::http(measured, usage));
         match pgbench::run(&admin_url, options.concurrency, options.seconds.max(1)) {
@@ -281,25 +290,13 @@ fn measure(options: &Options, binary: &Path) -> anyhow::Result<Report> {
             .and_then(|target| node_peer::start(&target))
             .map(|(peer, url)| {
                 let body = format!(r#"{{"spaceId":"{}"}}"#, fixture.space_id);
-                let target = Arc::new(load::Target::new(
+                let target = load::Target::new(
                     reqwest::Method::POST,
                     url,
                     None,
                     load::Body::Fixed(body.into_bytes()),
-                ));
-                runtime.block_on(load::warm_up(
-                    &client,
-                    target.clone(),
-                    options.concurrency,
-                    warmup,
-                ));
-                let peer_watch = Watch::start(peer.pid());
-                let mark = peer_watch.mark();
-                let measured = runtime.block_on(load::measure(&client, target, options.concurrency, seconds));
-                PeerRow {
-                    measured,
-                    usage: peer_watch.usage_since(&mark),
-                }
+                );
+                drive_peer(target, peer.pid())
             });
         match measured {
             Ok(row) => Some(row),
