@@ -267,20 +267,40 @@ pub fn role_from_slug(slug: &str) -> Role {
     Role::parse(slug).unwrap_or(Role::Member)
 }
 
-/// The organization `workos_org_id`, mirrored locally (fetched from WorkOS the first time).
-pub async fn mirror_organization(
-    conn: &mut PgConnection,
-    workos: &Workos,
-    workos_org_id: &str,
-) -> Result<Organization, Problem> {
-    if let Some(org) = Organization::by_workos_id(conn, workos_org_id).await? {
-        return Ok(org);
+/// An organization WorkOS named: its local mirror, or WorkOS's record of it when it is not
+/// mirrored yet (to [`record`](OrganizationMirror::record) in the transaction that uses it, so
+/// no transaction waits on WorkOS).
+pub enum OrganizationMirror {
+    Known(Organization),
+    New(platform_workos::Organization),
+}
+
+impl OrganizationMirror {
+    /// Finds the mirror of `workos_org_id`, or fetches the organization from WorkOS.
+    pub async fn find<'e>(
+        db: impl sqlx::PgExecutor<'e>,
+        workos: &Workos,
+        workos_org_id: &str,
+    ) -> Result<Self, Problem> {
+        if let Some(org) = Organization::by_workos_id(db, workos_org_id).await? {
+            return Ok(Self::Known(org));
+        }
+        let remote = workos
+            .get_organization(workos_org_id)
+            .await
+            .map_err(workos_problem)?;
+        Ok(Self::New(remote))
     }
-    let remote = workos
-        .get_organization(workos_org_id)
-        .await
-        .map_err(workos_problem)?;
-    Ok(Organization::upsert_from_workos(conn, &remote.id, &remote.name, false).await?)
+
+    /// The local organization (mirrored now if it was new).
+    pub async fn record(self, conn: &mut PgConnection) -> Result<Organization, Problem> {
+        match self {
+            Self::Known(org) => Ok(org),
+            Self::New(remote) => {
+                Ok(Organization::upsert_from_workos(conn, &remote.id, &remote.name, false).await?)
+            }
+        }
+    }
 }
 
 /// The public ids of the organizations among `ids` that exist, `(id, public id)`, in one query:

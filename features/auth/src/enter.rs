@@ -7,18 +7,23 @@
 //! organization, the session row points at it (or, for a sign-up, the session starts), and the
 //! cookie is re-issued.
 //!
-//! Write paths call WorkOS first and then write locally in one transaction; the session row (or
-//! the pending sign-up) is locked for the whole flow so concurrent calls serialise.
+//! Each way in has three steps: take the entrant's refresh-token lease ([`crate::token_lease`]:
+//! WorkOS refresh tokens are single use, so two enters of one session, or an enter and a token
+//! refresh, must not spend the same token), read what is needed and call WorkOS holding no
+//! transaction or pooled connection, then write everything locally in one transaction that first
+//! checks the lease is still the entrant's. A failure gives the lease back.
 
 use platform_workos::{AuthOutcome, Invitation, Workos, WorkosError};
 use poem::Request;
 use qubital_audit::{Action, Actor, AuditEvent, Target};
 use qubital_plugin::{auth::Role, AppContext, Problem};
 use sqlx::{PgConnection, Postgres, Transaction};
+
+use crate::token_lease::{Lease, TokenHolder};
 use uuid::Uuid;
 
 use crate::{
-    directory::{mirror_organization, role_from_slug, Organization, User},
+    directory::{role_from_slug, Organization, OrganizationMirror, User},
     sessions::{self, session_ended, NewSession, SessionKind, Started, REFRESH_TOKEN_CONTEXT},
     sign_in::{pending_invalid, PENDING_CONTEXT},
     state::{workos_problem, AuthState},
@@ -46,20 +51,35 @@ struct Entering {
     workos_session_id: Option<String>,
 }
 
-/// Reads and locks the entrant's session or pending sign-up until the transaction ends.
-async fn load(conn: &mut PgConnection, state: &AuthState, entrant: &Entrant) -> Result<Entering, Problem> {
-    match entrant {
-        Entrant::Session(session_id) => load_session(conn, state, *session_id).await,
-        Entrant::SignUp(handle) => load_sign_up(conn, state, handle).await,
+impl Entrant {
+    fn holder(&self) -> TokenHolder {
+        match self {
+            Entrant::Session(session_id) => TokenHolder::Session(*session_id),
+            Entrant::SignUp(handle) => TokenHolder::SignUp(handle.clone()),
+        }
     }
 }
 
-async fn load_session(
-    conn: &mut PgConnection,
-    state: &AuthState,
-    session_id: Uuid,
-) -> Result<Entering, Problem> {
-    let session = store::sessions::lock_entering(conn, session_id)
+/// Takes the entrant's refresh-token lease (waiting for a concurrent enter or refresh of the
+/// same session), then reads the entrant.
+async fn claim(ctx: &AppContext, entrant: &Entrant) -> Result<(Lease, Entering), Problem> {
+    let lease = Lease::take(ctx, entrant.holder()).await?;
+    let state = ctx.get::<AuthState>();
+    let entering = match entrant {
+        Entrant::Session(session_id) => load_session(ctx, state, *session_id).await,
+        Entrant::SignUp(handle) => load_sign_up(ctx, state, handle).await,
+    };
+    match entering {
+        Ok(entering) => Ok((lease, entering)),
+        Err(problem) => {
+            lease.give_back(ctx).await;
+            Err(problem)
+        }
+    }
+}
+
+async fn load_session(ctx: &AppContext, state: &AuthState, session_id: Uuid) -> Result<Entering, Problem> {
+    let session = store::sessions::entering(ctx.db(), session_id)
         .await?
         .ok_or_else(session_ended)?;
     let refresh_token = match session.refresh_token {
@@ -81,8 +101,8 @@ async fn load_session(
     })
 }
 
-async fn load_sign_up(conn: &mut PgConnection, state: &AuthState, handle: &str) -> Result<Entering, Problem> {
-    let sign_up = store::sign_in::lock_sign_up(conn, handle)
+async fn load_sign_up(ctx: &AppContext, state: &AuthState, handle: &str) -> Result<Entering, Problem> {
+    let sign_up = store::sign_in::sign_up(ctx.db(), handle)
         .await?
         .ok_or_else(pending_invalid)?;
     let refresh_token = state
@@ -99,6 +119,13 @@ async fn load_sign_up(conn: &mut PgConnection, state: &AuthState, handle: &str) 
     })
 }
 
+/// The transaction that writes an enter's outcome, begun by checking (and ending) the lease.
+async fn begin_writing(ctx: &AppContext, lease: &Lease) -> Result<Transaction<'static, Postgres>, Problem> {
+    let mut tx = ctx.db().begin().await?;
+    lease.finish(&mut tx).await?;
+    Ok(tx)
+}
+
 fn not_in_workos() -> Problem {
     Problem::new(&crate::problems::ORGANIZATION_NOT_IN_WORKOS)
         .with_detail("It was created by the development sign-in and cannot hold a WorkOS session.")
@@ -113,21 +140,21 @@ fn invitation_not_pending() -> Problem {
     Problem::new(&crate::problems::INVITATION_NOT_PENDING)
 }
 
-/// Moves the entrant into `org` (its local membership must exist), commits, and signs the
-/// browser in there.
+/// Moves the entrant into `org` (its local membership must exist in `tx`) with the WorkOS session
+/// `scoped` to it, commits, and signs the browser in there.
 async fn finish(
     mut tx: Transaction<'static, Postgres>,
     ctx: &AppContext,
     req: &Request,
     entrant: &Entrant,
-    entering: Entering,
+    entering: &Entering,
     org: &Organization,
+    scoped: Scoped,
 ) -> Result<User, Problem> {
-    let scoped = scope_to(ctx, req, &entering, org).await?;
     let state = ctx.get::<AuthState>();
     let started = match entrant {
         Entrant::Session(session_id) => {
-            move_session(&mut tx, state, *session_id, &entering, org, scoped).await?
+            move_session(&mut tx, state, *session_id, entering, org, scoped).await?
         }
         Entrant::SignUp(handle) => {
             store::sign_in::delete_pending(&mut *tx, handle).await?;
@@ -152,13 +179,14 @@ struct Scoped {
     workos_session_id: Option<String>,
 }
 
-/// A WorkOS entrant exchanges its refresh token for one scoped to `org`; a development session
-/// has nothing to exchange.
+/// A WorkOS entrant exchanges its refresh token for one scoped to the WorkOS organization
+/// `workos_org_id` (`None`: a local-only organization, which a WorkOS session cannot enter); a
+/// development session has nothing to exchange.
 async fn scope_to(
     ctx: &AppContext,
     req: &Request,
     entering: &Entering,
-    org: &Organization,
+    workos_org_id: Option<&str>,
 ) -> Result<Scoped, Problem> {
     let workos_session_id = entering.workos_session_id.clone();
     if entering.kind != SessionKind::Workos {
@@ -167,7 +195,7 @@ async fn scope_to(
             workos_session_id,
         });
     }
-    let workos_org_id = org.workos_org_id.as_deref().ok_or_else(not_in_workos)?;
+    let workos_org_id = workos_org_id.ok_or_else(not_in_workos)?;
     let refresh_token = entering.refresh_token.as_deref().ok_or_else(session_ended)?;
     let client = ctx.get::<AuthState>().client_info(req);
     match ctx
@@ -217,6 +245,22 @@ async fn move_session(
     })
 }
 
+/// A membership to record with the enter: its role and WorkOS id.
+struct NewMembership {
+    role: Role,
+    workos_membership_id: Option<String>,
+    /// Whether the role replaces the one of an existing membership.
+    overwrite_role: bool,
+}
+
+impl NewMembership {
+    async fn record(&self, conn: &mut PgConnection, user_id: i64, org_id: i64) -> Result<(), Problem> {
+        let id = self.workos_membership_id.as_deref();
+        store::memberships::upsert(conn, user_id, org_id, self.role, id, self.overwrite_role).await?;
+        Ok(())
+    }
+}
+
 /// Switches a session to another organization the user belongs to (404 for any other).
 pub async fn switch_organization(
     ctx: &AppContext,
@@ -225,29 +269,34 @@ pub async fn switch_organization(
     user_id: i64,
     organization_id: &str,
 ) -> Result<User, Problem> {
-    let mut tx = ctx.db().begin().await?;
-    let org = Organization::by_public_id(&mut tx, organization_id)
+    let org = Organization::by_public_id(ctx.db(), organization_id)
         .await?
         .ok_or_else(Problem::not_found)?;
     let entrant = Entrant::Session(session_id);
-    let entering = load(&mut tx, ctx.get::<AuthState>(), &entrant).await?;
-    if store::memberships::role(&mut *tx, user_id, org.id)
-        .await?
-        .is_none()
-    {
-        mirror_workos_membership(&mut tx, ctx.get::<Workos>(), &entering, &org).await?;
+    let (lease, entering) = claim(ctx, &entrant).await?;
+    let outcome = async {
+        let joining = match store::memberships::role(ctx.db(), user_id, org.id).await? {
+            Some(_) => None,
+            None => Some(workos_membership(ctx.get::<Workos>(), &entering, &org).await?),
+        };
+        let scoped = scope_to(ctx, req, &entering, org.workos_org_id.as_deref()).await?;
+        let mut tx = begin_writing(ctx, &lease).await?;
+        if let Some(membership) = joining {
+            membership.record(&mut tx, entering.user_id, org.id).await?;
+        }
+        finish(tx, ctx, req, &entrant, &entering, &org, scoped).await
     }
-    finish(tx, ctx, req, &entrant, entering, &org).await
+    .await;
+    lease.settle(ctx, outcome).await
 }
 
-/// Mirrors the entrant's membership of `org` that WorkOS knows but this server does not yet (say,
-/// one WorkOS offered at selection); 404 when WorkOS has no active one either.
-async fn mirror_workos_membership(
-    conn: &mut PgConnection,
+/// The entrant's membership of `org` that WorkOS knows but this server does not yet (say, one
+/// WorkOS offered at selection); 404 when WorkOS has no active one either.
+async fn workos_membership(
     workos: &Workos,
     entering: &Entering,
     org: &Organization,
-) -> Result<(), Problem> {
+) -> Result<NewMembership, Problem> {
     let remote = match (&entering.workos_user_id, &org.workos_org_id, entering.kind) {
         (Some(workos_user_id), Some(workos_org_id), SessionKind::Workos) => workos
             .find_membership(workos_user_id, workos_org_id)
@@ -256,12 +305,12 @@ async fn mirror_workos_membership(
             .filter(|m| m.status == "active"),
         _ => None,
     };
-    let Some(remote) = remote else {
-        return Err(Problem::not_found());
-    };
-    let role = role_from_slug(&remote.role_slug);
-    store::memberships::upsert(conn, entering.user_id, org.id, role, Some(&remote.id), true).await?;
-    Ok(())
+    let remote = remote.ok_or_else(Problem::not_found)?;
+    Ok(NewMembership {
+        role: role_from_slug(&remote.role_slug),
+        workos_membership_id: Some(remote.id),
+        overwrite_role: true,
+    })
 }
 
 /// Creates an organization with the entrant as its admin (in WorkOS too, for WorkOS sessions)
@@ -272,45 +321,50 @@ pub async fn create_organization(
     entrant: Entrant,
     name: &str,
 ) -> Result<User, Problem> {
-    let mut tx = ctx.db().begin().await?;
-    let entering = load(&mut tx, ctx.get::<AuthState>(), &entrant).await?;
-    let org = if entering.kind == SessionKind::Workos {
-        create_in_workos(&mut tx, ctx.get::<Workos>(), &entering, name).await?
-    } else {
-        let org = Organization::insert_local(&mut tx, name).await?;
-        store::memberships::upsert(&mut *tx, entering.user_id, org.id, Role::Admin, None, true).await?;
-        org
-    };
-    finish(tx, ctx, req, &entrant, entering, &org).await
+    let (lease, entering) = claim(ctx, &entrant).await?;
+    let outcome = async {
+        let admin = |workos_membership_id| NewMembership {
+            role: Role::Admin,
+            workos_membership_id,
+            overwrite_role: true,
+        };
+        let (remote, membership) = if entering.kind == SessionKind::Workos {
+            let (remote, membership_id) = create_in_workos(ctx.get::<Workos>(), &entering, name).await?;
+            (Some(remote), admin(Some(membership_id)))
+        } else {
+            (None, admin(None))
+        };
+        let workos_org_id = remote.as_ref().map(|r| r.id.as_str());
+        let scoped = scope_to(ctx, req, &entering, workos_org_id).await?;
+        let mut tx = begin_writing(ctx, &lease).await?;
+        let org = match &remote {
+            Some(remote) => Organization::upsert_from_workos(&mut tx, &remote.id, &remote.name, true).await?,
+            None => Organization::insert_local(&mut tx, name).await?,
+        };
+        membership.record(&mut tx, entering.user_id, org.id).await?;
+        finish(tx, ctx, req, &entrant, &entering, &org, scoped).await
+    }
+    .await;
+    lease.settle(ctx, outcome).await
 }
 
-/// Creates the organization and the entrant's admin membership in WorkOS, then mirrors both.
+/// Creates the organization and the entrant's admin membership in WorkOS: the organization and
+/// the membership's id.
 async fn create_in_workos(
-    conn: &mut PgConnection,
     workos: &Workos,
     entering: &Entering,
     name: &str,
-) -> Result<Organization, Problem> {
+) -> Result<(platform_workos::Organization, String), Problem> {
     let workos_user_id = entering
         .workos_user_id
-        .clone()
+        .as_deref()
         .ok_or_else(|| Problem::internal("a WorkOS session's user has no WorkOS id"))?;
     let remote = workos.create_organization(name).await.map_err(workos_problem)?;
     let membership = workos
-        .create_membership(&workos_user_id, &remote.id, Role::Admin.as_str())
+        .create_membership(workos_user_id, &remote.id, Role::Admin.as_str())
         .await
         .map_err(workos_problem)?;
-    let org = Organization::upsert_from_workos(conn, &remote.id, &remote.name, true).await?;
-    store::memberships::upsert(
-        conn,
-        entering.user_id,
-        org.id,
-        Role::Admin,
-        Some(&membership.id),
-        true,
-    )
-    .await?;
-    Ok(org)
+    Ok((remote, membership.id))
 }
 
 /// Accepts a WorkOS invitation (the token from the invitation email) addressed to the entrant's
@@ -321,27 +375,35 @@ pub async fn join_by_invitation(
     entrant: Entrant,
     token: &str,
 ) -> Result<User, Problem> {
-    let workos = ctx.get::<Workos>();
-    let mut tx = ctx.db().begin().await?;
-    let entering = load(&mut tx, ctx.get::<AuthState>(), &entrant).await?;
-    if entering.kind != SessionKind::Workos {
-        return Err(workos_account_required());
+    let (lease, entering) = claim(ctx, &entrant).await?;
+    let outcome = async {
+        if entering.kind != SessionKind::Workos {
+            return Err(workos_account_required());
+        }
+        let workos = ctx.get::<Workos>();
+        let (invitation, workos_org_id) = redeem_invitation(workos, token, &entering.email).await?;
+        let mirror = OrganizationMirror::find(ctx.db(), workos, &workos_org_id).await?;
+        let membership_id = invited_membership_id(workos, &entering, &workos_org_id).await;
+        let scoped = scope_to(ctx, req, &entering, Some(&workos_org_id)).await?;
+
+        let mut tx = begin_writing(ctx, &lease).await?;
+        let org = mirror.record(&mut tx).await?;
+        let local_id = join_invited(&mut tx, &entering, &invitation, membership_id, &org).await?;
+        let mut event = AuditEvent::new(
+            org.id,
+            Actor::user(entering.user_id),
+            Action::InvitationAccepted,
+            req,
+        );
+        if let Some(id) = local_id {
+            event = event.target(Target::new("invitation", id).named(&invitation.email));
+        }
+        event = event.target(Target::new("organization", &org.public_id).named(&org.name));
+        qubital_audit::record(&mut tx, event).await?;
+        finish(tx, ctx, req, &entrant, &entering, &org, scoped).await
     }
-    let (invitation, workos_org_id) = redeem_invitation(workos, token, &entering.email).await?;
-    let org = mirror_organization(&mut tx, workos, &workos_org_id).await?;
-    let local_id = join_invited(&mut tx, workos, &entering, &invitation, &org).await?;
-    let mut event = AuditEvent::new(
-        org.id,
-        Actor::user(entering.user_id),
-        Action::InvitationAccepted,
-        req,
-    );
-    if let Some(id) = local_id {
-        event = event.target(Target::new("invitation", id).named(&invitation.email));
-    }
-    event = event.target(Target::new("organization", &org.public_id).named(&org.name));
-    qubital_audit::record(&mut tx, event).await?;
-    finish(tx, ctx, req, &entrant, entering, &org).await
+    .await;
+    lease.settle(ctx, outcome).await
 }
 
 /// Finds the invitation of `token` and accepts it in WorkOS; it and its organization's WorkOS
@@ -380,13 +442,26 @@ async fn redeem_invitation(
     }
 }
 
+/// The id of the WorkOS membership an accepted invitation made (best effort: when WorkOS does not
+/// answer, eventsync's membership events fill it in later).
+async fn invited_membership_id(workos: &Workos, entering: &Entering, workos_org_id: &str) -> Option<String> {
+    let workos_user_id = entering.workos_user_id.as_deref().unwrap_or_default();
+    match workos.find_membership(workos_user_id, workos_org_id).await {
+        Ok(found) => found.map(|m| m.id),
+        Err(error) => {
+            tracing::warn!(%error, "could not read the new WorkOS membership; its id is looked up later");
+            None
+        }
+    }
+}
+
 /// Records an accepted invitation here: its mirror is accepted, and the entrant a member of
 /// `org` with the invitation's role. The mirror's id, when there is one.
 async fn join_invited(
     conn: &mut PgConnection,
-    workos: &Workos,
     entering: &Entering,
     invitation: &Invitation,
+    workos_membership_id: Option<String>,
     org: &Organization,
 ) -> Result<Option<Uuid>, Problem> {
     let mirrored = store::invitations::accept(&mut *conn, &invitation.id).await?;
@@ -394,24 +469,12 @@ async fn join_invited(
     let role = mirrored
         .map(|(_, role)| role)
         .unwrap_or_else(|| role_from_slug(invitation.role_slug.as_deref().unwrap_or("member")));
-    let workos_user_id = entering.workos_user_id.clone().unwrap_or_default();
-    let workos_org_id = org.workos_org_id.as_deref().unwrap_or_default();
-    let membership_id = match workos.find_membership(&workos_user_id, workos_org_id).await {
-        Ok(found) => found.map(|m| m.id),
-        Err(error) => {
-            tracing::warn!(%error, "could not read the new WorkOS membership; its id is looked up later");
-            None
-        }
-    };
-    store::memberships::upsert(
-        conn,
-        entering.user_id,
-        org.id,
+    let membership = NewMembership {
         role,
-        membership_id.as_deref(),
-        false,
-    )
-    .await?;
+        workos_membership_id,
+        overwrite_role: false,
+    };
+    membership.record(conn, entering.user_id, org.id).await?;
     Ok(local_id)
 }
 
@@ -423,28 +486,34 @@ pub async fn join_by_invite_link(
     entrant: Entrant,
     invite_id: &str,
 ) -> Result<User, Problem> {
-    let mut tx = ctx.db().begin().await?;
-    let org = store::organizations::by_invite_id(&mut *tx, invite_id)
+    let org = store::organizations::by_invite_id(ctx.db(), invite_id)
         .await?
         .ok_or_else(Problem::not_found)?;
-    let entering = load(&mut tx, ctx.get::<AuthState>(), &entrant).await?;
-    if store::memberships::role(&mut *tx, entering.user_id, org.id)
-        .await?
-        .is_none()
-    {
-        join_as_member(&mut tx, ctx.get::<Workos>(), &entering, &org).await?;
+    let (lease, entering) = claim(ctx, &entrant).await?;
+    let outcome = async {
+        let joining = match store::memberships::role(ctx.db(), entering.user_id, org.id).await? {
+            Some(_) => None,
+            None => Some(join_as_member(ctx.get::<Workos>(), &entering, &org).await?),
+        };
+        let scoped = scope_to(ctx, req, &entering, org.workos_org_id.as_deref()).await?;
+        let mut tx = begin_writing(ctx, &lease).await?;
+        if let Some(membership) = joining {
+            membership.record(&mut tx, entering.user_id, org.id).await?;
+        }
+        finish(tx, ctx, req, &entrant, &entering, &org, scoped).await
     }
-    finish(tx, ctx, req, &entrant, entering, &org).await
+    .await;
+    lease.settle(ctx, outcome).await
 }
 
-/// Makes the entrant a member of `org` (in WorkOS too, for WorkOS entrants).
+/// The member's membership the entrant gets through an invite link (made in WorkOS first, for
+/// WorkOS entrants).
 async fn join_as_member(
-    conn: &mut PgConnection,
     workos: &Workos,
     entering: &Entering,
     org: &Organization,
-) -> Result<(), Problem> {
-    let membership_id = if entering.kind == SessionKind::Workos {
+) -> Result<NewMembership, Problem> {
+    let workos_membership_id = if entering.kind == SessionKind::Workos {
         let workos_org_id = org.workos_org_id.as_deref().ok_or_else(not_in_workos)?;
         let workos_user_id = entering.workos_user_id.clone().unwrap_or_default();
         match workos
@@ -462,14 +531,9 @@ async fn join_as_member(
     } else {
         None
     };
-    store::memberships::upsert(
-        conn,
-        entering.user_id,
-        org.id,
-        Role::Member,
-        membership_id.as_deref(),
-        true,
-    )
-    .await?;
-    Ok(())
+    Ok(NewMembership {
+        role: Role::Member,
+        workos_membership_id,
+        overwrite_role: true,
+    })
 }

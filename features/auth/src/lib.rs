@@ -45,6 +45,7 @@ pub mod state;
 pub mod store;
 #[cfg(feature = "test-support")]
 pub mod test_support;
+mod token_lease;
 pub mod tokens;
 pub mod validate;
 

@@ -32,6 +32,7 @@ use crate::{
         self,
         sessions::{Live, ToRefresh},
     },
+    token_lease::{Lease, TokenHolder},
 };
 
 /// Associated data of sealed refresh tokens.
@@ -204,9 +205,10 @@ pub fn session_ended() -> Problem {
 /// its refresh token (rotating it); a development session just gets a new token. The cookie is
 /// re-issued on the current response.
 ///
-/// Concurrent requests carrying the same expired token serialise on the session row: the first
-/// refreshes with WorkOS; the others find the session refreshed after their token's expiry
-/// (`token_exp`) and only get a new access token.
+/// Concurrent requests carrying the same expired token: the first takes the session's
+/// refresh-token lease ([`crate::token_lease`]) and refreshes with WorkOS, holding no lock or
+/// connection meanwhile; the others wait for the lease, then find the session refreshed after
+/// their token's expiry (`token_exp`) and only get a new access token.
 async fn refresh(
     ctx: &AppContext,
     state: &AuthState,
@@ -215,8 +217,7 @@ async fn refresh(
     session_id: Uuid,
     token_exp: i64,
 ) -> Result<(), Problem> {
-    let mut tx = ctx.db().begin().await?;
-    let session = store::sessions::lock_for_refresh(&mut tx, session_id, token_exp)
+    let session = store::sessions::to_refresh(ctx.db(), session_id, token_exp)
         .await?
         .ok_or_else(session_ended)?;
     let started = Started {
@@ -226,32 +227,66 @@ async fn refresh(
     };
     if !session.fresh {
         match SessionKind::parse(&session.kind) {
-            SessionKind::Workos => {
-                match rotate_with_workos(state, workos, req, session_id, &session).await? {
-                    Some(rotated) => {
-                        let sealed = state.sealer().seal(&rotated.refresh_token, REFRESH_TOKEN_CONTEXT);
-                        store::sessions::store_rotated_token(
-                            &mut *tx,
-                            session_id,
-                            sealed,
-                            rotated.session_id.as_deref(),
-                        )
-                        .await?;
-                    }
-                    None => {
-                        end_session(&mut tx, session_id, reason::REFRESH_REFUSED).await?;
-                        tx.commit().await?;
-                        clear_cookie(state, req);
-                        return Err(session_ended());
-                    }
-                }
-            }
-            SessionKind::Development => store::sessions::mark_refreshed(&mut *tx, session_id).await?,
+            SessionKind::Workos => rotate(ctx, state, workos, req, session_id, token_exp).await?,
+            SessionKind::Development => store::sessions::mark_refreshed(ctx.db(), session_id).await?,
         }
     }
-    tx.commit().await?;
     set_cookie(state, req, &started);
     Ok(())
+}
+
+/// Rotates a WorkOS session's refresh token under its lease (unless, once the lease is ours, a
+/// concurrent refresh turns out to have done it already).
+async fn rotate(
+    ctx: &AppContext,
+    state: &AuthState,
+    workos: &Workos,
+    req: &Request,
+    session_id: Uuid,
+    token_exp: i64,
+) -> Result<(), Problem> {
+    let lease = Lease::take(ctx, TokenHolder::Session(session_id)).await?;
+    let outcome = async {
+        let session = store::sessions::to_refresh(ctx.db(), session_id, token_exp)
+            .await?
+            .ok_or_else(session_ended)?;
+        if session.fresh {
+            return Ok(Rotation::Done);
+        }
+        let rotated = rotate_with_workos(state, workos, req, session_id, &session).await?;
+        let mut tx = ctx.db().begin().await?;
+        lease.finish(&mut tx).await?;
+        let rotation = match rotated {
+            Some(rotated) => {
+                let sealed = state.sealer().seal(&rotated.refresh_token, REFRESH_TOKEN_CONTEXT);
+                let workos_session_id = rotated.session_id.as_deref();
+                store::sessions::store_rotated_token(&mut *tx, session_id, sealed, workos_session_id).await?;
+                Rotation::Done
+            }
+            None => {
+                end_session(&mut tx, session_id, reason::REFRESH_REFUSED).await?;
+                Rotation::Refused
+            }
+        };
+        tx.commit().await?;
+        Ok(rotation)
+    }
+    .await;
+    match lease.settle(ctx, outcome).await? {
+        Rotation::Done => Ok(()),
+        Rotation::Refused => {
+            clear_cookie(state, req);
+            Err(session_ended())
+        }
+    }
+}
+
+/// What a rotation came to.
+enum Rotation {
+    /// The session holds a fresh refresh token (this rotation's or a concurrent one's).
+    Done,
+    /// WorkOS refused the token: the session ended.
+    Refused,
 }
 
 /// Exchanges a WorkOS session's refresh token for a new one (WorkOS rotates it). `None`: WorkOS

@@ -17,7 +17,7 @@ use sqlx::PgConnection;
 
 use crate::{
     crypto::{random_token, s256},
-    directory::{self, mirror_organization, Organization, User},
+    directory::{self, Organization, OrganizationMirror, User},
     sessions::{self, NewSession, SessionKind},
     state::{sign_in_problem, workos_problem, AuthState},
     store::{self, sign_in::NewOAuthState},
@@ -279,55 +279,94 @@ async fn complete(
     outcome: AuthOutcome,
     accepted_invitation: Option<&str>,
 ) -> Result<Outcome, Problem> {
-    let mut tx = ctx.db().begin().await?;
     let outcome = match outcome {
         AuthOutcome::Authenticated(auth) => {
+            // What only WorkOS can tell is asked before the transaction, so none waits on it.
+            let entering = match auth.organization_id.as_deref() {
+                Some(workos_org_id) => Some(Entering::find(ctx, &auth, workos_org_id).await?),
+                None => None,
+            };
+            let mut tx = ctx.db().begin().await?;
             let user_id = store::users::upsert_from_workos(&mut *tx, &auth.user).await?;
             if let Some(invitation) = accepted_invitation {
                 store::invitations::accept_if_pending(&mut *tx, invitation).await?;
             }
-            match auth.organization_id.clone() {
-                Some(workos_org_id) => {
-                    let (started, org_id) =
-                        start_workos_session(&mut tx, ctx, user_id, &auth, &workos_org_id).await?;
-                    tx.commit().await?;
-                    return Ok(Outcome::SignedIn(
-                        sessions::signed_in(ctx, req, &started, org_id).await?,
-                    ));
-                }
-                None => ask_for_sign_up(&mut tx, ctx.get::<AuthState>(), user_id, auth).await?,
-            }
+            let Some(entering) = entering else {
+                let outcome = ask_for_sign_up(&mut tx, ctx.get::<AuthState>(), user_id, auth).await?;
+                tx.commit().await?;
+                return Ok(outcome);
+            };
+            let (started, org_id) = start_workos_session(&mut tx, ctx, user_id, &auth, entering).await?;
+            tx.commit().await?;
+            Outcome::SignedIn(sessions::signed_in(ctx, req, &started, org_id).await?)
         }
         AuthOutcome::OrganizationSelectionRequired {
             pending_authentication_token,
             user,
             organizations,
         } => {
+            let mut tx = ctx.db().begin().await?;
             let user_id = store::users::upsert_from_workos(&mut *tx, &user).await?;
             let mut offered = Vec::with_capacity(organizations.len());
             for org in &organizations {
                 offered.push(Organization::upsert_from_workos(&mut tx, &org.id, &org.name, false).await?);
             }
             let state = ctx.get::<AuthState>();
-            ask_for_selection(&mut tx, state, user_id, &pending_authentication_token, offered).await?
+            let outcome =
+                ask_for_selection(&mut tx, state, user_id, &pending_authentication_token, offered).await?;
+            tx.commit().await?;
+            outcome
         }
     };
-    tx.commit().await?;
     Ok(outcome)
 }
 
-/// Starts the session of a user WorkOS signed into `workos_org_id`, mirroring the organization
+/// The organization WorkOS signed a user into, with what WorkOS says of their membership when
+/// this server has none yet.
+struct Entering {
+    org: OrganizationMirror,
+    /// `Some`: no local membership was found; WorkOS's, if it has one.
+    remote_membership: Option<Option<platform_workos::Membership>>,
+}
+
+impl Entering {
+    async fn find(ctx: &AppContext, auth: &Authentication, workos_org_id: &str) -> Result<Self, Problem> {
+        let workos = ctx.get::<Workos>();
+        let org = OrganizationMirror::find(ctx.db(), workos, workos_org_id).await?;
+        let member_here = match &org {
+            OrganizationMirror::Known(known) => {
+                store::memberships::is_member_by_workos_id(ctx.db(), &auth.user.id, known.id).await?
+            }
+            OrganizationMirror::New(_) => false,
+        };
+        let remote_membership = if member_here {
+            None
+        } else {
+            Some(
+                workos
+                    .find_membership(&auth.user.id, workos_org_id)
+                    .await
+                    .map_err(workos_problem)?,
+            )
+        };
+        Ok(Self {
+            org,
+            remote_membership,
+        })
+    }
+}
+
+/// Starts the session of a user WorkOS signed into an organization, mirroring the organization
 /// and the membership first if they are new here.
 async fn start_workos_session(
     conn: &mut PgConnection,
     ctx: &AppContext,
     user_id: i64,
     auth: &Authentication,
-    workos_org_id: &str,
+    entering: Entering,
 ) -> Result<(sessions::Started, i64), Problem> {
-    let workos = ctx.get::<Workos>();
-    let org = mirror_organization(conn, workos, workos_org_id).await?;
-    ensure_membership(conn, workos, user_id, auth, &org).await?;
+    let org = entering.org.record(conn).await?;
+    ensure_membership(conn, user_id, entering.remote_membership, &org).await?;
     let started = sessions::create(
         conn,
         ctx.get::<AuthState>(),
@@ -344,12 +383,12 @@ async fn start_workos_session(
 }
 
 /// Makes sure the local membership of a user WorkOS signed into `org` exists, with the role
-/// WorkOS records.
+/// WorkOS records (`remote`: what WorkOS said when there was none here; a membership WorkOS does
+/// not list yet is a member's).
 async fn ensure_membership(
     conn: &mut PgConnection,
-    workos: &Workos,
     user_id: i64,
-    auth: &Authentication,
+    remote: Option<Option<platform_workos::Membership>>,
     org: &Organization,
 ) -> Result<(), Problem> {
     if store::memberships::role(&mut *conn, user_id, org.id)
@@ -358,16 +397,11 @@ async fn ensure_membership(
     {
         return Ok(());
     }
-    let workos_org_id = org.workos_org_id.as_deref().unwrap_or_default();
-    let remote = workos
-        .find_membership(&auth.user.id, workos_org_id)
-        .await
-        .map_err(workos_problem)?;
-    let (role, membership_id) = match &remote {
-        Some(m) => (directory::role_from_slug(&m.role_slug), Some(m.id.as_str())),
+    let (role, membership_id) = match remote.flatten() {
+        Some(m) => (directory::role_from_slug(&m.role_slug), Some(m.id)),
         None => (Role::Member, None),
     };
-    store::memberships::upsert(conn, user_id, org.id, role, membership_id, true).await?;
+    store::memberships::upsert(conn, user_id, org.id, role, membership_id.as_deref(), true).await?;
     Ok(())
 }
 
@@ -427,7 +461,7 @@ pub async fn select_organization(
         .await?
         .filter(|s| s.live)
         .ok_or_else(pending_invalid)?;
-    let org = Organization::by_public_id(&mut tx, organization_id)
+    let org = Organization::by_public_id(&mut *tx, organization_id)
         .await?
         .filter(|o| selection.organization_ids.contains(&o.id))
         .ok_or_else(Problem::not_found)?;

@@ -284,6 +284,11 @@ async fn an_expired_access_token_is_refreshed_from_the_session() {
         fake.count_calls("POST /user_management/authenticate"),
         refreshes_before + 2
     );
+    let leases: i64 = sqlx::query_scalar("SELECT count(*) FROM user_sessions WHERE lease_id IS NOT NULL")
+        .fetch_one(app.db())
+        .await
+        .unwrap();
+    assert_eq!(leases, 0, "those that waited gave the refresh-token lease back");
 
     // When WorkOS refuses the refresh (session ended there), the session ends here.
     fake.revoke_refresh_tokens(&user.id);

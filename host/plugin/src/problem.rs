@@ -100,6 +100,10 @@ pub mod types {
         pub UNAUTHORIZED = (401, "unauthorized", "Authentication is required");
         /// The session was signed out, revoked or expired: sign in again.
         pub SESSION_ENDED = (401, "session-ended", "The session has ended; sign in again");
+        /// Another request of this session is spending its WorkOS refresh token (a token
+        /// refresh, entering an organization) and did not finish in time; retry after
+        /// `Retry-After`.
+        pub SESSION_BUSY = (409, "session-busy", "Another request of this session is renewing it; retry shortly");
         /// A webhook delivery whose signature does not verify (wrong secret, tampered body, too
         /// old a timestamp).
         pub INVALID_SIGNATURE = (401, "invalid-signature", "The webhook signature is not valid");
@@ -397,6 +401,7 @@ pub const HOST_TYPES: &[&ProblemType] = &[
     &types::BAD_REQUEST,
     &types::UNAUTHORIZED,
     &types::SESSION_ENDED,
+    &types::SESSION_BUSY,
     &types::CROSS_SITE_REQUEST,
     &types::PAYLOAD_TOO_LARGE,
     &types::UNSUPPORTED_MEDIA_TYPE,

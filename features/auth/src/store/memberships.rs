@@ -19,6 +19,22 @@ pub async fn role<'e>(
     .await
 }
 
+/// Whether the user WorkOS knows as `workos_user_id` is an active member of `org_id` here.
+pub async fn is_member_by_workos_id<'e>(
+    db: impl PgExecutor<'e>,
+    workos_user_id: &str,
+    org_id: i64,
+) -> Result<bool, sqlx::Error> {
+    sqlx::query_scalar(
+        "SELECT EXISTS (SELECT 1 FROM user_organizations m JOIN users u ON u.id = m.user_id
+                        WHERE u.workos_id = $1 AND m.org_id = $2 AND m.status = 'active')",
+    )
+    .bind(workos_user_id)
+    .bind(org_id)
+    .fetch_one(db)
+    .await
+}
+
 /// The roles of those of `users` who are active members of `org_id`.
 pub async fn roles(
     conn: &mut PgConnection,

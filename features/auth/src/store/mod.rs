@@ -10,6 +10,7 @@
 //! `&mut PgConnection`. Nothing here calls a vendor or knows about HTTP.
 
 pub mod invitations;
+pub mod leases;
 pub mod memberships;
 /// The WorkOS mirror's writes (newer-wins upserts and deletes), called by eventsync.
 pub mod mirror;

@@ -20,31 +20,34 @@ pub struct Organization {
 const COLUMNS: &str = "id, public_id, name, workos_org_id";
 
 impl Organization {
-    pub async fn by_id(conn: &mut PgConnection, id: i64) -> Result<Option<Self>, sqlx::Error> {
+    pub async fn by_id<'e>(db: impl PgExecutor<'e>, id: i64) -> Result<Option<Self>, sqlx::Error> {
         sqlx::query_as(&format!("SELECT {COLUMNS} FROM organizations WHERE id = $1"))
             .bind(id)
-            .fetch_optional(conn)
+            .fetch_optional(db)
             .await
     }
 
-    pub async fn by_public_id(conn: &mut PgConnection, public_id: &str) -> Result<Option<Self>, sqlx::Error> {
+    pub async fn by_public_id<'e>(
+        db: impl PgExecutor<'e>,
+        public_id: &str,
+    ) -> Result<Option<Self>, sqlx::Error> {
         sqlx::query_as(&format!(
             "SELECT {COLUMNS} FROM organizations WHERE public_id = $1"
         ))
         .bind(public_id)
-        .fetch_optional(conn)
+        .fetch_optional(db)
         .await
     }
 
-    pub async fn by_workos_id(
-        conn: &mut PgConnection,
+    pub async fn by_workos_id<'e>(
+        db: impl PgExecutor<'e>,
         workos_org_id: &str,
     ) -> Result<Option<Self>, sqlx::Error> {
         sqlx::query_as(&format!(
             "SELECT {COLUMNS} FROM organizations WHERE workos_org_id = $1"
         ))
         .bind(workos_org_id)
-        .fetch_optional(conn)
+        .fetch_optional(db)
         .await
     }
 

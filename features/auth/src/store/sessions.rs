@@ -97,10 +97,10 @@ pub struct ToRefresh {
     pub workos_org_id: Option<String>,
 }
 
-/// Reads and locks a live session for a refresh of a token that expired at `token_exp` (Unix
-/// seconds); concurrent refreshes of the same session serialise on the lock.
-pub async fn lock_for_refresh(
-    conn: &mut PgConnection,
+/// Reads a live session for a refresh of a token that expired at `token_exp` (Unix seconds).
+/// (Spending its refresh token needs its lease: see `crate::token_lease`.)
+pub async fn to_refresh<'e>(
+    db: impl PgExecutor<'e>,
     session_id: Uuid,
     token_exp: i64,
 ) -> Result<Option<ToRefresh>, sqlx::Error> {
@@ -109,12 +109,11 @@ pub async fn lock_for_refresh(
                 s.refreshed_at >= to_timestamp($2) AS fresh,
                 o.workos_org_id
          FROM user_sessions s JOIN organizations o ON o.id = s.org_id
-         WHERE s.session_id = $1 AND s.ended_at IS NULL AND s.expires_at > now()
-         FOR UPDATE OF s",
+         WHERE s.session_id = $1 AND s.ended_at IS NULL AND s.expires_at > now()",
     )
     .bind(session_id)
     .bind(token_exp as f64)
-    .fetch_optional(conn)
+    .fetch_optional(db)
     .await
 }
 
@@ -160,19 +159,19 @@ pub struct Entering {
     pub workos_id: Option<String>,
 }
 
-/// Reads and locks a live session until the caller's transaction ends.
-pub async fn lock_entering(
-    conn: &mut PgConnection,
+/// Reads a live session about to enter another organization. (Spending its refresh token needs
+/// its lease: see `crate::token_lease`.)
+pub async fn entering<'e>(
+    db: impl PgExecutor<'e>,
     session_id: Uuid,
 ) -> Result<Option<Entering>, sqlx::Error> {
     sqlx::query_as(
         "SELECT s.user_id, s.kind, s.refresh_token, s.workos_session_id, u.email, u.workos_id
          FROM user_sessions s JOIN users u ON u.id = s.user_id
-         WHERE s.session_id = $1 AND s.ended_at IS NULL AND s.expires_at > now()
-         FOR UPDATE OF s",
+         WHERE s.session_id = $1 AND s.ended_at IS NULL AND s.expires_at > now()",
     )
     .bind(session_id)
-    .fetch_optional(conn)
+    .fetch_optional(db)
     .await
 }
 

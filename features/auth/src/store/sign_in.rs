@@ -4,7 +4,7 @@
 //! client holds; the handle itself is never stored.
 
 use chrono::{DateTime, Utc};
-use sqlx::{PgConnection, PgExecutor};
+use sqlx::PgExecutor;
 
 use crate::crypto::handle_hash;
 
@@ -151,17 +151,16 @@ pub struct SignUp {
     pub workos_id: Option<String>,
 }
 
-/// Reads and locks a live sign-up step until the caller's transaction ends (the sign-up's
-/// operations on it serialise).
-pub async fn lock_sign_up(conn: &mut PgConnection, handle: &str) -> Result<Option<SignUp>, sqlx::Error> {
+/// Reads a live sign-up step. (Spending its refresh token needs its lease: see
+/// `crate::token_lease`.)
+pub async fn sign_up<'e>(db: impl PgExecutor<'e>, handle: &str) -> Result<Option<SignUp>, sqlx::Error> {
     sqlx::query_as(
         "SELECT p.user_id, p.secret, p.workos_session_id, u.email, u.workos_id
          FROM pending_sign_ins p JOIN users u ON u.id = p.user_id
-         WHERE p.handle_hash = $1 AND p.kind = 'sign-up' AND p.expires_at > now()
-         FOR UPDATE OF p",
+         WHERE p.handle_hash = $1 AND p.kind = 'sign-up' AND p.expires_at > now()",
     )
     .bind(handle_hash(handle))
-    .fetch_optional(conn)
+    .fetch_optional(db)
     .await
 }
 

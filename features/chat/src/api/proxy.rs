@@ -102,7 +102,7 @@ async fn admits(conn: &mut PgConnection, request: &SubscribeRequest) -> Result<b
             organization,
             user_id,
         } => {
-            let Some(organization) = Organization::by_public_id(conn, organization).await? else {
+            let Some(organization) = Organization::by_public_id(&mut *conn, organization).await? else {
                 return Ok(false);
             };
             Ok(directory::membership_role(conn, user, organization.id)

@@ -436,7 +436,7 @@ impl InvitationsApi {
             store::organizations::replace_invite_id(&mut *tx, caller.organization_id, &random_token(24))
                 .await?;
         // The link itself is a secret: the trail names the organization whose link it is.
-        let org = store::organizations::Organization::by_id(&mut tx, caller.organization_id)
+        let org = store::organizations::Organization::by_id(&mut *tx, caller.organization_id)
             .await?
             .ok_or_else(Problem::not_found)?;
         qubital_audit::record(

@@ -104,7 +104,7 @@ impl WorkerApi {
         let space = qubital_spaces::find(&mut *conn, space_id.0)
             .await?
             .ok_or_else(Problem::not_found)?;
-        let organization = Organization::by_id(&mut conn, space.organization_id)
+        let organization = Organization::by_id(&mut *conn, space.organization_id)
             .await?
             .ok_or_else(Problem::not_found)?;
         let refused = |reason| SpaceAccess {
@@ -149,7 +149,7 @@ impl WorkerApi {
     ) -> Result<Json<WorkerMember>, Problem> {
         let user = user_id(&body.user_id)?;
         let mut conn = ctx.db().acquire().await?;
-        let organization = Organization::by_public_id(&mut conn, &body.organization_id)
+        let organization = Organization::by_public_id(&mut *conn, &body.organization_id)
             .await?
             .ok_or_else(Problem::not_found)?;
         let Some(role) = directory::membership_role(&mut conn, user, organization.id).await? else {

@@ -254,10 +254,14 @@ fn document_host_problems(operation: &mut Value, post: bool, secured: bool) {
         ]);
     }
     if secured {
+        // Authentication may refresh the session with WorkOS (docs/identity.md, "Refresh").
         host.extend([
             &types::UNAUTHORIZED,
             &types::SESSION_ENDED,
+            &types::SESSION_BUSY,
             &types::CROSS_SITE_REQUEST,
+            &types::INTEGRATION_DISABLED,
+            &types::INTEGRATION_UNAVAILABLE,
         ]);
     }
     let mut by_status: BTreeMap<u16, Vec<&ProblemType>> = BTreeMap::new();

@@ -133,6 +133,8 @@ pub struct State {
     event_page_delay: Duration,
     /// Pause before a change made through the API ([`is_delayed_write`]): a slow WorkOS.
     write_delay: Duration,
+    /// Pauses before the calls starting with each `METHOD /path` prefix ([`FakeWorkos::delay_calls`]).
+    call_delays: Vec<(String, Duration)>,
     /// Serve every event type, whatever the request's `events` filter says.
     all_event_types: bool,
     /// Audit Logs events kept, one per idempotency key, oldest first.
@@ -604,6 +606,13 @@ impl FakeWorkos {
         self.with(|state| state.write_delay = delay);
     }
 
+    /// Waits `delay` before answering each call that starts with `call` (`METHOD /path`, as in
+    /// [`FakeWorkos::calls`]; say `POST /user_management/authenticate`), on top of any other
+    /// delay. The call is in [`FakeWorkos::calls`] as soon as it arrives.
+    pub fn delay_calls(&self, call: &str, delay: Duration) {
+        self.with(|state| state.call_delays.push((call.to_owned(), delay)));
+    }
+
     /// Serves every event type, whatever the request's `events` filter asks for: how a client
     /// sees a type it did not expect.
     pub fn serve_all_event_types(&self) {
@@ -666,6 +675,12 @@ async fn check_and_log<E: poem::Endpoint>(next: Arc<E>, req: Request) -> poem::R
         let delay = state.lock().unwrap().write_delay;
         tokio::time::sleep(delay).await;
     }
+    let call = format!("{} {path}", req.method());
+    let delay: Duration = (state.lock().unwrap().call_delays.iter())
+        .filter(|(prefix, _)| call.starts_with(prefix.as_str()))
+        .map(|(_, delay)| *delay)
+        .sum();
+    tokio::time::sleep(delay).await;
     {
         let mut state = state.lock().unwrap();
         if state.rate_limited > 0 {
