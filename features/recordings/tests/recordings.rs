@@ -130,6 +130,46 @@ async fn a_stop_of_an_egress_livekit_already_ended_takes_livekits_state() {
 }
 
 #[tokio::test]
+async fn a_stop_holds_no_database_connection_while_livekit_answers() {
+    let livekit = FakeLiveKit::start().await;
+    let app = livekit
+        .app()
+        .arg("--database-max-connections")
+        .arg("1")
+        .arg("--database-acquire-timeout-secs")
+        .arg("1")
+        .spawn()
+        .await;
+    let moderator = sign_in(&app.address, "mo@acme.test", "Acme", "moderator").await;
+    let space = create_space(&moderator, "Main").await;
+    let id = start_recording(&moderator, &space, "zone-1").await;
+
+    livekit.state.lock().unwrap().stop_delay = Duration::from_secs(2);
+    let stop = tokio::spawn({
+        let (moderator, path) = (moderator.clone(), format!("/recordings/{id}/stop"));
+        async move { moderator.post(&path, json!({})).await }
+    });
+    while livekit.state.lock().unwrap().stops_received == 0 {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    // The list needs the pool's only connection.
+    let started = std::time::Instant::now();
+    let page = moderator.ok("/recordings/list", json!({})).await;
+    assert_eq!(page["data"][0]["status"], "active");
+    assert!(
+        started.elapsed() < Duration::from_millis(900),
+        "the list waited for LiveKit ({:?})",
+        started.elapsed()
+    );
+    let (status, stopped) = stop.await.unwrap();
+    assert_eq!(
+        (status, stopped["status"].as_str()),
+        (200, Some("ending")),
+        "{stopped}"
+    );
+}
+
+#[tokio::test]
 async fn one_active_recording_per_zone_and_a_monthly_quota() {
     let livekit = FakeLiveKit::start().await;
     let app = livekit

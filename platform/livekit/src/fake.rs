@@ -39,6 +39,10 @@ pub struct LiveKitState {
     pub unauthenticated: u32,
     /// Pause before answering a start (widens race windows).
     pub start_delay: Duration,
+    /// Pause before answering a stop (a slow LiveKit); `stops_received` counts the stops as
+    /// they arrive.
+    pub stop_delay: Duration,
+    pub stops_received: u32,
     /// The participants of each room the room service knows.
     pub rooms: BTreeMap<String, Vec<proto::ParticipantInfo>>,
     /// Room-service requests refused for their token.
@@ -141,6 +145,12 @@ async fn twirp(
             let Some(request) = decode::<proto::StopEgressRequest>(json_body, &body) else {
                 return twirp_error(StatusCode::BAD_REQUEST, "malformed", "bad body");
             };
+            let delay = {
+                let mut state = state.lock().unwrap();
+                state.stops_received += 1;
+                state.stop_delay
+            };
+            tokio::time::sleep(delay).await;
             let mut state = state.lock().unwrap();
             let Some(info) = state.egresses.get_mut(&request.egress_id) else {
                 return twirp_error(StatusCode::NOT_FOUND, "not_found", "egress not found");

@@ -179,11 +179,16 @@ impl RecordingsApi {
         let caller = &auth.0;
         caller.require(&STOP_RECORDING)?;
         let livekit = ctx.get::<LiveKit>();
-        let mut tx = ctx.db().begin().await?;
-        // Locked while LiveKit is asked, so two stops serialize.
-        let row = store::lock(&mut tx, caller.organization_id, &recording_id.0)
-            .await?
-            .ok_or_else(Problem::not_found)?;
+        // Read, then ask LiveKit with no connection held; the answer is written under the row's
+        // lock. Two stops at once both reach LiveKit (stopping is idempotent there) and both
+        // write its answer, which only ever moves a recording forward.
+        let row = store::find(
+            &mut *ctx.db().acquire().await?,
+            caller.organization_id,
+            &recording_id.0,
+        )
+        .await?
+        .ok_or_else(Problem::not_found)?;
         if row.status != "active" {
             return Err(Problem::new(&RECORDING_NOT_ACTIVE));
         }
@@ -195,6 +200,10 @@ impl RecordingsApi {
             }
             Err(other) => return Err(unavailable(other)),
         };
+        let mut tx = ctx.db().begin().await?;
+        store::lock(&mut tx, caller.organization_id, &row.egress_id)
+            .await?
+            .ok_or_else(Problem::not_found)?;
         let changed = match egress {
             Some(egress) => egress::apply(&mut tx, &egress).await?,
             None => egress::fail_unknown(&mut tx, &row.egress_id, "unknown to LiveKit when stopped").await?,
