@@ -2,7 +2,7 @@
 
 pub mod embedded;
 
-use std::str::FromStr;
+use std::{str::FromStr, time::Duration};
 
 use anyhow::Context;
 use sqlx::{
@@ -58,9 +58,25 @@ pub async fn pool(url: &str, settings: &HostSettings) -> anyhow::Result<PgPool> 
     let pool = PgPoolOptions::new()
         .max_connections(settings.database_max_connections)
         .acquire_timeout(settings.database_acquire_timeout)
+        // sqlx pings every connection it hands out by default: a second round trip for each
+        // query. Only a connection that sat idle may have been cut (a restart, a proxy's idle
+        // timeout), so only those are pinged; a busy one that breaks fails its request with 503
+        // `database-unavailable` and is dropped.
+        .test_before_acquire(false)
+        .before_acquire(|conn, meta| {
+            Box::pin(async move {
+                if meta.idle_for >= PING_IDLE_CONNECTIONS_AFTER {
+                    sqlx::Connection::ping(conn).await?;
+                }
+                Ok(true)
+            })
+        })
         .connect_lazy_with(options);
     Ok(pool)
 }
+
+/// How long a pooled connection may sit idle before it is pinged when next handed out.
+const PING_IDLE_CONNECTIONS_AFTER: Duration = Duration::from_secs(10);
 
 /// Creates database `name` on the server behind `admin_url` unless it exists.
 pub async fn ensure_database_exists(admin_url: &str, name: &str) -> anyhow::Result<()> {
@@ -121,5 +137,31 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(shown, "0");
+    }
+
+    /// A connection cut while it sat idle in the pool (a database restart, a proxy's idle
+    /// timeout) is pinged, found dead and replaced before it is handed out: the next query
+    /// succeeds. (A busy connection is handed out without that round trip.)
+    #[tokio::test]
+    async fn a_connection_cut_while_idle_is_replaced_before_use() {
+        let database = qubital_testkit::fresh_database().await;
+        let pool = super::pool(&database.url, &settings("30")).await.unwrap();
+        let pid: i32 = sqlx::query_scalar("SELECT pg_backend_pid()")
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+        let admin = super::pool(&database.url, &settings("30")).await.unwrap();
+        let cut: bool = sqlx::query_scalar("SELECT pg_terminate_backend($1)")
+            .bind(pid)
+            .fetch_one(&admin)
+            .await
+            .unwrap();
+        assert!(cut);
+        tokio::time::sleep(super::PING_IDLE_CONNECTIONS_AFTER + std::time::Duration::from_millis(200)).await;
+        let now: i32 = sqlx::query_scalar("SELECT pg_backend_pid()")
+            .fetch_one(&pool)
+            .await
+            .expect("the dead connection was replaced");
+        assert_ne!(now, pid);
     }
 }
