@@ -140,10 +140,9 @@ pub fn fallback_display_name(first: Option<&str>, last: Option<&str>, email: &st
 /// Builds the User DTO of `user_id` acting in `org_id` (401 when they are gone or no longer a
 /// member there).
 pub async fn load_user(conn: &mut PgConnection, user_id: i64, org_id: i64) -> Result<User, Problem> {
-    let profile = store::users::profile(&mut *conn, user_id)
+    let (profile, memberships) = store::memberships::profile_and_memberships(&mut *conn, user_id)
         .await?
         .ok_or_else(Problem::unauthorized)?;
-    let memberships = store::memberships::of_user(&mut *conn, user_id).await?;
     let Some(current) = memberships.iter().find(|m| m.org_id == org_id).cloned() else {
         return Err(Problem::unauthorized().with_detail("You are no longer a member of this organization."));
     };

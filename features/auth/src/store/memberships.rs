@@ -1,6 +1,7 @@
 //! `user_organizations`: who is a member of which organization, with which role, and their
 //! per-organization profile (display name, avatar).
 
+use super::users::Profile;
 use qubital_plugin::auth::Role;
 use sqlx::{PgConnection, PgExecutor};
 
@@ -106,6 +107,56 @@ pub async fn of_user<'e>(db: impl PgExecutor<'e>, user_id: i64) -> Result<Vec<Of
     .bind(user_id)
     .fetch_all(db)
     .await
+}
+
+/// A user's profile with their active memberships (ordered as [`of_user`]), in one query;
+/// `None` when the user does not exist.
+pub async fn profile_and_memberships<'e>(
+    db: impl PgExecutor<'e>,
+    user_id: i64,
+) -> Result<Option<(Profile, Vec<OfUser>)>, sqlx::Error> {
+    #[derive(sqlx::FromRow)]
+    struct Row {
+        #[sqlx(flatten)]
+        profile: Profile,
+        org_id: Option<i64>,
+        public_id: Option<String>,
+        name: Option<String>,
+        logo_url: Option<String>,
+        role: Option<Role>,
+        display_name: Option<String>,
+        avatar_url: Option<String>,
+    }
+    let rows: Vec<Row> = sqlx::query_as(
+        "SELECT u.email, u.first_name, u.last_name,
+                o.id AS org_id, o.public_id, o.name, o.logo_url, m.role, m.display_name, m.avatar_url
+         FROM users u
+         LEFT JOIN user_organizations m ON m.user_id = u.id AND m.status = 'active'
+         LEFT JOIN organizations o ON o.id = m.org_id
+         WHERE u.id = $1
+         ORDER BY lower(o.name), o.id",
+    )
+    .bind(user_id)
+    .fetch_all(db)
+    .await?;
+    let Some(profile) = rows.first().map(|row| row.profile.clone()) else {
+        return Ok(None);
+    };
+    let memberships = rows
+        .into_iter()
+        .filter_map(|row| {
+            Some(OfUser {
+                org_id: row.org_id?,
+                public_id: row.public_id?,
+                name: row.name?,
+                logo_url: row.logo_url,
+                role: row.role?,
+                display_name: row.display_name,
+                avatar_url: row.avatar_url,
+            })
+        })
+        .collect();
+    Ok(Some((profile, memberships)))
 }
 
 /// The organization a user returns to when none is named: their last one if they are still an
