@@ -6,9 +6,9 @@
 //! whoever spends a row's token first takes the row's *lease* ([`Lease::take`], one short
 //! statement), calls WorkOS holding no lock, transaction or pooled connection, and writes the
 //! outcome in a transaction that first checks the lease is still theirs ([`Lease::finish`]).
-//! Anyone else waits for the lease by polling (a slow WorkOS stalls only the requests of that
-//! one session, never a connection of the pool), and gets `409 session-busy` after
-//! [`WAIT`]. A holder that crashed leaves a lease that expires after [`TTL`].
+//! Anyone else waits for the lease by polling ([`qubital_plugin::lease`]: a slow WorkOS stalls
+//! only the requests of that one session, never a connection of the pool), and gets `409
+//! session-busy` after [`WAIT`]. A holder that crashed leaves a lease that expires after [`TTL`].
 
 use std::{
     sync::atomic::{AtomicBool, Ordering},
@@ -16,7 +16,6 @@ use std::{
 };
 
 use qubital_plugin::{AppContext, Problem};
-use tokio::time::{sleep, Instant};
 use uuid::Uuid;
 
 use crate::{sessions::session_ended, sign_in::pending_invalid, store::leases};
@@ -46,21 +45,22 @@ impl Lease {
     /// `sign-in-step-invalid`.
     pub async fn take(ctx: &AppContext, holder: TokenHolder) -> Result<Lease, Problem> {
         let id = Uuid::new_v4();
-        let deadline = Instant::now() + WAIT;
-        let mut pause = Duration::from_millis(10);
-        loop {
+        let claim = || async {
             if leases::claim(ctx.db(), &holder, id, TTL.as_secs_f64()).await? {
-                let finished = AtomicBool::new(false);
-                return Ok(Lease { id, holder, finished });
+                return Ok(Some(()));
             }
             if !leases::is_live(ctx.db(), &holder).await? {
                 return Err(gone(&holder));
             }
-            if Instant::now() + pause > deadline {
-                return Err(busy());
-            }
-            sleep(pause).await;
-            pause = (pause * 2).min(Duration::from_millis(200));
+            Ok(None)
+        };
+        match qubital_plugin::lease::wait_for(WAIT, claim).await? {
+            Some(()) => Ok(Lease {
+                id,
+                holder,
+                finished: AtomicBool::new(false),
+            }),
+            None => Err(busy()),
         }
     }
 

@@ -44,6 +44,11 @@ qubital_plugin::inventory::submit! {
             Table::kept("recordings", "the organization's archive, deleted with it"),
             Table::kept("recording_participants", "deleted with their recording"),
             Table::pruned(
+                "recording_start_leases",
+                "lease_until < now() - interval '1 day'",
+                "a lease is deleted by the start that took it; one left by a crash is dead once expired",
+            ),
+            Table::pruned(
                 "livekit_webhook_events",
                 "received_at < now() - interval '7 days'",
                 "LiveKit redelivers within minutes, so an older event id will not come back",

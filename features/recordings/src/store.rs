@@ -78,14 +78,45 @@ pub(crate) async fn participants(
     .await
 }
 
-/// Waits for, then holds until the transaction ends, the organization's start lock: one start
-/// at a time per organization.
-pub(crate) async fn lock_starts(conn: &mut PgConnection, org_id: i64) -> Result<(), sqlx::Error> {
-    sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended('qubital.recordings.start:' || $1::text, 0))")
-        .bind(org_id)
-        .execute(conn)
-        .await?;
-    Ok(())
+/// Takes the organization's start lease for `secs` seconds, unless another start holds an
+/// unexpired one: whether it was taken. (A concurrent claim waits on the row and then sees the
+/// lease taken.)
+pub(crate) async fn claim_start<'e>(
+    db: impl PgExecutor<'e>,
+    org_id: i64,
+    lease_id: Uuid,
+    secs: f64,
+) -> Result<bool, sqlx::Error> {
+    let taken: Option<i32> = sqlx::query_scalar(
+        "INSERT INTO recording_start_leases (org_id, lease_id, lease_until)
+         VALUES ($1, $2, now() + make_interval(secs => $3))
+         ON CONFLICT (org_id) DO UPDATE SET lease_id = EXCLUDED.lease_id, lease_until = EXCLUDED.lease_until
+         WHERE recording_start_leases.lease_until <= now()
+         RETURNING 1",
+    )
+    .bind(org_id)
+    .bind(lease_id)
+    .bind(secs)
+    .fetch_optional(db)
+    .await?;
+    Ok(taken.is_some())
+}
+
+/// Ends the start lease `lease_id` of the organization (in the transaction that saves the start,
+/// or to give it back): whether it was still that lease.
+pub(crate) async fn end_start<'e>(
+    db: impl PgExecutor<'e>,
+    org_id: i64,
+    lease_id: Uuid,
+) -> Result<bool, sqlx::Error> {
+    let ended: Option<i32> = sqlx::query_scalar(
+        "DELETE FROM recording_start_leases WHERE org_id = $1 AND lease_id = $2 RETURNING 1",
+    )
+    .bind(org_id)
+    .bind(lease_id)
+    .fetch_optional(db)
+    .await?;
+    Ok(ended.is_some())
 }
 
 /// Whether `zone` of the space `space_id` is being recorded.

@@ -129,8 +129,24 @@ async fn a_stop_of_an_egress_livekit_already_ended_takes_livekits_state() {
     );
 }
 
+/// The list needs the pool's only connection: it is served at once while LiveKit stalls.
+async fn the_list_is_served(client: &qubital_testkit::Client, status: &str) {
+    let started = std::time::Instant::now();
+    let page = client.ok("/recordings/list", json!({})).await;
+    assert_eq!(
+        page["data"][0]["status"].as_str().unwrap_or("none"),
+        status,
+        "{page}"
+    );
+    assert!(
+        started.elapsed() < Duration::from_millis(900),
+        "the list waited for LiveKit ({:?})",
+        started.elapsed()
+    );
+}
+
 #[tokio::test]
-async fn a_stop_holds_no_database_connection_while_livekit_answers() {
+async fn starting_and_stopping_hold_no_database_connection_while_livekit_answers() {
     let livekit = FakeLiveKit::start().await;
     let app = livekit
         .app()
@@ -142,7 +158,20 @@ async fn a_stop_holds_no_database_connection_while_livekit_answers() {
         .await;
     let moderator = sign_in(&app.address, "mo@acme.test", "Acme", "moderator").await;
     let space = create_space(&moderator, "Main").await;
-    let id = start_recording(&moderator, &space, "zone-1").await;
+
+    livekit.state.lock().unwrap().start_delay = Duration::from_secs(2);
+    let start = tokio::spawn({
+        let moderator = moderator.clone();
+        let body = json!({"spaceId": space, "topic": "T", "zone": "zone-1"});
+        async move { moderator.post("/recordings/start", body).await }
+    });
+    while livekit.state.lock().unwrap().starts_received == 0 {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    the_list_is_served(&moderator, "none").await;
+    let (status, started) = start.await.unwrap();
+    assert_eq!(status, 200, "{started}");
+    let id = started["recordingId"].as_str().unwrap().to_owned();
 
     livekit.state.lock().unwrap().stop_delay = Duration::from_secs(2);
     let stop = tokio::spawn({
@@ -152,15 +181,7 @@ async fn a_stop_holds_no_database_connection_while_livekit_answers() {
     while livekit.state.lock().unwrap().stops_received == 0 {
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
-    // The list needs the pool's only connection.
-    let started = std::time::Instant::now();
-    let page = moderator.ok("/recordings/list", json!({})).await;
-    assert_eq!(page["data"][0]["status"], "active");
-    assert!(
-        started.elapsed() < Duration::from_millis(900),
-        "the list waited for LiveKit ({:?})",
-        started.elapsed()
-    );
+    the_list_is_served(&moderator, "active").await;
     let (status, stopped) = stop.await.unwrap();
     assert_eq!(
         (status, stopped["status"].as_str()),

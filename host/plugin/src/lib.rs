@@ -27,6 +27,7 @@ pub mod auth;
 mod context;
 pub mod feature;
 pub mod jobs;
+pub mod lease;
 pub mod list;
 pub mod metrics;
 pub mod probe;

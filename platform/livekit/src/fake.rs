@@ -37,8 +37,10 @@ pub struct LiveKitState {
     pub starts: Vec<proto::RoomCompositeEgressRequest>,
     /// Requests refused for their token.
     pub unauthenticated: u32,
-    /// Pause before answering a start (widens race windows).
+    /// Pause before answering a start (widens race windows); `starts_received` counts the
+    /// starts as they arrive.
     pub start_delay: Duration,
+    pub starts_received: u32,
     /// Pause before answering a stop (a slow LiveKit); `stops_received` counts the stops as
     /// they arrive.
     pub stop_delay: Duration,
@@ -119,7 +121,11 @@ async fn twirp(
             let Some(request) = decode::<proto::RoomCompositeEgressRequest>(json_body, &body) else {
                 return twirp_error(StatusCode::BAD_REQUEST, "malformed", "bad body");
             };
-            let delay = state.lock().unwrap().start_delay;
+            let delay = {
+                let mut state = state.lock().unwrap();
+                state.starts_received += 1;
+                state.start_delay
+            };
             tokio::time::sleep(delay).await;
             if request.room_name.is_empty() || request.file_outputs.is_empty() {
                 return twirp_error(

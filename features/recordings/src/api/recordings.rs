@@ -1,6 +1,6 @@
 //! Start, stop and list recordings.
 
-use std::collections::BTreeMap;
+use std::{collections::BTreeMap, time::Duration};
 
 use chrono::{DateTime, Utc};
 use platform_livekit::{
@@ -14,6 +14,7 @@ use qubital_auth::directory::{self, IdsAt};
 use qubital_plugin::{
     auth::{Caller, CookieAuth},
     list::contains_pattern,
+    problem::types,
     wire, AppContext, FieldError, Page, Problem,
 };
 use qubital_spaces::SpaceRef;
@@ -133,28 +134,31 @@ impl RecordingsApi {
             return Err(Problem::integration_disabled("recording"));
         };
 
-        let mut tx = ctx.db().begin().await?;
         // One start at a time per organization: two concurrent requests ask LiveKit once, and
-        // the quota count is exact. The lock is held across the LiveKit call on purpose (a
-        // second egress costs money; see docs/recordings.md), the one vendor call made inside
-        // a transaction.
-        store::lock_starts(&mut tx, caller.organization_id).await?;
-        let space = check_start(&mut tx, caller.organization_id, &start, state.monthly_quota).await?;
-        let file_key = format!("recordings/{}/{}.mp4", space.id, Uuid::now_v7());
-        let egress_id = start_egress(livekit, destination, &space, &file_key).await?;
-        match save_start(tx, req, caller, &start, &egress_id, &file_key).await {
-            Ok(recording) => {
-                tracing::info!(recording_id = %egress_id, space_id = %space.id, "recording started");
-                Ok(Json(recording))
-            }
-            Err(problem) => {
-                // Nothing records it: do not leave LiveKit recording.
-                if let Err(error) = livekit.stop_egress(&egress_id).await {
-                    tracing::error!(%error, recording_id = %egress_id, "an unsaved recording could not be stopped");
-                }
-                Err(problem)
+        // the quota count is exact. The lease (not a lock) is what is held across the LiveKit
+        // call, so a slow LiveKit keeps no pooled connection (docs/recordings.md).
+        let org_id = caller.organization_id;
+        let lease = Uuid::new_v4();
+        let claim = || async {
+            let taken = store::claim_start(ctx.db(), org_id, lease, START_LEASE.as_secs_f64()).await?;
+            Ok::<_, Problem>(taken.then_some(()))
+        };
+        if qubital_plugin::lease::wait_for(START_WAIT, claim)
+            .await?
+            .is_none()
+        {
+            return Err(Problem::new(&types::INTEGRATION_UNAVAILABLE)
+                .with_detail("Another recording of this organization is starting; retry shortly.")
+                .with_retry_after(5));
+        }
+        let outcome = start_leased(&ctx, req, caller, &start, destination, lease).await;
+        if outcome.is_err() {
+            // Saved starts ended the lease in their transaction; a failed one gives it back.
+            if let Err(error) = store::end_start(ctx.db(), org_id, lease).await {
+                tracing::warn!(%error, "could not give a recording start lease back; it expires on its own");
             }
         }
+        outcome.map(Json)
     }
 
     /// Stop a recording
@@ -259,7 +263,55 @@ impl RecordingsApi {
     }
 }
 
-/// The checks of a start, under the organization's start lock: the space (`404`), the
+/// How long a start's lease lasts: longer than its checks and its LiveKit call (cut off at 10 s)
+/// take; a start that crashed holds it no longer.
+const START_LEASE: Duration = Duration::from_secs(60);
+/// How long a start waits for another start of its organization.
+const START_WAIT: Duration = Duration::from_secs(20);
+
+/// A start, its organization's start lease held: the checks (one pooled connection, given back
+/// before LiveKit is asked), the LiveKit call, then the save, which ends the lease.
+async fn start_leased(
+    ctx: &AppContext,
+    req: &Request,
+    caller: &Caller,
+    start: &Start,
+    destination: &S3Destination,
+    lease: Uuid,
+) -> Result<Recording, Problem> {
+    let org_id = caller.organization_id;
+    let quota = ctx.get::<RecordingsState>().monthly_quota;
+    let space = check_start(&mut *ctx.db().acquire().await?, org_id, start, quota).await?;
+    let file_key = format!("recordings/{}/{}.mp4", space.id, Uuid::now_v7());
+    let livekit = ctx.get::<LiveKit>();
+    let egress_id = start_egress(livekit, destination, &space, &file_key).await?;
+    let saved = async {
+        let mut tx = ctx.db().begin().await?;
+        if !store::end_start(&mut *tx, org_id, lease).await? {
+            // It expired and another start took it: this one may break the quota or the zone.
+            return Err(Problem::new(&types::INTEGRATION_UNAVAILABLE)
+                .with_detail("Starting took too long; retry.")
+                .with_retry_after(5));
+        }
+        save_start(tx, req, caller, start, &egress_id, &file_key).await
+    }
+    .await;
+    match saved {
+        Ok(recording) => {
+            tracing::info!(recording_id = %egress_id, space_id = %space.id, "recording started");
+            Ok(recording)
+        }
+        Err(problem) => {
+            // Nothing records it: do not leave LiveKit recording.
+            if let Err(error) = livekit.stop_egress(&egress_id).await {
+                tracing::error!(%error, recording_id = %egress_id, "an unsaved recording could not be stopped");
+            }
+            Err(problem)
+        }
+    }
+}
+
+/// The checks of a start, under the organization's start lease: the space (`404`), the
 /// participants (`404`), nothing recording that zone (`409 recording-active`), the monthly
 /// quota (`402 recording-quota-exceeded`).
 async fn check_start(
