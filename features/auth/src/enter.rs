@@ -266,25 +266,54 @@ pub async fn switch_organization(
     ctx: &AppContext,
     req: &Request,
     session_id: Uuid,
-    user_id: i64,
     organization_id: &str,
 ) -> Result<User, Problem> {
     let org = Organization::by_public_id(ctx.db(), organization_id)
         .await?
         .ok_or_else(Problem::not_found)?;
-    let entrant = Entrant::Session(session_id);
+    enter_existing(
+        ctx,
+        req,
+        Entrant::Session(session_id),
+        &org,
+        IfNotMember::MirrorWorkos,
+    )
+    .await
+}
+
+/// How an entrant who is not a member of an existing organization becomes one.
+enum IfNotMember {
+    /// Only through a membership WorkOS already has ([`workos_membership`]).
+    MirrorWorkos,
+    /// As a member, made in WorkOS too ([`join_as_member`]).
+    JoinAsMember,
+}
+
+/// Moves the entrant into an existing organization, making them a member first as
+/// `if_not_member` says when they are not one yet.
+async fn enter_existing(
+    ctx: &AppContext,
+    req: &Request,
+    entrant: Entrant,
+    org: &Organization,
+    if_not_member: IfNotMember,
+) -> Result<User, Problem> {
     let (lease, entering) = claim(ctx, &entrant).await?;
     let outcome = async {
-        let joining = match store::memberships::role(ctx.db(), user_id, org.id).await? {
+        let workos = ctx.get::<Workos>();
+        let joining = match store::memberships::role(ctx.db(), entering.user_id, org.id).await? {
             Some(_) => None,
-            None => Some(workos_membership(ctx.get::<Workos>(), &entering, &org).await?),
+            None => Some(match if_not_member {
+                IfNotMember::MirrorWorkos => workos_membership(workos, &entering, org).await?,
+                IfNotMember::JoinAsMember => join_as_member(workos, &entering, org).await?,
+            }),
         };
         let scoped = scope_to(ctx, req, &entering, org.workos_org_id.as_deref()).await?;
         let mut tx = begin_writing(ctx, &lease).await?;
         if let Some(membership) = joining {
             membership.record(&mut tx, entering.user_id, org.id).await?;
         }
-        finish(tx, ctx, req, &entrant, &entering, &org, scoped).await
+        finish(tx, ctx, req, &entrant, &entering, org, scoped).await
     }
     .await;
     lease.settle(ctx, outcome).await
@@ -489,21 +518,7 @@ pub async fn join_by_invite_link(
     let org = store::organizations::by_invite_id(ctx.db(), invite_id)
         .await?
         .ok_or_else(Problem::not_found)?;
-    let (lease, entering) = claim(ctx, &entrant).await?;
-    let outcome = async {
-        let joining = match store::memberships::role(ctx.db(), entering.user_id, org.id).await? {
-            Some(_) => None,
-            None => Some(join_as_member(ctx.get::<Workos>(), &entering, &org).await?),
-        };
-        let scoped = scope_to(ctx, req, &entering, org.workos_org_id.as_deref()).await?;
-        let mut tx = begin_writing(ctx, &lease).await?;
-        if let Some(membership) = joining {
-            membership.record(&mut tx, entering.user_id, org.id).await?;
-        }
-        finish(tx, ctx, req, &entrant, &entering, &org, scoped).await
-    }
-    .await;
-    lease.settle(ctx, outcome).await
+    enter_existing(ctx, req, entrant, &org, IfNotMember::JoinAsMember).await
 }
 
 /// The member's membership the entrant gets through an invite link (made in WorkOS first, for

@@ -473,7 +473,7 @@ impl AuthApi {
         let org = validate::token("body.organizationId", &body.0.organization_id)?;
         let caller = auth.0;
         Ok(Json(
-            enter::switch_organization(&ctx, req, caller.session_id, caller.user_id, &org).await?,
+            enter::switch_organization(&ctx, req, caller.session_id, &org).await?,
         ))
     }
 
