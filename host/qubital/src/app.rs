@@ -139,6 +139,7 @@ impl App {
         } else {
             (http::ops_app(self.ctx.clone(), settings), None)
         };
+        crate::memory::release_startup_heap();
         let stop = CancellationToken::new();
         let listener = server::bind(addr).await?;
         let local_addr = listener.local_addr;

@@ -140,6 +140,7 @@ pub fn command() -> clap::Command {
 }
 
 pub fn main() -> ExitCode {
+    crate::memory::limit_malloc_arenas();
     load_dotenv_in_development();
     let matches = command().get_matches();
     let command = match Command::from_matches(&matches) {

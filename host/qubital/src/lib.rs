@@ -12,6 +12,7 @@ pub mod database;
 pub mod housekeeping;
 pub mod http;
 pub mod jobs;
+mod memory;
 pub mod migrator;
 pub mod telemetry;
 
