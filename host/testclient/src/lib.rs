@@ -70,6 +70,16 @@ impl Client {
         answer
     }
 
+    /// `POST` expecting a 2xx answer within `limit` (say, while a vendor stalls another request,
+    /// to show that request holds nothing this one needs); its JSON body.
+    pub async fn ok_within(&self, limit: std::time::Duration, path: &str, body: Value) -> Value {
+        let started = std::time::Instant::now();
+        let answer = self.ok(path, body).await;
+        let took = started.elapsed();
+        assert!(took < limit, "{path} took {took:?}, more than {limit:?}");
+        answer
+    }
+
     /// `POST` expecting a problem with `status`; the problem.
     pub async fn fails(&self, path: &str, body: Value, status: u16) -> Value {
         let (actual, answer) = self.post(path, body.clone()).await;
