@@ -282,8 +282,8 @@ async fn complete(
     let outcome = match outcome {
         AuthOutcome::Authenticated(auth) => {
             // What only WorkOS can tell is asked before the transaction, so none waits on it.
-            let entering = match auth.organization_id.as_deref() {
-                Some(workos_org_id) => Some(Entering::find(ctx, &auth, workos_org_id).await?),
+            let signed_into = match auth.organization_id.as_deref() {
+                Some(workos_org_id) => Some(SignedInto::find(ctx, &auth, workos_org_id).await?),
                 None => None,
             };
             let mut tx = ctx.db().begin().await?;
@@ -291,12 +291,12 @@ async fn complete(
             if let Some(invitation) = accepted_invitation {
                 store::invitations::accept_if_pending(&mut *tx, invitation).await?;
             }
-            let Some(entering) = entering else {
+            let Some(signed_into) = signed_into else {
                 let outcome = ask_for_sign_up(&mut tx, ctx.get::<AuthState>(), user_id, auth).await?;
                 tx.commit().await?;
                 return Ok(outcome);
             };
-            let (started, org_id) = start_workos_session(&mut tx, ctx, user_id, &auth, entering).await?;
+            let (started, org_id) = start_workos_session(&mut tx, ctx, user_id, &auth, signed_into).await?;
             tx.commit().await?;
             Outcome::SignedIn(sessions::signed_in(ctx, req, &started, org_id).await?)
         }
@@ -323,13 +323,13 @@ async fn complete(
 
 /// The organization WorkOS signed a user into, with what WorkOS says of their membership when
 /// this server has none yet.
-struct Entering {
+struct SignedInto {
     org: OrganizationMirror,
     /// `Some`: no local membership was found; WorkOS's, if it has one.
     remote_membership: Option<Option<platform_workos::Membership>>,
 }
 
-impl Entering {
+impl SignedInto {
     async fn find(ctx: &AppContext, auth: &Authentication, workos_org_id: &str) -> Result<Self, Problem> {
         let workos = ctx.get::<Workos>();
         let org = OrganizationMirror::find(ctx.db(), workos, workos_org_id).await?;
@@ -363,10 +363,10 @@ async fn start_workos_session(
     ctx: &AppContext,
     user_id: i64,
     auth: &Authentication,
-    entering: Entering,
+    signed_into: SignedInto,
 ) -> Result<(sessions::Started, i64), Problem> {
-    let org = entering.org.record(conn).await?;
-    ensure_membership(conn, user_id, entering.remote_membership, &org).await?;
+    let org = signed_into.org.record(conn).await?;
+    ensure_membership(conn, user_id, signed_into.remote_membership, &org).await?;
     let started = sessions::create(
         conn,
         ctx.get::<AuthState>(),
