@@ -50,19 +50,10 @@ async fn ada_in_beta(fake: &FakeWorkos, ada: &Client) -> (Value, Value) {
     (alpha, beta)
 }
 
-/// Waits until WorkOS has received `count` calls starting with `call`.
-async fn workos_received(fake: &FakeWorkos, call: &str, count: usize) {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while fake.count_calls(call) < count {
-        assert!(Instant::now() < deadline, "WorkOS never got the {call}");
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-}
-
 /// While WorkOS stalls on the `count`th `call`, a request that needs the only pooled connection
 /// (starting a sign-in writes its state) is answered at once.
 async fn others_are_served(app: &TestApp, fake: &FakeWorkos, call: &str, count: usize) {
-    workos_received(fake, call, count).await;
+    fake.received(call, count).await;
     app.browser()
         .ok_within(
             Duration::from_millis(900),

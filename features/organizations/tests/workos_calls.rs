@@ -9,7 +9,7 @@ extern crate qubital_users;
 
 mod support;
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use platform_workos::fake::FakeWorkos;
 use qubital_auth::test_support::workos_admin;
@@ -19,19 +19,10 @@ use support::*;
 
 const MEMBERSHIP_WRITE: &str = "/user_management/organization_memberships/";
 
-/// Waits until WorkOS has received `count` calls starting with `call` (`PUT /organizations/`).
-async fn workos_received(fake: &FakeWorkos, call: &str, count: usize) {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while fake.count_calls(call) < count {
-        assert!(Instant::now() < deadline, "WorkOS never got the {call}");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-}
-
 /// While WorkOS stalls on the `count`th `call`, another request of the organization is answered
 /// at once (it needs the only pooled connection).
 async fn others_are_served(ada: &Client, fake: &FakeWorkos, call: &str, count: usize) {
-    workos_received(fake, call, count).await;
+    fake.received(call, count).await;
     ada.ok_within(Duration::from_millis(900), "/members/list", json!({}))
         .await;
 }

@@ -556,6 +556,19 @@ impl FakeWorkos {
         self.calls().iter().filter(|c| c.starts_with(prefix)).count()
     }
 
+    /// Waits (up to 10 s, else panics) until `count` calls starting with `prefix` arrived: a
+    /// test's cue that a request is now waiting on this fake.
+    pub async fn received(&self, prefix: &str, count: usize) {
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while self.count_calls(prefix) < count {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "WorkOS never got the {prefix}"
+            );
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
+
     pub fn invitations(&self) -> Vec<FakeInvitation> {
         self.with(|state| state.invitations.clone())
     }
