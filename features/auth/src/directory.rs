@@ -2,15 +2,15 @@
 //! returns ([`load_user`]), organizations ([`Organization`]), membership roles, and the
 //! mapping of WorkOS role slugs. The rows are in [`crate::store`].
 
-use std::{future::Future, pin::Pin};
+use std::{future::Future, pin::Pin, sync::Arc};
 
 use platform_workos::Workos;
 use poem_openapi::{Enum, Object};
-use qubital_plugin::{auth::Role, Problem};
+use qubital_plugin::{auth::Role, AppContext, Problem};
 use sqlx::PgConnection;
 
 pub use crate::store::organizations::{new_public_id, Organization};
-use crate::{state::workos_problem, store};
+use crate::{session_cache::ParticipantCache, state::workos_problem, store};
 
 /// An organization the user belongs to, as listed in the User DTO.
 #[derive(Clone, Debug, Object)]
@@ -219,6 +219,24 @@ pub async fn participant<'e>(
         ),
         organization_id: row.organization_public_id,
     })
+}
+
+/// [`participant`], from this process's participant cache when it was read lately
+/// ([`crate::session_cache`]: at most `SESSION_CACHE_SECS` old, forgotten at once on a change
+/// of names, membership or session): the realtime tokens name their caller without a query on
+/// the common path. A member who is gone is never cached, so the `401` is always read.
+pub async fn cached_participant(ctx: &AppContext, user_id: i64, org_id: i64) -> Result<Participant, Problem> {
+    let Some(cache) = ctx.try_get::<Arc<ParticipantCache>>() else {
+        return participant(ctx.db(), user_id, org_id).await;
+    };
+    let key = (user_id, org_id);
+    if let Some(cached) = cache.get(&key) {
+        return Ok(cached);
+    }
+    let read_in = cache.generation();
+    let read = participant(ctx.db(), user_id, org_id).await?;
+    cache.insert(key, read.clone(), read_in);
+    Ok(read)
 }
 
 /// Where the user ids a request names are, for the errors of [`require_members`].

@@ -158,7 +158,12 @@ pub struct SessionAuthenticator {
 impl SessionAuthenticator {
     /// The session's user, organization and role: cached, or read (one query) and cached.
     async fn live(&self, ctx: &AppContext, session_id: Uuid) -> Result<Option<Live>, sqlx::Error> {
-        if let Some(live) = self.cache.get(session_id) {
+        // A cached session is used until the session's own expiry, never past it.
+        if let Some(live) = self
+            .cache
+            .get(&session_id)
+            .filter(|live| live.expires_at > chrono::Utc::now())
+        {
             return Ok(Some(live));
         }
         let read_in = self.cache.generation();

@@ -7,7 +7,13 @@ use base64::Engine;
 use platform_workos::{Workos, WorkosSettings};
 use qubital_plugin::{auth::SharedAuthenticator, Boot, ExposeSecret, SecretString};
 
-use crate::{crypto, session_cache::SessionCache, sessions, state::AuthState, tokens};
+use crate::{
+    crypto,
+    session_cache::{ParticipantCache, SessionCache},
+    sessions,
+    state::AuthState,
+    tokens,
+};
 
 /// Sign-in, session and token settings.
 #[derive(clap::Args, Clone, Debug)]
@@ -50,9 +56,10 @@ pub struct AuthSettings {
     #[arg(long = "workos-desktop-redirect-uri", env = "WORKOS_DESKTOP_REDIRECT_URI")]
     pub desktop_redirect_uri: Option<String>,
 
-    /// Seconds a live session (user, organization, role) may be reused without reading the
-    /// database; an ended session or a changed role takes effect within this bound everywhere,
-    /// and at once where a notification arrives (see docs/identity.md). 0 turns the cache off.
+    /// Seconds a live session (user, organization, role) and a member's shown name for the
+    /// realtime tokens may be reused without reading the database; an ended session, a changed
+    /// role or a new name takes effect within this bound everywhere, and at once where a
+    /// notification arrives (see docs/identity.md). 0 turns the caches off.
     #[arg(long = "session-cache-secs", env = "SESSION_CACHE_SECS", default_value_t = 2,
           value_parser = clap::value_parser!(u64).range(0..=5))]
     pub session_cache_secs: u64,
@@ -95,7 +102,9 @@ pub(crate) fn init(boot: &mut Boot) -> anyhow::Result<()> {
     let state = AuthState::new(tokens, sealer, settings, secure_cookies);
     boot.provide(workos.clone());
     boot.provide(state.clone());
-    let cache = SessionCache::new(Duration::from_secs(state.settings().session_cache_secs));
+    let cache_ttl = Duration::from_secs(state.settings().session_cache_secs);
+    let cache = SessionCache::new(cache_ttl);
+    boot.provide(Arc::new(ParticipantCache::new(cache_ttl)));
     boot.provide(SharedAuthenticator(Arc::new(sessions::SessionAuthenticator {
         state,
         workos,

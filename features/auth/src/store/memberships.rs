@@ -208,6 +208,8 @@ pub async fn set_display_name<'e>(
     org_id: i64,
     display_name: Option<&str>,
 ) -> Result<(), sqlx::Error> {
+    // What the participant cache holds may change: see crate::session_cache.
+    crate::session_cache::invalidate();
     sqlx::query(
         "UPDATE user_organizations SET display_name = $3, updated_at = now()
          WHERE user_id = $1 AND org_id = $2",

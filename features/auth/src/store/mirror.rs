@@ -75,6 +75,8 @@ pub async fn upsert_user(
     last_name: Option<&str>,
     updated_at: DateTime<Utc>,
 ) -> sqlx::Result<bool> {
+    // What the participant cache holds may change: see crate::session_cache.
+    crate::session_cache::invalidate();
     let written: Option<i64> = sqlx::query_scalar(
         "INSERT INTO users (workos_id, email, first_name, last_name, workos_updated_at)
          VALUES ($1, $2, $3, $4, $5)

@@ -7,6 +7,8 @@ pub async fn upsert_from_workos<'e>(
     db: impl PgExecutor<'e>,
     user: &platform_workos::User,
 ) -> Result<i64, sqlx::Error> {
+    // What the participant cache holds may change: see crate::session_cache.
+    crate::session_cache::invalidate();
     sqlx::query_scalar(
         "INSERT INTO users (workos_id, email, first_name, last_name) VALUES ($1, $2, $3, $4)
          ON CONFLICT (workos_id) DO UPDATE
@@ -85,6 +87,8 @@ pub async fn set_name_fields<'e>(
     first_name: Option<Option<&str>>,
     last_name: Option<Option<&str>>,
 ) -> Result<(), sqlx::Error> {
+    // What the participant cache holds may change: see crate::session_cache.
+    crate::session_cache::invalidate();
     sqlx::query(
         "UPDATE users SET first_name = CASE WHEN $2 THEN $3 ELSE first_name END,
                           last_name = CASE WHEN $4 THEN $5 ELSE last_name END,
@@ -107,6 +111,8 @@ pub async fn set_names<'e>(
     first_name: Option<&str>,
     last_name: Option<&str>,
 ) -> Result<(), sqlx::Error> {
+    // What the participant cache holds may change: see crate::session_cache.
+    crate::session_cache::invalidate();
     sqlx::query("UPDATE users SET first_name = $2, last_name = $3, updated_at = now() WHERE id = $1")
         .bind(user_id)
         .bind(first_name)

@@ -137,11 +137,10 @@ fn timestamp(unix: i64) -> Result<DateTime<Utc>, Problem> {
         .ok_or_else(|| Problem::internal("token expiry out of range"))
 }
 
-/// The caller's profile in their current organization (display name, the organization's public
-/// id).
-/// The caller as the tokens name them (one query).
+/// The caller as the tokens name them (display name, the organization's public id): cached for
+/// at most `SESSION_CACHE_SECS` like the session, else one query.
 async fn participant(ctx: &AppContext, caller: &Caller) -> Result<directory::Participant, Problem> {
-    directory::participant(ctx.db(), caller.user_id, caller.organization_id).await
+    directory::cached_participant(ctx, caller.user_id, caller.organization_id).await
 }
 
 #[derive(Default)]
@@ -174,7 +173,8 @@ impl RealtimeApi {
         if !state.livekit.is_enabled() {
             return Err(Problem::integration_disabled("The conference service"));
         }
-        // Two independent reads, on two pooled connections at once.
+        // The participant is usually cached: then the space is the request's one query. On a
+        // miss, two independent reads on two pooled connections at once.
         let (space, user) = tokio::try_join!(
             async {
                 qubital_spaces::find_in_organization(ctx.db(), caller.organization_id, body.space_id)
