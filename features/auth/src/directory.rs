@@ -2,7 +2,7 @@
 //! returns ([`load_user`]), organizations ([`Organization`]), membership roles, and the
 //! mapping of WorkOS role slugs. The rows are in [`crate::store`].
 
-use std::{future::Future, pin::Pin, sync::Arc};
+use std::sync::{Arc, OnceLock};
 
 use platform_workos::Workos;
 use poem_openapi::{Enum, Object};
@@ -85,32 +85,28 @@ impl PresenceStatus {
     }
 }
 
-/// The lookup behind `User.manualStatus`: the manual status of user `.1` in organization `.2`.
-pub type ManualStatusFn =
-    for<'c> fn(
-        &'c mut PgConnection,
-        i64,
-        i64,
-    ) -> Pin<Box<dyn Future<Output = sqlx::Result<Option<PresenceStatus>>> + Send + 'c>>;
-
 /// Registered (`inventory::submit!`) by the feature that keeps manual statuses — presence,
-/// which depends on this crate, so this crate cannot call it by name. Without one linked,
-/// `User.manualStatus` is always `null`.
-pub struct ManualStatusSource(pub ManualStatusFn);
+/// which depends on this crate, so this crate cannot call it by name: an SQL expression giving
+/// the manual status (`online`, `away`, `busy`) of user `$1` in organization `$2`, or `NULL`.
+/// [`load_user`] evaluates it inside its one query, so `User.manualStatus` costs no round trip
+/// of its own. The expression reads only its own feature's tables (a scalar subquery, in
+/// parentheses). Without one linked, `User.manualStatus` is always `null`.
+pub struct ManualStatusSql(pub &'static str);
 
-qubital_plugin::inventory::collect!(ManualStatusSource);
+qubital_plugin::inventory::collect!(ManualStatusSql);
 
-async fn manual_status(
-    conn: &mut PgConnection,
-    user_id: i64,
-    org_id: i64,
-) -> sqlx::Result<Option<PresenceStatus>> {
-    for source in qubital_plugin::inventory::iter::<ManualStatusSource> {
-        if let Some(status) = (source.0)(conn, user_id, org_id).await? {
-            return Ok(Some(status));
-        }
+/// The manual status column of [`load_user`]'s query: the first registered expression that is
+/// not `NULL`.
+fn manual_status_sql() -> String {
+    let sources: Vec<&str> = qubital_plugin::inventory::iter::<ManualStatusSql>
+        .into_iter()
+        .map(|source| source.0)
+        .collect();
+    match sources.as_slice() {
+        [] => "NULL::text".to_owned(),
+        [one] => (*one).to_owned(),
+        many => format!("COALESCE({})", many.join(", ")),
     }
-    Ok(None)
 }
 
 /// The name a member is shown by: the display name they chose in the organization, unless it
@@ -140,9 +136,12 @@ pub fn fallback_display_name(first: Option<&str>, last: Option<&str>, email: &st
 /// Builds the User DTO of `user_id` acting in `org_id` (401 when they are gone or no longer a
 /// member there).
 pub async fn load_user(conn: &mut PgConnection, user_id: i64, org_id: i64) -> Result<User, Problem> {
-    let (profile, memberships) = store::memberships::profile_and_memberships(&mut *conn, user_id)
-        .await?
-        .ok_or_else(Problem::unauthorized)?;
+    static QUERY: OnceLock<String> = OnceLock::new();
+    let query = QUERY.get_or_init(|| store::memberships::profile_and_memberships_sql(&manual_status_sql()));
+    let (profile, memberships, manual_status) =
+        store::memberships::profile_and_memberships(&mut *conn, query, user_id, org_id)
+            .await?
+            .ok_or_else(Problem::unauthorized)?;
     let Some(current) = memberships.iter().find(|m| m.org_id == org_id).cloned() else {
         return Err(Problem::unauthorized().with_detail("You are no longer a member of this organization."));
     };
@@ -152,7 +151,7 @@ pub async fn load_user(conn: &mut PgConnection, user_id: i64, org_id: i64) -> Re
         profile.last_name.as_deref(),
         &profile.email,
     );
-    let manual_status = manual_status(conn, user_id, org_id).await?;
+    let manual_status = manual_status.as_deref().map(PresenceStatus::parse);
     Ok(User {
         id: user_id.to_string(),
         email: profile.email,

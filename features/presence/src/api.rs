@@ -160,20 +160,6 @@ impl PresenceApi {
     }
 }
 
-/// The manual status of `user_id` in `org_id`, if set: `User.manualStatus` (registered with
-/// the identity feature as its `ManualStatusSource`).
-pub(crate) fn manual_status(
-    conn: &mut PgConnection,
-    user_id: i64,
-    org_id: i64,
-) -> std::pin::Pin<Box<dyn std::future::Future<Output = sqlx::Result<Option<PresenceStatus>>> + Send + '_>> {
-    Box::pin(async move {
-        Ok(store::manual_status(conn, org_id, user_id)
-            .await?
-            .map(|status| PresenceStatus::parse(&status)))
-    })
-}
-
 /// The effective status (manual ?? automatic) of the users among `users` who have any in
 /// organization `org_id`; the others are offline.
 pub async fn effective_statuses(

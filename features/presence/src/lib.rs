@@ -11,7 +11,7 @@
 //! # API boundary
 //!
 //! [`effective_statuses`]: the effective status of members (for member lists). The manual
-//! status reaches `User.manualStatus` through the identity feature's `ManualStatusSource`,
+//! status reaches `User.manualStatus` through the identity feature's `ManualStatusSql`,
 //! registered below (the identity feature cannot depend on this one).
 
 mod api;
@@ -39,6 +39,10 @@ qubital_plugin::inventory::submit! {
         .init(settings::init)
 }
 
+// Evaluated inside the identity feature's one query for `User` ($1 the user, $2 the
+// organization).
 qubital_plugin::inventory::submit! {
-    qubital_auth::directory::ManualStatusSource(api::manual_status)
+    qubital_auth::directory::ManualStatusSql(
+        "(SELECT p.manual_status FROM user_presence p WHERE p.org_id = $2 AND p.user_id = $1)"
+    )
 }

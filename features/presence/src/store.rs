@@ -60,20 +60,6 @@ pub(crate) async fn set_manual(
     .await
 }
 
-/// The manual status of a member, if one is set.
-pub(crate) async fn manual_status(
-    conn: &mut PgConnection,
-    org_id: i64,
-    user_id: i64,
-) -> Result<Option<String>, sqlx::Error> {
-    sqlx::query_scalar("SELECT manual_status FROM user_presence WHERE org_id = $1 AND user_id = $2")
-        .bind(org_id)
-        .bind(user_id)
-        .fetch_optional(conn)
-        .await
-        .map(Option::flatten)
-}
-
 /// Records the effective status just queued for publication.
 pub(crate) async fn mark_published(
     conn: &mut PgConnection,

@@ -109,12 +109,29 @@ pub async fn of_user<'e>(db: impl PgExecutor<'e>, user_id: i64) -> Result<Vec<Of
     .await
 }
 
-/// A user's profile with their active memberships (ordered as [`of_user`]), in one query;
-/// `None` when the user does not exist.
+/// The query of [`profile_and_memberships`], with `manual_status` (an SQL expression of the
+/// user `$1` and the organization `$2`, from the presence feature) as its last column.
+pub fn profile_and_memberships_sql(manual_status: &str) -> String {
+    format!(
+        "SELECT u.email, u.first_name, u.last_name,
+                o.id AS org_id, o.public_id, o.name, o.logo_url, m.role, m.display_name, m.avatar_url,
+                {manual_status} AS manual_status
+         FROM users u
+         LEFT JOIN user_organizations m ON m.user_id = u.id AND m.status = 'active'
+         LEFT JOIN organizations o ON o.id = m.org_id
+         WHERE u.id = $1
+         ORDER BY lower(o.name), o.id"
+    )
+}
+
+/// A user's profile, their active memberships (ordered as [`of_user`]) and their manual status
+/// in `org_id`, in one query (`query` is [`profile_and_memberships_sql`]). `None`: no such user.
 pub async fn profile_and_memberships<'e>(
     db: impl PgExecutor<'e>,
+    query: &str,
     user_id: i64,
-) -> Result<Option<(Profile, Vec<OfUser>)>, sqlx::Error> {
+    org_id: i64,
+) -> Result<Option<(Profile, Vec<OfUser>, Option<String>)>, sqlx::Error> {
     #[derive(sqlx::FromRow)]
     struct Row {
         #[sqlx(flatten)]
@@ -126,22 +143,17 @@ pub async fn profile_and_memberships<'e>(
         role: Option<Role>,
         display_name: Option<String>,
         avatar_url: Option<String>,
+        manual_status: Option<String>,
     }
-    let rows: Vec<Row> = sqlx::query_as(
-        "SELECT u.email, u.first_name, u.last_name,
-                o.id AS org_id, o.public_id, o.name, o.logo_url, m.role, m.display_name, m.avatar_url
-         FROM users u
-         LEFT JOIN user_organizations m ON m.user_id = u.id AND m.status = 'active'
-         LEFT JOIN organizations o ON o.id = m.org_id
-         WHERE u.id = $1
-         ORDER BY lower(o.name), o.id",
-    )
-    .bind(user_id)
-    .fetch_all(db)
-    .await?;
-    let Some(profile) = rows.first().map(|row| row.profile.clone()) else {
+    let rows: Vec<Row> = sqlx::query_as(query)
+        .bind(user_id)
+        .bind(org_id)
+        .fetch_all(db)
+        .await?;
+    let Some(first) = rows.first() else {
         return Ok(None);
     };
+    let (profile, manual_status) = (first.profile.clone(), first.manual_status.clone());
     let memberships = rows
         .into_iter()
         .filter_map(|row| {
@@ -156,7 +168,7 @@ pub async fn profile_and_memberships<'e>(
             })
         })
         .collect();
-    Ok(Some((profile, memberships)))
+    Ok(Some((profile, memberships, manual_status)))
 }
 
 /// The organization a user returns to when none is named: their last one if they are still an
