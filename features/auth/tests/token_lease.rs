@@ -22,10 +22,7 @@ const FIND_MEMBERSHIP: &str = "GET /user_management/organization_memberships";
 /// The app against `fake` with one pooled connection, given up on after a second.
 async fn app_with_one_connection(fake: &FakeWorkos) -> TestApp {
     with_workos(TestApp::builder(), fake)
-        .arg("--database-max-connections")
-        .arg("1")
-        .arg("--database-acquire-timeout-secs")
-        .arg("1")
+        .one_pooled_connection()
         .spawn()
         .await
 }

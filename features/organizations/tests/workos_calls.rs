@@ -31,10 +31,7 @@ async fn others_are_served(ada: &Client, fake: &FakeWorkos, call: &str, count: u
 async fn a_stalled_workos_holds_no_database_connection() {
     let fake = FakeWorkos::start().await;
     let app = with_workos(TestApp::builder(), &fake)
-        .arg("--database-max-connections")
-        .arg("1")
-        .arg("--database-acquire-timeout-secs")
-        .arg("1")
+        .one_pooled_connection()
         .spawn()
         .await;
     let ada = workos_admin(&app.address, &fake, "ada@acme.test", "Acme").await;

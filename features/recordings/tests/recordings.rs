@@ -144,14 +144,7 @@ async fn the_list_is_served(client: &qubital_testkit::Client, status: &str) {
 #[tokio::test]
 async fn starting_and_stopping_hold_no_database_connection_while_livekit_answers() {
     let livekit = FakeLiveKit::start().await;
-    let app = livekit
-        .app()
-        .arg("--database-max-connections")
-        .arg("1")
-        .arg("--database-acquire-timeout-secs")
-        .arg("1")
-        .spawn()
-        .await;
+    let app = livekit.app().one_pooled_connection().spawn().await;
     let moderator = sign_in(&app.address, "mo@acme.test", "Acme", "moderator").await;
     let space = create_space(&moderator, "Main").await;
 

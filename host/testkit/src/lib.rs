@@ -46,6 +46,16 @@ impl TestAppBuilder {
         self
     }
 
+    /// One pooled database connection, given up on after a second: a request that held it
+    /// across a slow vendor call would make every other request fail (the invariant in
+    /// ARCHITECTURE.md that no transaction or pooled connection is held across one).
+    pub fn one_pooled_connection(self) -> Self {
+        self.arg("--database-max-connections")
+            .arg("1")
+            .arg("--database-acquire-timeout-secs")
+            .arg("1")
+    }
+
     /// Runs as production instead of development.
     pub fn production(mut self) -> Self {
         self.args.retain(|a| a != "--dev");
