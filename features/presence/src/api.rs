@@ -160,9 +160,20 @@ impl PresenceApi {
     }
 }
 
+/// An SQL expression of the effective status (manual ?? automatic) of the member `user` in
+/// the organization `org` (SQL expressions, such as `m.user_id` and `m.org_id`), `NULL` when
+/// they have none (offline): for a member list to read statuses in its own query. Parse the
+/// text with [`PresenceStatus::parse`].
+pub fn effective_status_sql(user: &str, org: &str) -> String {
+    format!(
+        "(SELECT COALESCE(p.manual_status, p.automatic_status) FROM user_presence p
+          WHERE p.org_id = {org} AND p.user_id = {user})"
+    )
+}
+
 /// The effective status (manual ?? automatic) of the users among `users` who have any in
 /// organization `org_id`; the others are offline.
-pub async fn effective_statuses(
+async fn effective_statuses(
     conn: &mut PgConnection,
     org_id: i64,
     users: &[i64],

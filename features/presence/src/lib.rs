@@ -10,7 +10,8 @@
 //!
 //! # API boundary
 //!
-//! [`effective_statuses`]: the effective status of members (for member lists). The manual
+//! [`effective_status_sql`]: the effective status of members, read in a member list's own
+//! query. The manual
 //! status reaches `User.manualStatus` through the identity feature's `ManualStatusSql`,
 //! registered below (the identity feature cannot depend on this one).
 
@@ -21,7 +22,7 @@ mod store;
 
 use qubital_plugin::{Api, Feature, Settings, Table};
 
-pub use api::effective_statuses;
+pub use api::effective_status_sql;
 pub use qubital_auth::directory::PresenceStatus;
 
 static MIGRATIONS: qubital_plugin::Migrator = qubital_plugin::sqlx::migrate!("../../migrations/presence");

@@ -283,32 +283,36 @@ const MEMBER_FILTER: &str = "m.org_id = $1 AND m.status = 'active'
           OR m.display_name ILIKE $2
           OR (COALESCE(m.display_name, '') = '' AND concat_ws(' ', u.first_name, u.last_name) ILIKE $2))";
 
-/// How many members match (see [`page`]).
-pub async fn count<'e>(
-    db: impl PgExecutor<'e>,
-    org_id: i64,
-    pattern: Option<&str>,
-) -> Result<i64, sqlx::Error> {
-    sqlx::query_scalar(&format!(
-        "SELECT count(*) FROM user_organizations m JOIN users u ON u.id = m.user_id WHERE {MEMBER_FILTER}"
-    ))
-    .bind(org_id)
-    .bind(pattern)
-    .fetch_one(db)
-    .await
+/// A page of [`page`]: members, each with the value of the caller's extra column.
+pub struct MemberPage {
+    pub members: Vec<(Member, Option<String>)>,
+    /// How many members match in all.
+    pub total: i64,
 }
 
 /// A page of the members matching `pattern`, ordered by the name shown (display name, full name,
-/// email), then id.
-pub async fn page<'e>(
-    db: impl PgExecutor<'e>,
+/// email), then id, with how many match in all — one query on the common path (a second only
+/// for a page past the end). Each member comes with `extra`, an SQL expression of text of the
+/// membership `m` (`m.user_id`, `m.org_id`; another feature's, such as presence's effective
+/// status, which this crate cannot name), or `NULL`.
+pub async fn page(
+    conn: &mut PgConnection,
     org_id: i64,
     pattern: Option<&str>,
     limit: i64,
     offset: i64,
-) -> Result<Vec<Member>, sqlx::Error> {
-    sqlx::query_as(&format!(
-        "SELECT {MEMBER_COLUMNS} FROM user_organizations m JOIN users u ON u.id = m.user_id
+    extra: &str,
+) -> Result<MemberPage, sqlx::Error> {
+    #[derive(sqlx::FromRow)]
+    struct Row {
+        #[sqlx(flatten)]
+        member: Member,
+        extra: Option<String>,
+        total: i64,
+    }
+    let rows: Vec<Row> = sqlx::query_as(&format!(
+        "SELECT {MEMBER_COLUMNS}, {extra} AS extra, count(*) OVER () AS total
+         FROM user_organizations m JOIN users u ON u.id = m.user_id
          WHERE {MEMBER_FILTER}
          ORDER BY lower(COALESCE(NULLIF(m.display_name, ''),
                                  NULLIF(concat_ws(' ', u.first_name, u.last_name), ''),
@@ -319,8 +323,26 @@ pub async fn page<'e>(
     .bind(pattern)
     .bind(limit)
     .bind(offset)
-    .fetch_all(db)
-    .await
+    .fetch_all(&mut *conn)
+    .await?;
+    let total = match rows.first() {
+        Some(first) => first.total,
+        None if offset == 0 => 0,
+        // Past the end: the window counted nothing, so count.
+        None => {
+            sqlx::query_scalar(&format!(
+                "SELECT count(*) FROM user_organizations m JOIN users u ON u.id = m.user_id WHERE {MEMBER_FILTER}"
+            ))
+            .bind(org_id)
+            .bind(pattern)
+            .fetch_one(&mut *conn)
+            .await?
+        }
+    };
+    Ok(MemberPage {
+        members: rows.into_iter().map(|row| (row.member, row.extra)).collect(),
+        total,
+    })
 }
 
 /// The active member `user_id` of `org_id` (read without a lock).

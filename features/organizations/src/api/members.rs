@@ -1,5 +1,7 @@
 //! Members of the current organization: list, change role, remove (tag `Members`).
 
+use std::sync::OnceLock;
+
 use platform_workos::Workos;
 use poem::{web::Data, Request};
 use poem_openapi::{param::Path, payload::Json, ApiResponse, Object, OpenApi, Tags};
@@ -214,19 +216,21 @@ impl MembersApi {
             .map(contains_pattern);
         let org_id = auth.0.organization_id;
         let (limit, offset) = (body.limit as i64, body.offset as i64);
+        // Members, their presence and the total in one query.
+        static PRESENCE: OnceLock<String> = OnceLock::new();
+        let presence =
+            PRESENCE.get_or_init(|| qubital_presence::effective_status_sql("m.user_id", "m.org_id"));
         let mut conn = ctx.db().acquire().await?;
-        let total = store::memberships::count(&mut *conn, org_id, pattern.as_deref()).await?;
-        let rows = store::memberships::page(&mut *conn, org_id, pattern.as_deref(), limit, offset).await?;
-        let ids: Vec<i64> = rows.iter().map(|row| row.user_id).collect();
-        let statuses = qubital_presence::effective_statuses(&mut conn, org_id, &ids).await?;
-        let members = rows
+        let page =
+            store::memberships::page(&mut conn, org_id, pattern.as_deref(), limit, offset, presence).await?;
+        let members = page
+            .members
             .into_iter()
-            .map(|row| {
-                let status = statuses.get(&row.user_id).copied();
-                Member::from(row).with_presence(status)
+            .map(|(row, status)| {
+                Member::from(row).with_presence(status.as_deref().map(PresenceStatus::parse))
             })
             .collect();
-        Ok(Json(Page::new(members, body.limit, body.offset, total)))
+        Ok(Json(Page::new(members, body.limit, body.offset, page.total)))
     }
 
     /// Change a member's role
