@@ -241,21 +241,26 @@ const FILTER: &str = "r.org_id = $1
      AND ($4::timestamptz IS NULL OR r.started_at >= $4)
      AND ($5::timestamptz IS NULL OR r.started_at < $5)";
 
-/// One page of recordings, newest first (ties by id), and how many match the filter.
+/// A page of the recordings matching `filter`, newest first, each with its participants (user
+/// ids, ascending), and how many match in all — one query on the common path (a second only
+/// for a page past the end).
 pub(crate) async fn list(
     conn: &mut PgConnection,
     filter: &RecordingFilter,
-) -> Result<(Vec<RecordingRow>, i64), sqlx::Error> {
-    let total = sqlx::query_scalar(&format!("SELECT count(*) FROM recordings r WHERE {FILTER}"))
-        .bind(filter.org_id)
-        .bind(&filter.topic_like)
-        .bind(&filter.people)
-        .bind(filter.from)
-        .bind(filter.to)
-        .fetch_one(&mut *conn)
-        .await?;
-    let rows = sqlx::query_as(&format!(
-        "SELECT {COLUMNS} FROM recordings r
+) -> Result<(Vec<(RecordingRow, Vec<i64>)>, i64), sqlx::Error> {
+    #[derive(sqlx::FromRow)]
+    struct Row {
+        #[sqlx(flatten)]
+        recording: RecordingRow,
+        participants: Vec<i64>,
+        total: i64,
+    }
+    let rows: Vec<Row> = sqlx::query_as(&format!(
+        "SELECT {COLUMNS},
+                ARRAY(SELECT p.user_id FROM recording_participants p
+                      WHERE p.recording_id = r.id ORDER BY p.user_id) AS participants,
+                count(*) OVER () AS total
+         FROM recordings r
          WHERE {FILTER} ORDER BY r.started_at DESC, r.id DESC LIMIT $6 OFFSET $7"
     ))
     .bind(filter.org_id)
@@ -267,7 +272,27 @@ pub(crate) async fn list(
     .bind(filter.offset)
     .fetch_all(&mut *conn)
     .await?;
-    Ok((rows, total))
+    let total = match rows.first() {
+        Some(first) => first.total,
+        None if filter.offset == 0 => 0,
+        // Past the end: the window counted nothing, so count.
+        None => {
+            sqlx::query_scalar(&format!("SELECT count(*) FROM recordings r WHERE {FILTER}"))
+                .bind(filter.org_id)
+                .bind(&filter.topic_like)
+                .bind(&filter.people)
+                .bind(filter.from)
+                .bind(filter.to)
+                .fetch_one(&mut *conn)
+                .await?
+        }
+    };
+    Ok((
+        rows.into_iter()
+            .map(|row| (row.recording, row.participants))
+            .collect(),
+        total,
+    ))
 }
 
 /// The status of the recording `egress_id` of `org_id` and the key of its file, if it has one.

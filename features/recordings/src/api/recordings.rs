@@ -1,6 +1,6 @@
 //! Start, stop and list recordings.
 
-use std::{collections::BTreeMap, time::Duration};
+use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use platform_livekit::{
@@ -244,20 +244,9 @@ impl RecordingsApi {
         let filter = list_filter(caller.organization_id, &body)?;
         let mut conn = ctx.db().acquire().await?;
         let (rows, total) = store::list(&mut conn, &filter).await?;
-        let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
-        let mut by_recording: BTreeMap<i64, Vec<String>> = BTreeMap::new();
-        for (recording_id, user) in store::participants(&mut conn, &ids).await? {
-            by_recording
-                .entry(recording_id)
-                .or_default()
-                .push(user.to_string());
-        }
         let data = rows
             .into_iter()
-            .map(|row| {
-                let participants = by_recording.remove(&row.id).unwrap_or_default();
-                recording(row, participants)
-            })
+            .map(|(row, participants)| recording(row, participants.iter().map(i64::to_string).collect()))
             .collect();
         Ok(Json(Page::new(data, body.limit, body.offset, total)))
     }
