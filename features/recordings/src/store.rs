@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use platform_livekit::egress::{Egress, EgressState};
+use qubital_plugin::list::window_total;
 use sqlx::{PgConnection, PgExecutor};
 use uuid::Uuid;
 
@@ -272,21 +273,18 @@ pub(crate) async fn list(
     .bind(filter.offset)
     .fetch_all(&mut *conn)
     .await?;
-    let total = match rows.first() {
-        Some(first) => first.total,
-        None if filter.offset == 0 => 0,
-        // Past the end: the window counted nothing, so count.
-        None => {
-            sqlx::query_scalar(&format!("SELECT count(*) FROM recordings r WHERE {FILTER}"))
-                .bind(filter.org_id)
-                .bind(&filter.topic_like)
-                .bind(&filter.people)
-                .bind(filter.from)
-                .bind(filter.to)
-                .fetch_one(&mut *conn)
-                .await?
-        }
-    };
+    let total = window_total(rows.first().map(|r| r.total), filter.offset, || async {
+        let count_sql = format!("SELECT count(*) FROM recordings r WHERE {FILTER}");
+        sqlx::query_scalar(&count_sql)
+            .bind(filter.org_id)
+            .bind(&filter.topic_like)
+            .bind(&filter.people)
+            .bind(filter.from)
+            .bind(filter.to)
+            .fetch_one(&mut *conn)
+            .await
+    })
+    .await?;
     Ok((
         rows.into_iter()
             .map(|row| (row.recording, row.participants))

@@ -5,6 +5,7 @@
 pub(crate) mod occupancy;
 
 use chrono::{DateTime, Utc};
+use qubital_plugin::list::window_total;
 use sqlx::{PgConnection, PgExecutor};
 use uuid::Uuid;
 
@@ -445,17 +446,15 @@ pub(crate) async fn list_spaces(
     .bind(filter.offset)
     .fetch_all(&mut *conn)
     .await?;
-    let total = match rows.first() {
-        Some(first) => first.total,
-        None if filter.offset == 0 => 0,
-        None => {
-            sqlx::query_scalar(&format!("SELECT count(*) FROM rooms WHERE {FILTER}"))
-                .bind(filter.organization_id)
-                .bind(filter.name_contains)
-                .bind(filter.tag_ids)
-                .fetch_one(&mut *conn)
-                .await?
-        }
-    };
+    let total = window_total(rows.first().map(|r| r.total), filter.offset, || async {
+        let count_sql = format!("SELECT count(*) FROM rooms WHERE {FILTER}");
+        sqlx::query_scalar(&count_sql)
+            .bind(filter.organization_id)
+            .bind(filter.name_contains)
+            .bind(filter.tag_ids)
+            .fetch_one(&mut *conn)
+            .await
+    })
+    .await?;
     Ok((rows.into_iter().map(|r| r.row).collect(), total))
 }

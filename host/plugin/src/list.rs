@@ -70,6 +70,21 @@ impl<T: ParseFromJSON + ToJSON + Send + Sync> Page<T> {
     }
 }
 
+/// The total of a page read with `count(*) OVER () AS total` beside its rows (one query for
+/// both): the first row's, else `0` on the first page, else — a page past the end, where the
+/// window counted nothing — what `count` reads (called only then).
+pub async fn window_total<E, F: std::future::Future<Output = Result<i64, E>>>(
+    first_row_total: Option<i64>,
+    offset: i64,
+    count: impl FnOnce() -> F,
+) -> Result<i64, E> {
+    match first_row_total {
+        Some(total) => Ok(total),
+        None if offset == 0 => Ok(0),
+        None => count().await,
+    }
+}
+
 /// `%text%` for `ILIKE ... ESCAPE '\'` (Postgres's default escape), with the pattern
 /// characters of `text` escaped, so a user's `%` or `_` matches itself.
 pub fn contains_pattern(text: &str) -> String {
@@ -91,5 +106,14 @@ mod tests {
     fn patterns_escape_wildcards() {
         assert_eq!(super::contains_pattern("a_b%c\\"), "%a\\_b\\%c\\\\%");
         assert_eq!(super::contains_pattern(""), "%%");
+    }
+
+    #[tokio::test]
+    async fn a_window_total_is_counted_apart_only_past_the_end() {
+        use super::window_total;
+        let never = || async { Err::<i64, &str>("not to be counted") };
+        assert_eq!(window_total(Some(7), 5, never).await, Ok(7));
+        assert_eq!(window_total(None, 0, never).await, Ok(0));
+        assert_eq!(window_total(None, 50, || async { Ok::<_, &str>(7) }).await, Ok(7));
     }
 }

@@ -2,7 +2,7 @@
 //! per-organization profile (display name, avatar).
 
 use super::users::Profile;
-use qubital_plugin::auth::Role;
+use qubital_plugin::{auth::Role, list::window_total};
 use sqlx::{PgConnection, PgExecutor};
 
 /// The role of `user_id` in `org_id`, if they are an active member.
@@ -325,20 +325,17 @@ pub async fn page(
     .bind(offset)
     .fetch_all(&mut *conn)
     .await?;
-    let total = match rows.first() {
-        Some(first) => first.total,
-        None if offset == 0 => 0,
-        // Past the end: the window counted nothing, so count.
-        None => {
-            sqlx::query_scalar(&format!(
-                "SELECT count(*) FROM user_organizations m JOIN users u ON u.id = m.user_id WHERE {MEMBER_FILTER}"
-            ))
+    let total = window_total(rows.first().map(|r| r.total), offset, || async {
+        let count_sql = format!(
+        "SELECT count(*) FROM user_organizations m JOIN users u ON u.id = m.user_id WHERE {MEMBER_FILTER}"
+    );
+        sqlx::query_scalar(&count_sql)
             .bind(org_id)
             .bind(pattern)
             .fetch_one(&mut *conn)
-            .await?
-        }
-    };
+            .await
+    })
+    .await?;
     Ok(MemberPage {
         members: rows.into_iter().map(|row| (row.member, row.extra)).collect(),
         total,
