@@ -143,7 +143,7 @@ pub async fn load_user(conn: &mut PgConnection, user_id: i64, org_id: i64) -> Re
             .await?
             .ok_or_else(Problem::unauthorized)?;
     let Some(current) = memberships.iter().find(|m| m.org_id == org_id).cloned() else {
-        return Err(Problem::unauthorized().with_detail("You are no longer a member of this organization."));
+        return Err(no_longer_member());
     };
     let display_name = shown_name(
         current.display_name,
@@ -203,21 +203,9 @@ pub async fn participant<'e>(
     user_id: i64,
     org_id: i64,
 ) -> Result<Participant, Problem> {
-    let row = store::memberships::participant(db, org_id, user_id)
+    read_participant(db, user_id, org_id)
         .await?
-        .ok_or_else(|| {
-            Problem::unauthorized().with_detail("You are no longer a member of this organization.")
-        })?;
-    Ok(Participant {
-        id: user_id.to_string(),
-        display_name: shown_name(
-            row.display_name,
-            row.first_name.as_deref(),
-            row.last_name.as_deref(),
-            &row.email,
-        ),
-        organization_id: row.organization_public_id,
-    })
+        .ok_or_else(no_longer_member)
 }
 
 /// [`participant`], from this process's participant cache when it was read lately
@@ -225,17 +213,33 @@ pub async fn participant<'e>(
 /// of names, membership or session): the realtime tokens name their caller without a query on
 /// the common path. A member who is gone is never cached, so the `401` is always read.
 pub async fn cached_participant(ctx: &AppContext, user_id: i64, org_id: i64) -> Result<Participant, Problem> {
-    let Some(cache) = ctx.try_get::<Arc<ParticipantCache>>() else {
-        return participant(ctx.db(), user_id, org_id).await;
-    };
-    let key = (user_id, org_id);
-    if let Some(cached) = cache.get(&key) {
-        return Ok(cached);
-    }
-    let read_in = cache.generation();
-    let read = participant(ctx.db(), user_id, org_id).await?;
-    cache.insert(key, read.clone(), read_in);
-    Ok(read)
+    ctx.get::<Arc<ParticipantCache>>()
+        .get_or_read((user_id, org_id), || read_participant(ctx.db(), user_id, org_id))
+        .await?
+        .ok_or_else(no_longer_member)
+}
+
+async fn read_participant<'e>(
+    db: impl sqlx::PgExecutor<'e>,
+    user_id: i64,
+    org_id: i64,
+) -> Result<Option<Participant>, sqlx::Error> {
+    Ok(store::memberships::participant(db, org_id, user_id)
+        .await?
+        .map(|row| Participant {
+            id: user_id.to_string(),
+            display_name: shown_name(
+                row.display_name,
+                row.first_name.as_deref(),
+                row.last_name.as_deref(),
+                &row.email,
+            ),
+            organization_id: row.organization_public_id,
+        }))
+}
+
+fn no_longer_member() -> Problem {
+    Problem::unauthorized().with_detail("You are no longer a member of this organization.")
 }
 
 /// Where the user ids a request names are, for the errors of [`require_members`].

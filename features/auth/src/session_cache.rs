@@ -30,6 +30,7 @@
 
 use std::{
     collections::HashMap,
+    future::Future,
     hash::Hash,
     sync::{
         atomic::{AtomicU64, Ordering},
@@ -106,6 +107,24 @@ impl<K: Eq + Hash, V: Clone> Cache<K, V> {
             .unwrap_or_else(|poisoned| poisoned.into_inner());
         let entry = entries.get(key)?;
         (entry.until > Instant::now() && entry.generation == self.generation()).then(|| entry.value.clone())
+    }
+
+    /// The value of `key`: cached, else what `read` answers (one database read), kept when it
+    /// is `Some` and nothing was invalidated while it was read.
+    pub async fn get_or_read<E, F: Future<Output = Result<Option<V>, E>>>(
+        &self,
+        key: K,
+        read: impl FnOnce() -> F,
+    ) -> Result<Option<V>, E> {
+        if let Some(cached) = self.get(&key) {
+            return Ok(Some(cached));
+        }
+        let read_in = self.generation();
+        let value = read().await?;
+        if let Some(value) = &value {
+            self.insert(key, value.clone(), read_in);
+        }
+        Ok(value)
     }
 
     /// Keeps `value`, read from the database in generation `read_in` — unless something was

@@ -158,20 +158,13 @@ pub struct SessionAuthenticator {
 impl SessionAuthenticator {
     /// The session's user, organization and role: cached, or read (one query) and cached.
     async fn live(&self, ctx: &AppContext, session_id: Uuid) -> Result<Option<Live>, sqlx::Error> {
-        // A cached session is used until the session's own expiry, never past it.
-        if let Some(live) = self
+        let live = self
             .cache
-            .get(&session_id)
-            .filter(|live| live.expires_at > chrono::Utc::now())
-        {
-            return Ok(Some(live));
-        }
-        let read_in = self.cache.generation();
-        let live = store::sessions::live(ctx.db(), session_id).await?;
-        if let Some(live) = &live {
-            self.cache.insert(session_id, live.clone(), read_in);
-        }
-        Ok(live)
+            .get_or_read(session_id, || store::sessions::live(ctx.db(), session_id))
+            .await?;
+        // A cached session is used until the session's own expiry, never past it: an absolute
+        // expiry only ever moves with an invalidation, so past it the database says `None` too.
+        Ok(live.filter(|live| live.expires_at > chrono::Utc::now()))
     }
 }
 
