@@ -12,7 +12,7 @@ mod support;
 use std::time::{Duration, Instant};
 
 use qubital_auth::test_support::sign_in;
-use qubital_testkit::{Client, TestApp};
+use qubital_testkit::{seen_within, Client, TestApp};
 use serde_json::{json, Value};
 
 async fn role(client: &Client) -> String {
@@ -39,13 +39,10 @@ async fn demote(app: &TestApp, client: &Client) {
 
 /// How long after `since` the role reads `member`, polled for up to `limit`.
 async fn seen_after(client: &Client, since: Instant, limit: Duration) -> Duration {
-    loop {
-        if role(client).await == "member" {
-            return since.elapsed();
-        }
-        assert!(since.elapsed() < limit, "still admin after {limit:?}");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    seen_within(since, limit, "the role `member`", || async {
+        role(client).await == "member"
+    })
+    .await
 }
 
 #[tokio::test]

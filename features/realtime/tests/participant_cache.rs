@@ -13,7 +13,7 @@ mod support;
 use std::time::{Duration, Instant};
 
 use livekit_api::access_token::TokenVerifier;
-use qubital_testkit::{Client, TestApp};
+use qubital_testkit::{seen_within, Client, TestApp};
 use serde_json::json;
 use support::{create_space, sign_in, with_livekit, LIVEKIT_KEY, LIVEKIT_SECRET};
 
@@ -51,13 +51,10 @@ async fn rename_elsewhere(app: &TestApp, client: &Client, name: &str) {
 
 /// How long after `since` the token names `name`, polled for up to `limit`.
 async fn named_after(client: &Client, space: &str, name: &str, since: Instant, limit: Duration) -> Duration {
-    loop {
-        if token_name(client, space).await == name {
-            return since.elapsed();
-        }
-        assert!(since.elapsed() < limit, "not named {name} after {limit:?}");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    seen_within(since, limit, &format!("the name {name}"), || async {
+        token_name(client, space).await == name
+    })
+    .await
 }
 
 #[tokio::test]

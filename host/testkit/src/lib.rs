@@ -26,6 +26,23 @@ use qubital_plugin::{registered_features, AppContext, ProcessRole};
 pub use database::{admin_url, database_url, empty_database, fresh_database, TestDatabase};
 pub use qubital_testclient::{problem_type, read, Client};
 
+/// How long after `since` `seen` first holds, asked every 20 ms; panics naming `what` once
+/// `limit` has passed. For the bounds of caches and notifications: "a change is seen within…".
+pub async fn seen_within<F: std::future::Future<Output = bool>>(
+    since: std::time::Instant,
+    limit: std::time::Duration,
+    what: &str,
+    mut seen: impl FnMut() -> F,
+) -> std::time::Duration {
+    loop {
+        if seen().await {
+            return since.elapsed();
+        }
+        assert!(since.elapsed() < limit, "{what} not seen after {limit:?}");
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+}
+
 /// Starts the app in development mode with default test settings.
 pub async fn spawn_app() -> TestApp {
     TestApp::builder().spawn().await
