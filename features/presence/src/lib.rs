@@ -11,9 +11,8 @@
 //! # API boundary
 //!
 //! [`effective_status_sql`]: the effective status of members, read in a member list's own
-//! query. The manual
-//! status reaches `User.manualStatus` through the identity feature's `ManualStatusSql`,
-//! registered below (the identity feature cannot depend on this one).
+//! query. The manual status reaches `User.manualStatus` through the identity feature's
+//! `ManualStatusSql`, registered below (the identity feature cannot depend on this one).
 
 mod api;
 pub mod jobs;

@@ -326,9 +326,8 @@ pub async fn page(
     .fetch_all(&mut *conn)
     .await?;
     let total = window_total(rows.first().map(|r| r.total), offset, || async {
-        let count_sql = format!(
-        "SELECT count(*) FROM user_organizations m JOIN users u ON u.id = m.user_id WHERE {MEMBER_FILTER}"
-    );
+        let count_sql =
+            format!("SELECT count(*) FROM user_organizations m JOIN users u ON u.id = m.user_id WHERE {MEMBER_FILTER}");
         sqlx::query_scalar(&count_sql)
             .bind(org_id)
             .bind(pattern)
