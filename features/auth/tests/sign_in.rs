@@ -230,9 +230,12 @@ async fn oauth_state_is_single_use_and_expires() {
 #[tokio::test]
 async fn an_expired_access_token_is_refreshed_from_the_session() {
     let fake = platform_workos::fake::FakeWorkos::start().await;
+    // Two seconds: `exp` is whole seconds, so a token lives between one and two (a one-second
+    // token issued late in its second could expire before the next request, which would then
+    // refresh again); every 2.1 s pause below still outlasts it.
     let app = with_workos(TestApp::builder(), &fake)
         .arg("--access-token-ttl-secs")
-        .arg("1")
+        .arg("2")
         .spawn()
         .await;
     let org = fake.create_organization("Acme");
