@@ -202,6 +202,14 @@ async fn lists_filter_by_name_and_tags_sort_and_page() {
         names(&by_name),
         ["100% ready_", "Alpha", "bravo", "charlie", "delta"]
     );
+    // A space's tags are ordered by name.
+    let alpha_tags: Vec<&str> = by_name["data"][1]["tags"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|tag| tag["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(alpha_tags, ["Blue", "Red"]);
     let desc = admin.ok("/spaces/list", json!({"order": "desc"})).await;
     assert_eq!(
         names(&desc),
