@@ -21,6 +21,9 @@ pub struct Claims {
 pub struct TokenKeys {
     encoding: EncodingKey,
     decoding: DecodingKey,
+    /// Built once: it holds sets (issuer, audience, required claims) a per-request build would
+    /// allocate on every authenticated request.
+    validation: Validation,
     issuer: String,
     ttl_secs: i64,
 }
@@ -30,9 +33,16 @@ const AUDIENCE: &str = "qubital-api";
 
 impl TokenKeys {
     pub fn new(secret: &[u8], issuer: &str, ttl_secs: u64) -> Self {
+        let mut validation = Validation::new(Algorithm::HS256);
+        validation.validate_exp = false;
+        validation.leeway = 0;
+        validation.set_issuer(&[issuer]);
+        validation.set_audience(&[AUDIENCE]);
+        validation.set_required_spec_claims(&["exp", "sub", "iss", "aud"]);
         Self {
             encoding: EncodingKey::from_secret(secret),
             decoding: DecodingKey::from_secret(secret),
+            validation,
             issuer: issuer.to_owned(),
             ttl_secs: ttl_secs as i64,
         }
@@ -54,13 +64,7 @@ impl TokenKeys {
     /// The claims of a token with a valid signature, issuer and audience, and whether it has
     /// expired (an expired token still identifies its session, for refresh).
     pub fn verify(&self, token: &str) -> Option<(Claims, bool)> {
-        let mut validation = Validation::new(Algorithm::HS256);
-        validation.validate_exp = false;
-        validation.leeway = 0;
-        validation.set_issuer(&[&self.issuer]);
-        validation.set_audience(&[AUDIENCE]);
-        validation.set_required_spec_claims(&["exp", "sub", "iss", "aud"]);
-        let data = decode::<Claims>(token, &self.decoding, &validation).ok()?;
+        let data = decode::<Claims>(token, &self.decoding, &self.validation).ok()?;
         let expired = data.claims.exp <= chrono::Utc::now().timestamp();
         Some((data.claims, expired))
     }
