@@ -55,8 +55,9 @@ pub struct User {
 /// A member's status: `Member.presenceStatus` (effective: manual, else automatic) and
 /// `User.manualStatus` (manual). The presence feature owns statuses; the type is declared here,
 /// with the User DTO, because presence depends on this crate and not the other way round.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Enum)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Enum, serde::Serialize)]
 #[oai(rename_all = "lowercase")]
+#[serde(rename_all = "lowercase")]
 pub enum PresenceStatus {
     Online,
     Away,

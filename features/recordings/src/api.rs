@@ -33,8 +33,9 @@ enum RecordingsTag {
 }
 
 /// Where a recording is.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Enum)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Enum, serde::Serialize)]
 #[oai(rename_all = "lowercase")]
+#[serde(rename_all = "lowercase")]
 pub enum RecordingStatus {
     /// Recording now.
     Active,
@@ -58,8 +59,10 @@ impl RecordingStatus {
 }
 
 /// A recording.
-#[derive(Debug, Object)]
+// Serialised with serde for the list (`DirectJson`: the same form, checked in debug builds).
+#[derive(Debug, Object, serde::Serialize)]
 #[oai(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase")]
 pub struct Recording {
     /// Opaque id of the recording.
     pub recording_id: String,
@@ -71,7 +74,9 @@ pub struct Recording {
     pub status: RecordingStatus,
     /// Who started it (a user id); absent once that user is deleted.
     pub started_by: Option<String>,
+    #[serde(serialize_with = "qubital_plugin::payload::rfc3339")]
     pub started_at: DateTime<Utc>,
+    #[serde(serialize_with = "qubital_plugin::payload::rfc3339_opt")]
     pub ended_at: Option<DateTime<Utc>>,
     /// Length of the recorded file, whole seconds, once known.
     pub duration_seconds: Option<u64>,

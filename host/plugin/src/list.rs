@@ -31,7 +31,7 @@ pub fn default_limit() -> u32 {
 }
 
 /// The `page` of a list answer.
-#[derive(Clone, Debug, PartialEq, Eq, Object)]
+#[derive(Clone, Debug, PartialEq, Eq, Object, serde::Serialize)]
 pub struct PageInfo {
     /// The `limit` of the request.
     pub limit: u32,
@@ -42,7 +42,9 @@ pub struct PageInfo {
 }
 
 /// A page of a list: `{ data, page }`.
-#[derive(Debug, Object)]
+// (Doc comments here are the OpenAPI description.) Serialises with serde too, for
+// `DirectJson` when `T` does.
+#[derive(Debug, Object, serde::Serialize)]
 pub struct Page<T: ParseFromJSON + ToJSON + Send + Sync> {
     pub data: Vec<T>,
     pub page: PageInfo,

@@ -16,7 +16,7 @@ use qubital_auth::{
 use qubital_plugin::{
     auth::{CookieAuth, Role},
     list::{contains_pattern, default_limit},
-    wire, AppContext, Page, Problem,
+    wire, AppContext, DirectJson, Page, Problem,
 };
 use sqlx::PgConnection;
 
@@ -33,8 +33,10 @@ enum MembersTag {
 }
 
 /// A member of the organization.
-#[derive(Debug, Object)]
+// Serialised with serde for the list (`DirectJson`: the same form, checked in debug builds).
+#[derive(Debug, Object, serde::Serialize)]
 #[oai(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase")]
 pub struct Member {
     /// Stringified internal user id (the same id as `User.id`).
     pub id: String,
@@ -205,7 +207,7 @@ impl MembersApi {
         ctx: Data<&AppContext>,
         auth: CookieAuth,
         body: Json<ListMembersRequest>,
-    ) -> Result<Json<Page<Member>>, Problem> {
+    ) -> Result<DirectJson<Page<Member>>, Problem> {
         auth.0.require(&VIEW_ORGANIZATION)?;
         let body = body.0;
         let pattern = body
@@ -230,7 +232,12 @@ impl MembersApi {
                 Member::from(row).with_presence(status.as_deref().map(PresenceStatus::parse))
             })
             .collect();
-        Ok(Json(Page::new(members, body.limit, body.offset, page.total)))
+        Ok(DirectJson(Page::new(
+            members,
+            body.limit,
+            body.offset,
+            page.total,
+        )))
     }
 
     /// Change a member's role

@@ -15,7 +15,7 @@ use qubital_plugin::{
     auth::{Caller, CookieAuth},
     list::contains_pattern,
     problem::types,
-    wire, AppContext, FieldError, Page, Problem,
+    wire, AppContext, DirectJson, FieldError, Page, Problem,
 };
 use qubital_spaces::SpaceRef;
 use sqlx::{Postgres, Transaction};
@@ -237,7 +237,7 @@ impl RecordingsApi {
         ctx: Data<&AppContext>,
         auth: CookieAuth,
         body: Json<ListRecordingsRequest>,
-    ) -> Result<Json<Page<Recording>>, Problem> {
+    ) -> Result<DirectJson<Page<Recording>>, Problem> {
         let caller = &auth.0;
         caller.require(&VIEW_RECORDINGS)?;
         let body = body.0;
@@ -248,7 +248,7 @@ impl RecordingsApi {
             .into_iter()
             .map(|(row, participants)| recording(row, participants.iter().map(i64::to_string).collect()))
             .collect();
-        Ok(Json(Page::new(data, body.limit, body.offset, total)))
+        Ok(DirectJson(Page::new(data, body.limit, body.offset, total)))
     }
 }
 

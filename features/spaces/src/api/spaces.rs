@@ -4,7 +4,7 @@ use chrono::{DateTime, Utc};
 use poem::{web::Data, Request};
 use poem_openapi::{param::Path, payload::Json, types::MaybeUndefined, Enum, Object, OpenApi};
 use qubital_audit::{Action, AuditEvent, Target};
-use qubital_plugin::{auth::CookieAuth, wire, AppContext, FieldError, Page, Problem};
+use qubital_plugin::{auth::CookieAuth, wire, AppContext, DirectJson, FieldError, Page, Problem};
 use uuid::Uuid;
 
 use super::{dedup, tags::SpaceTag, Deleted, SpacesTag};
@@ -19,8 +19,10 @@ const DESCRIPTION_MAX: usize = 1000;
 const TAGS_PER_SPACE_MAX: usize = 20;
 
 /// A space of the caller's organization.
-#[derive(Clone, Debug, Object)]
+// Serialised with serde for the list (`DirectJson`: the same form, checked in debug builds).
+#[derive(Clone, Debug, Object, serde::Serialize)]
 #[oai(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase")]
 pub struct Space {
     /// The space's id (a UUID).
     pub id: Uuid,
@@ -36,7 +38,9 @@ pub struct Space {
     /// Users in the space's conference now (user ids, in joining order), as the conference
     /// service reports them.
     pub occupant_user_ids: Vec<String>,
+    #[serde(serialize_with = "qubital_plugin::payload::rfc3339")]
     pub created_at: DateTime<Utc>,
+    #[serde(serialize_with = "qubital_plugin::payload::rfc3339")]
     pub updated_at: DateTime<Utc>,
 }
 
@@ -191,7 +195,7 @@ impl SpacesApi {
         ctx: Data<&AppContext>,
         auth: CookieAuth,
         body: Json<ListSpacesRequest>,
-    ) -> Result<Json<Page<Space>>, Problem> {
+    ) -> Result<DirectJson<Page<Space>>, Problem> {
         let caller = &auth.0;
         caller.require(&LIST_ROOMS)?;
         let body = body.0;
@@ -218,7 +222,7 @@ impl SpacesApi {
                 Space::from_row(space, tags, occupants)
             })
             .collect();
-        Ok(Json(Page::new(data, body.limit, body.offset, total)))
+        Ok(DirectJson(Page::new(data, body.limit, body.offset, total)))
     }
 
     /// Get a space

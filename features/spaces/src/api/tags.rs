@@ -18,11 +18,13 @@ use crate::{
 const TAG_NAME_MAX: usize = 50;
 
 /// A tag of the organization, attached to spaces to group and filter them.
-#[derive(Clone, Debug, Object)]
+#[derive(Clone, Debug, Object, serde::Serialize)]
 #[oai(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase")]
 pub struct SpaceTag {
     pub id: Uuid,
     pub name: String,
+    #[serde(serialize_with = "qubital_plugin::payload::rfc3339")]
     pub created_at: DateTime<Utc>,
 }
 
