@@ -84,7 +84,7 @@ pub struct Recording {
     pub participant_ids: Vec<String>,
 }
 
-fn recording(row: RecordingRow, participants: Vec<String>) -> Recording {
+fn recording(row: RecordingRow, participants: &[i64]) -> Recording {
     Recording {
         recording_id: row.egress_id,
         space_id: row.space_id,
@@ -95,23 +95,16 @@ fn recording(row: RecordingRow, participants: Vec<String>) -> Recording {
         started_at: row.started_at,
         ended_at: row.ended_at,
         duration_seconds: row.duration_ms.map(|ms| (ms.max(0) / 1000) as u64),
-        participant_ids: participants,
+        participant_ids: participants.iter().map(i64::to_string).collect(),
     }
 }
 
 /// The recording `recording_id` of organization `org_id` with its participants, or `404`.
 async fn load(conn: &mut sqlx::PgConnection, org_id: i64, recording_id: &str) -> Result<Recording, Problem> {
-    let row = store::find(conn, org_id, recording_id)
+    let (row, participants) = store::find_with_participants(conn, org_id, recording_id)
         .await?
         .ok_or_else(Problem::not_found)?;
-    let participants = store::participants(conn, &[row.id]).await?;
-    Ok(recording(
-        row,
-        participants
-            .into_iter()
-            .map(|(_, user)| user.to_string())
-            .collect(),
-    ))
+    Ok(recording(row, &participants))
 }
 
 /// Checks a request's `zone` and `participantIds` (adding to `errors`); returns the distinct

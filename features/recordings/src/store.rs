@@ -16,7 +16,6 @@ use uuid::Uuid;
 
 #[derive(Clone, Debug, sqlx::FromRow)]
 pub(crate) struct RecordingRow {
-    pub id: i64,
     pub egress_id: String,
     /// `None` once the space is deleted.
     pub space_id: Option<Uuid>,
@@ -32,7 +31,7 @@ pub(crate) struct RecordingRow {
 /// The columns of a [`RecordingRow`] of `recordings r`. The space's id is sent only while the
 /// space exists: its deletion sets `room_id` to NULL (the foreign key's `ON DELETE SET NULL`),
 /// and `space_id` is the wire id of that same space, kept for the zone key.
-const COLUMNS: &str = "r.id, r.egress_id, CASE WHEN r.room_id IS NOT NULL THEN r.space_id END AS space_id, \
+const COLUMNS: &str = "r.egress_id, CASE WHEN r.room_id IS NOT NULL THEN r.space_id END AS space_id, \
      r.zone, r.topic, r.status, r.started_by, r.started_at, r.ended_at, r.duration_ms";
 
 /// The recording `egress_id` of organization `org_id`.
@@ -65,18 +64,31 @@ pub(crate) async fn lock(
     .await
 }
 
-/// Participants (user ids) of each recording, in id order: `(recording, user)`.
-pub(crate) async fn participants(
+/// The participants of the recording `r` (user ids, ascending), as an array column: how the
+/// single read and the list read them.
+const PARTICIPANTS_OF_R: &str = "ARRAY(SELECT p.user_id FROM recording_participants p
+        WHERE p.recording_id = r.id ORDER BY p.user_id) AS participants";
+
+/// [`find`] with the recording's participants ([`PARTICIPANTS_OF_R`]), in one query.
+pub(crate) async fn find_with_participants(
     conn: &mut PgConnection,
-    ids: &[i64],
-) -> Result<Vec<(i64, i64)>, sqlx::Error> {
-    sqlx::query_as(
-        "SELECT recording_id, user_id FROM recording_participants
-         WHERE recording_id = ANY($1) ORDER BY recording_id, user_id",
-    )
-    .bind(ids)
-    .fetch_all(conn)
-    .await
+    org_id: i64,
+    egress_id: &str,
+) -> Result<Option<(RecordingRow, Vec<i64>)>, sqlx::Error> {
+    #[derive(sqlx::FromRow)]
+    struct Row {
+        #[sqlx(flatten)]
+        recording: RecordingRow,
+        participants: Vec<i64>,
+    }
+    let row: Option<Row> = sqlx::query_as(&format!(
+        "SELECT {COLUMNS}, {PARTICIPANTS_OF_R} FROM recordings r WHERE r.org_id = $1 AND r.egress_id = $2"
+    ))
+    .bind(org_id)
+    .bind(egress_id)
+    .fetch_optional(conn)
+    .await?;
+    Ok(row.map(|row| (row.recording, row.participants)))
 }
 
 /// Takes the organization's start lease for `secs` seconds, unless another start holds an
@@ -257,9 +269,7 @@ pub(crate) async fn list(
         total: i64,
     }
     let rows: Vec<Row> = sqlx::query_as(&format!(
-        "SELECT {COLUMNS},
-                ARRAY(SELECT p.user_id FROM recording_participants p
-                      WHERE p.recording_id = r.id ORDER BY p.user_id) AS participants,
+        "SELECT {COLUMNS}, {PARTICIPANTS_OF_R},
                 count(*) OVER () AS total
          FROM recordings r
          WHERE {FILTER} ORDER BY r.started_at DESC, r.id DESC LIMIT $6 OFFSET $7"

@@ -246,7 +246,7 @@ impl RecordingsApi {
         let (rows, total) = store::list(&mut conn, &filter).await?;
         let data = rows
             .into_iter()
-            .map(|(row, participants)| recording(row, participants.iter().map(i64::to_string).collect()))
+            .map(|(row, participants)| recording(row, &participants))
             .collect();
         Ok(DirectJson(Page::new(data, body.limit, body.offset, total)))
     }
