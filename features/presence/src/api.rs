@@ -9,7 +9,7 @@ use qubital_auth::{
     directory::{self, PresenceStatus},
     permissions::VIEW_ORGANIZATION,
 };
-use qubital_plugin::{auth::CookieAuth, wire, AppContext, FieldError, Page, Problem};
+use qubital_plugin::{auth::CookieAuth, wire, AppContext, DirectJson, FieldError, Page, Problem};
 use serde_json::json;
 use sqlx::PgConnection;
 
@@ -42,8 +42,10 @@ pub struct GetStatusesRequest {
 }
 
 /// A user's effective status.
-#[derive(Debug, Object)]
+// Serialised with serde for the snapshot (`DirectJson`: the same form, checked in debug builds).
+#[derive(Debug, Object, serde::Serialize)]
 #[oai(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase")]
 pub struct UserStatus {
     pub user_id: String,
     pub status: PresenceStatus,
@@ -126,7 +128,7 @@ impl PresenceApi {
         ctx: Data<&AppContext>,
         auth: CookieAuth,
         body: Json<GetStatusesRequest>,
-    ) -> Result<Json<Page<UserStatus>>, Problem> {
+    ) -> Result<DirectJson<Page<UserStatus>>, Problem> {
         let caller = &auth.0;
         caller.require(&VIEW_ORGANIZATION)?;
         if body.user_ids.len() > USERS_MAX {
@@ -156,7 +158,7 @@ impl PresenceApi {
             })
             .collect();
         let count = data.len();
-        Ok(Json(Page::new(data, count as u32, 0, count as i64)))
+        Ok(DirectJson(Page::new(data, count as u32, 0, count as i64)))
     }
 }
 
