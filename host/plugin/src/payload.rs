@@ -17,8 +17,8 @@
 use chrono::{DateTime, Utc};
 use poem::{http::header, IntoResponse, Response};
 use poem_openapi::{
-    payload::Payload,
-    registry::{MetaMediaType, MetaResponse, MetaResponses, MetaSchemaRef, Registry},
+    payload::{Json, Payload},
+    registry::{MetaResponses, MetaSchemaRef, Registry},
     types::{ToJSON, Type},
     ApiResponse,
 };
@@ -29,21 +29,21 @@ use serde::{Serialize, Serializer};
 #[derive(Debug, Clone)]
 pub struct DirectJson<T>(pub T);
 
-const CONTENT_TYPE: &str = "application/json; charset=utf-8";
-
+// What the document says is poem-openapi's own `Json<T>`'s, delegated to: the schema, the
+// content type and the response entry cannot drift from the `Json` they stand in for.
 impl<T: Type> Payload for DirectJson<T> {
-    const CONTENT_TYPE: &'static str = CONTENT_TYPE;
+    const CONTENT_TYPE: &'static str = Json::<T>::CONTENT_TYPE;
 
     fn check_content_type(content_type: &str) -> bool {
-        content_type.starts_with("application/json")
+        Json::<T>::check_content_type(content_type)
     }
 
     fn schema_ref() -> MetaSchemaRef {
-        T::schema_ref()
+        Json::<T>::schema_ref()
     }
 
     fn register(registry: &mut Registry) {
-        T::register(registry);
+        <Json<T> as Payload>::register(registry);
     }
 }
 
@@ -61,29 +61,18 @@ impl<T: Type + ToJSON + Serialize + Send> IntoResponse for DirectJson<T> {
         #[cfg(debug_assertions)]
         assert_same_as_to_json(&self.0, &body);
         Response::builder()
-            .header(header::CONTENT_TYPE, CONTENT_TYPE)
+            .header(header::CONTENT_TYPE, Self::CONTENT_TYPE)
             .body(body)
     }
 }
 
 impl<T: Type + ToJSON + Serialize + Send> ApiResponse for DirectJson<T> {
     fn meta() -> MetaResponses {
-        MetaResponses {
-            responses: vec![MetaResponse {
-                description: "",
-                status: Some(200),
-                status_range: None,
-                content: vec![MetaMediaType {
-                    content_type: CONTENT_TYPE,
-                    schema: T::schema_ref(),
-                }],
-                headers: vec![],
-            }],
-        }
+        <Json<T> as ApiResponse>::meta()
     }
 
     fn register(registry: &mut Registry) {
-        T::register(registry);
+        <Json<T> as ApiResponse>::register(registry);
     }
 }
 
