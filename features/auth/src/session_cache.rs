@@ -23,22 +23,10 @@
 //!   session, a changed role or a new name takes effect everywhere within `SESSION_CACHE_SECS`
 //!   at the latest, and usually within milliseconds.
 //!
-//! Invalidation is a generation counter, not a search: these changes are rare next to reads, so
-//! forgetting everything costs one cache miss per active session. An entry read before an
-//! invalidation is never stored after it ([`Cache::insert`] takes the generation the read
-//! started in).
+//! Both are [`qubital_plugin::cache::Cache`]s of one [`Generation`]: these changes are rare
+//! next to reads, so forgetting everything costs one cache miss per active session.
 
-use std::{
-    collections::HashMap,
-    future::Future,
-    hash::Hash,
-    sync::{
-        atomic::{AtomicU64, Ordering},
-        RwLock,
-    },
-    time::{Duration, Instant},
-};
-
+use qubital_plugin::cache::{Cache, Generation};
 use uuid::Uuid;
 
 use crate::{directory::Participant, store::sessions::Live};
@@ -46,17 +34,12 @@ use crate::{directory::Participant, store::sessions::Live};
 /// The `NOTIFY` channel of the triggers.
 pub const CHANNEL: &str = "qubital_sessions";
 
-/// Most entries kept per cache; beyond it, expired entries are dropped, and if that is not
-/// enough, all.
-const CAPACITY: usize = 100_000;
-
-/// Bumped by every invalidation; an entry of an older generation is not used. One per process
-/// (like the metrics registry): every app in it sees every invalidation, which only costs misses.
-static GENERATION: AtomicU64 = AtomicU64::new(0);
+/// Bumped by every change of the identity store that can change a cached answer.
+pub(crate) static GENERATION: Generation = Generation::new();
 
 /// Forgets every cached session and participant of this process.
 pub fn invalidate() {
-    GENERATION.fetch_add(1, Ordering::AcqRel);
+    GENERATION.invalidate();
 }
 
 /// Live sessions by session id.
@@ -65,155 +48,3 @@ pub type SessionCache = Cache<Uuid, Live>;
 /// Participants by (user id, organization id). Provided in the app context by the identity
 /// feature; read through [`directory::cached_participant`](crate::directory::cached_participant).
 pub type ParticipantCache = Cache<(i64, i64), Participant>;
-
-/// Values by key, each for at most `ttl`, all forgotten on [`invalidate`].
-pub struct Cache<K, V> {
-    ttl: Duration,
-    entries: RwLock<HashMap<K, Entry<V>>>,
-    /// [`GENERATION`] (a test's cache counts its own).
-    generation: &'static AtomicU64,
-}
-
-struct Entry<V> {
-    value: V,
-    until: Instant,
-    generation: u64,
-}
-
-impl<K: Eq + Hash, V: Clone> Cache<K, V> {
-    /// A cache keeping entries for `ttl` (zero: keeps nothing), forgetting them on [`invalidate`].
-    pub fn new(ttl: Duration) -> Self {
-        Self {
-            ttl,
-            entries: RwLock::new(HashMap::new()),
-            generation: &GENERATION,
-        }
-    }
-
-    /// The current generation: take it before reading from the database, give it to
-    /// [`Self::insert`].
-    pub fn generation(&self) -> u64 {
-        self.generation.load(Ordering::Acquire)
-    }
-
-    /// The value, when it was read less than `ttl` ago and nothing changed since.
-    pub fn get(&self, key: &K) -> Option<V> {
-        if self.ttl.is_zero() {
-            return None;
-        }
-        let entries = self
-            .entries
-            .read()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
-        let entry = entries.get(key)?;
-        (entry.until > Instant::now() && entry.generation == self.generation()).then(|| entry.value.clone())
-    }
-
-    /// The value of `key`: cached, else what `read` answers (one database read), kept when it
-    /// is `Some` and nothing was invalidated while it was read.
-    pub async fn get_or_read<E, F: Future<Output = Result<Option<V>, E>>>(
-        &self,
-        key: K,
-        read: impl FnOnce() -> F,
-    ) -> Result<Option<V>, E> {
-        if let Some(cached) = self.get(&key) {
-            return Ok(Some(cached));
-        }
-        let read_in = self.generation();
-        let value = read().await?;
-        if let Some(value) = &value {
-            self.insert(key, value.clone(), read_in);
-        }
-        Ok(value)
-    }
-
-    /// Keeps `value`, read from the database in generation `read_in` — unless something was
-    /// invalidated since, when what was read may already be stale.
-    pub fn insert(&self, key: K, value: V, read_in: u64) {
-        if self.ttl.is_zero() || read_in != self.generation() {
-            return;
-        }
-        let now = Instant::now();
-        let mut entries = self
-            .entries
-            .write()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
-        if entries.len() >= CAPACITY {
-            let current = self.generation();
-            entries.retain(|_, entry| entry.until > now && entry.generation == current);
-            if entries.len() >= CAPACITY {
-                entries.clear();
-            }
-        }
-        entries.insert(
-            key,
-            Entry {
-                value,
-                until: now + self.ttl,
-                generation: read_in,
-            },
-        );
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use qubital_plugin::auth::Role;
-
-    use super::*;
-
-    /// A cache with a generation of its own: the tests run in parallel, and one's invalidation
-    /// must not reach another's cache.
-    fn cache(ttl: Duration) -> SessionCache {
-        Cache {
-            generation: Box::leak(Box::new(AtomicU64::new(0))),
-            ..SessionCache::new(ttl)
-        }
-    }
-
-    fn bump(cache: &SessionCache) {
-        cache.generation.fetch_add(1, Ordering::AcqRel);
-    }
-
-    fn live(role: Role) -> Live {
-        Live {
-            user_id: 1,
-            org_id: 2,
-            role,
-            expires_at: chrono::Utc::now() + chrono::Duration::days(1),
-        }
-    }
-
-    #[test]
-    fn an_entry_lives_until_its_age_limit() {
-        let cache = cache(Duration::from_millis(50));
-        let id = Uuid::new_v4();
-        cache.insert(id, live(Role::Admin), cache.generation());
-        assert_eq!(cache.get(&id).map(|l| l.role), Some(Role::Admin));
-        std::thread::sleep(Duration::from_millis(60));
-        assert!(cache.get(&id).is_none());
-    }
-
-    #[test]
-    fn an_invalidation_forgets_everything_and_refuses_what_was_read_before_it() {
-        let cache = cache(Duration::from_secs(5));
-        let (a, b) = (Uuid::new_v4(), Uuid::new_v4());
-        cache.insert(a, live(Role::Admin), cache.generation());
-        let read_in = cache.generation();
-        bump(&cache);
-        assert!(cache.get(&a).is_none());
-        // Read before the invalidation, stored after it: not kept.
-        cache.insert(b, live(Role::Admin), read_in);
-        assert!(cache.get(&b).is_none());
-        cache.insert(b, live(Role::Member), cache.generation());
-        assert_eq!(cache.get(&b).map(|l| l.role), Some(Role::Member));
-    }
-
-    #[test]
-    fn a_zero_age_limit_keeps_nothing() {
-        let cache = cache(Duration::ZERO);
-        let id = Uuid::new_v4();
-        cache.insert(id, live(Role::Admin), cache.generation());
-        assert!(cache.get(&id).is_none());
-    }
-}

@@ -9,7 +9,7 @@ use qubital_plugin::{auth::SharedAuthenticator, Boot, ExposeSecret, SecretString
 
 use crate::{
     crypto,
-    session_cache::{ParticipantCache, SessionCache},
+    session_cache::{self, ParticipantCache, SessionCache},
     sessions,
     state::AuthState,
     tokens,
@@ -103,8 +103,11 @@ pub(crate) fn init(boot: &mut Boot) -> anyhow::Result<()> {
     boot.provide(workos.clone());
     boot.provide(state.clone());
     let cache_ttl = Duration::from_secs(state.settings().session_cache_secs);
-    let cache = SessionCache::new(cache_ttl);
-    boot.provide(Arc::new(ParticipantCache::new(cache_ttl)));
+    let cache = SessionCache::new(cache_ttl, &session_cache::GENERATION);
+    boot.provide(Arc::new(ParticipantCache::new(
+        cache_ttl,
+        &session_cache::GENERATION,
+    )));
     boot.provide(SharedAuthenticator(Arc::new(sessions::SessionAuthenticator {
         state,
         workos,

@@ -99,6 +99,10 @@ async fn another_organizations_space_is_not_found() {
     let acme = sign_in(&app.address, "ada@acme.test", "Acme", "admin").await;
     let globex = sign_in(&app.address, "hank@globex.test", "Globex", "admin").await;
     let theirs = create_space(&globex, "Globex HQ").await;
+    // Cached for Globex (the space cache is keyed by organization): still nothing for Acme.
+    globex
+        .ok("/realtime/conference-token", json!({"spaceId": theirs}))
+        .await;
     let (status, body) = acme
         .post("/realtime/conference-token", json!({"spaceId": theirs}))
         .await;

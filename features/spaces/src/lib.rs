@@ -13,6 +13,8 @@
 //! - [`find_in_organization`]: a space of the caller's organization by its wire id, as a
 //!   [`SpaceRef`] (wire id, internal id, organization, name) — for anything a caller asks
 //!   (realtime's conference token, recordings' start and presence);
+//! - [`cached_in_organization`]: the same, from a cache of at most `SPACE_CACHE_SECS` (the
+//!   conference token; see [`cache`]);
 //! - [`find`]: a space in whichever organization owns it — only for trusted service callers
 //!   that check membership themselves (the Worker-facing endpoints);
 //! - [`occupancy`]: who is in each space's conference (written by recordings, read by
@@ -20,14 +22,16 @@
 //! - [`permissions`]: `ListRooms` also admits to a space's conference.
 
 mod api;
+pub mod cache;
 pub mod occupancy;
 pub mod permissions;
 pub mod problems;
 mod store;
 mod validate;
 
-use qubital_plugin::{Api, Feature, Migrator, Table};
+use qubital_plugin::{Api, Feature, Migrator, Settings, Table};
 
+pub use cache::cached_in_organization;
 pub use store::{find, find_in_organization, SpaceRef};
 
 static MIGRATIONS: Migrator = qubital_plugin::sqlx::migrate!("../../migrations/spaces");
@@ -40,6 +44,9 @@ qubital_plugin::inventory::submit! {
             Api::of::<api::SpaceTagsApi>(),
         ])
         .migrations(&MIGRATIONS)
+        .settings(&[Settings::of::<cache::SpaceCacheSettings>()])
+        .init(cache::init)
+        .jobs(&[cache::SPACE_CHANGES])
         .tables(&[
             Table::kept("rooms", "deleted by their organization's admins, or with the organization"),
             Table::kept("room_tags", "deleted by their organization's moderators, or with the organization"),

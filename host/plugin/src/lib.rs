@@ -24,6 +24,7 @@
 //! Everything in here is deliberately free of any particular feature's vocabulary.
 
 pub mod auth;
+pub mod cache;
 mod context;
 pub mod feature;
 pub mod jobs;

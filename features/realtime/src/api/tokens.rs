@@ -173,11 +173,12 @@ impl RealtimeApi {
         if !state.livekit.is_enabled() {
             return Err(Problem::integration_disabled("The conference service"));
         }
-        // The participant is usually cached: then the space is the request's one query. On a
-        // miss, two independent reads on two pooled connections at once.
+        // The space and the participant are usually cached (for at most `SPACE_CACHE_SECS`,
+        // `SESSION_CACHE_SECS`): then the request reads nothing. On a miss, two independent
+        // reads on two pooled connections at once.
         let (space, user) = tokio::try_join!(
             async {
-                qubital_spaces::find_in_organization(ctx.db(), caller.organization_id, body.space_id)
+                qubital_spaces::cached_in_organization(&ctx, caller.organization_id, body.space_id)
                     .await
                     .map_err(Problem::from)
             },

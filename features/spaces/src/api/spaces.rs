@@ -287,6 +287,9 @@ impl SpacesApi {
         )
         .await?;
         tx.commit().await?;
+        // A rename: this process's cached spaces are forgotten now, the others' at the
+        // trigger's notification.
+        crate::cache::invalidate();
         Ok(Json(space))
     }
 
@@ -315,6 +318,9 @@ impl SpacesApi {
         )
         .await?;
         tx.commit().await?;
+        // No conference token for it from this process's cache from now on (the others are
+        // told by the trigger's notification).
+        crate::cache::invalidate();
         tracing::info!(space_id = %id.0, "space deleted");
         Ok(Deleted::NoContent)
     }
