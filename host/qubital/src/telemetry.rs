@@ -94,9 +94,14 @@ where
         }
         None => (None, None),
     };
-    let otel_traces = traces
-        .as_ref()
-        .map(|provider| tracing_opentelemetry::layer().with_tracer(provider.tracer("qubital")));
+    // Context activation (entering a span makes its OpenTelemetry context current) is what gives
+    // an exported log record the trace and span it was logged in: the log bridge reads the
+    // current context. Tested by `tests/process.rs`.
+    let otel_traces = traces.as_ref().map(|provider| {
+        tracing_opentelemetry::layer()
+            .with_tracer(provider.tracer("qubital"))
+            .with_context_activation(true)
+    });
     // The exporter's own HTTP stack logs through `tracing` too: exporting those records would
     // feed the exporter its own traffic.
     let otel_logs = logs.as_ref().map(|provider| {

@@ -7,7 +7,12 @@ use std::{
     time::Duration,
 };
 
+use opentelemetry_proto::tonic::{
+    collector::{logs::v1::ExportLogsServiceRequest, trace::v1::ExportTraceServiceRequest},
+    common::v1::{any_value::Value, AnyValue},
+};
 use poem::{handler, listener::TcpListener, web::Data, Body, EndpointExt, Response, Route, Server};
+use prost::Message;
 
 fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
@@ -120,6 +125,39 @@ async fn spans_and_logs_are_exported_over_otlp_when_an_endpoint_is_set_and_sigte
         logs.iter()
             .any(|e| contains(&e.2, "request finished") && contains(&e.2, request_id)),
         "the request's log record (with its request id) was not exported"
+    );
+
+    // Correlation: the log record carries the trace and span of the request's span.
+    let request_spans: Vec<(Vec<u8>, Vec<u8>)> = traces
+        .iter()
+        .flat_map(|e| {
+            ExportTraceServiceRequest::decode(e.2.as_slice())
+                .unwrap()
+                .resource_spans
+        })
+        .flat_map(|r| r.scope_spans)
+        .flat_map(|s| s.spans)
+        .filter(|span| span.name == "request")
+        .map(|span| (span.trace_id, span.span_id))
+        .collect();
+    let record = logs
+        .iter()
+        .flat_map(|e| ExportLogsServiceRequest::decode(e.2.as_slice()).unwrap().resource_logs)
+        .flat_map(|r| r.scope_logs)
+        .flat_map(|s| s.log_records)
+        .find(|record| {
+            record.attributes.iter().any(|a| {
+                a.key == "request_id"
+                    && matches!(&a.value, Some(AnyValue { value: Some(Value::StringValue(v)) }) if v == request_id)
+            })
+        })
+        .expect("no log record with the request's request_id attribute");
+    assert_eq!(record.trace_id.len(), 16, "the log record has no trace id");
+    assert!(
+        request_spans.contains(&(record.trace_id.clone(), record.span_id.clone())),
+        "the log record's trace and span ({:?}, {:?}) are not a request span's: {request_spans:?}",
+        record.trace_id,
+        record.span_id
     );
 }
 
