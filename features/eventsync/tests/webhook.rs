@@ -12,12 +12,20 @@ use qubital_testkit::TestApp;
 use serde_json::{json, Value};
 use support::{app_with_webhooks as app, deliver, deliver_signed, outcome, WEBHOOK_SECRET as SECRET};
 
+/// `time` (`HH:MM:SS.mmmZ`) on day `day` of a recent stretch of days (it starts ten days ago):
+/// the housekeeping job prunes tombstones and inbox rows older than 35 days, so fixed dates
+/// would stop testing anything once they are that old.
+fn at(day: i64, time: &str) -> String {
+    let date = (chrono::Utc::now() - chrono::Duration::days(10 - day)).date_naive();
+    format!("{date}T{time}")
+}
+
 fn event(id: &str, kind: &str, data: Value, at: &str) -> Value {
     wire::event(id, kind, data, at)
 }
 
 fn organization(id: &str, name: &str, updated_at: &str) -> Value {
-    wire::organization(id, name, "2026-11-01T00:00:00.000Z", updated_at)
+    wire::organization(id, name, &at(1, "00:00:00.000Z"), updated_at)
 }
 
 async fn organization_name(app: &TestApp, workos_id: &str) -> Option<String> {
@@ -35,8 +43,8 @@ async fn a_signed_event_is_applied_once_and_replays_change_nothing() {
     let created = event(
         "event_1",
         "organization.created",
-        organization("org_1", "Acme", "2026-11-02T10:00:00.000Z"),
-        "2026-11-02T10:00:00.000Z",
+        organization("org_1", "Acme", &at(2, "10:00:00.000Z")),
+        &at(2, "10:00:00.000Z"),
     );
     assert_eq!(outcome(&client, &created).await, "applied");
     assert_eq!(organization_name(&app, "org_1").await.as_deref(), Some("Acme"));
@@ -57,8 +65,8 @@ async fn bad_signatures_are_401_problems_and_change_nothing() {
     let body = serde_json::to_vec(&event(
         "event_9",
         "organization.created",
-        organization("org_9", "Evil", "2026-11-02T10:00:00.000Z"),
-        "2026-11-02T10:00:00.000Z",
+        organization("org_9", "Evil", &at(2, "10:00:00.000Z")),
+        &at(2, "10:00:00.000Z"),
     ))
     .unwrap();
     let now = SystemTime::now();
@@ -114,14 +122,14 @@ async fn late_older_events_do_not_overwrite_newer_state_nor_resurrect_deleted_ob
     let newer = event(
         "event_3",
         "organization.updated",
-        organization("org_2", "New Name", "2026-11-02T12:00:00.000Z"),
-        "2026-11-02T12:00:00.000Z",
+        organization("org_2", "New Name", &at(2, "12:00:00.000Z")),
+        &at(2, "12:00:00.000Z"),
     );
     let older = event(
         "event_2",
         "organization.updated",
-        organization("org_2", "Old Name", "2026-11-02T11:00:00.000Z"),
-        "2026-11-02T11:00:00.000Z",
+        organization("org_2", "Old Name", &at(2, "11:00:00.000Z")),
+        &at(2, "11:00:00.000Z"),
     );
     assert_eq!(outcome(&client, &newer).await, "applied");
     assert_eq!(outcome(&client, &older).await, "stale");
@@ -133,15 +141,15 @@ async fn late_older_events_do_not_overwrite_newer_state_nor_resurrect_deleted_ob
     let deleted = event(
         "event_5",
         "organization.deleted",
-        organization("org_2", "New Name", "2026-11-02T13:00:00.000Z"),
-        "2026-11-02T13:00:00.000Z",
+        organization("org_2", "New Name", &at(2, "13:00:00.000Z")),
+        &at(2, "13:00:00.000Z"),
     );
     assert_eq!(outcome(&client, &deleted).await, "applied");
     let late_update = event(
         "event_4",
         "organization.updated",
-        organization("org_2", "Zombie", "2026-11-02T12:30:00.000Z"),
-        "2026-11-02T12:30:00.000Z",
+        organization("org_2", "Zombie", &at(2, "12:30:00.000Z")),
+        &at(2, "12:30:00.000Z"),
     );
     assert_eq!(outcome(&client, &late_update).await, "stale");
     assert_eq!(organization_name(&app, "org_2").await, None);
@@ -150,15 +158,15 @@ async fn late_older_events_do_not_overwrite_newer_state_nor_resurrect_deleted_ob
     let unknown_delete = event(
         "event_6",
         "user.deleted",
-        json!({"id": "user_nobody", "email": "x@y.z", "updated_at": "2026-11-02T13:00:00.000Z"}),
-        "2026-11-02T13:00:00.000Z",
+        json!({"id": "user_nobody", "email": "x@y.z", "updated_at": &at(2, "13:00:00.000Z")}),
+        &at(2, "13:00:00.000Z"),
     );
     assert_eq!(outcome(&client, &unknown_delete).await, "stale");
     let unrelated = event(
         "event_7",
         "connection.activated",
         json!({"id": "conn_1"}),
-        "2026-11-02T13:00:00.000Z",
+        &at(2, "13:00:00.000Z"),
     );
     assert_eq!(outcome(&client, &unrelated).await, "skipped");
 }
@@ -177,7 +185,7 @@ async fn live_sessions(app: &TestApp, user_workos_id: &str) -> i64 {
 async fn removing_a_membership_or_deleting_a_user_ends_their_sessions_and_renames_show_everywhere() {
     let app = app().await;
     let client = app.browser();
-    let t = "2026-11-02T10:00:00.000Z";
+    let t = &at(2, "10:00:00.000Z");
     let user = |id: &str, email: &str| json!({"object": "user", "id": id, "email": email, "email_verified": true, "created_at": t, "updated_at": t});
     let membership = |id: &str, user: &str, org: &str, at: &str| json!({"object": "organization_membership", "id": id, "user_id": user, "organization_id": org, "status": "active", "role": {"slug": "member"}, "created_at": t, "updated_at": at});
     for (i, e) in [
@@ -224,7 +232,7 @@ async fn removing_a_membership_or_deleting_a_user_ends_their_sessions_and_rename
         (1, 1)
     );
 
-    let later = "2026-11-02T11:00:00.000Z";
+    let later = &at(2, "11:00:00.000Z");
     let removed = event(
         "event_b1",
         "organization_membership.deleted",
@@ -277,7 +285,7 @@ async fn without_a_secret_the_endpoint_is_disabled_in_development() {
 async fn a_membership_that_outran_its_user_and_organization_is_applied_when_it_comes_back() {
     let app = app().await;
     let client = app.browser();
-    let t = "2026-11-03T10:00:00.000Z";
+    let t = &at(3, "10:00:00.000Z");
     let membership = event(
         "event_m1",
         "organization_membership.created",
@@ -319,8 +327,8 @@ async fn a_membership_that_outran_its_user_and_organization_is_applied_when_it_c
 async fn a_late_delete_of_an_older_membership_leaves_the_newer_one() {
     let app = app().await;
     let client = app.browser();
-    let t = "2026-11-04T10:00:00.000Z";
-    let later = "2026-11-04T12:00:00.000Z";
+    let t = &at(4, "10:00:00.000Z");
+    let later = &at(4, "12:00:00.000Z");
     let membership = |id: &str, at: &str| json!({"object": "organization_membership", "id": id, "user_id": "user_l", "organization_id": "org_l", "status": "active", "role": {"slug": "member"}, "created_at": at, "updated_at": at});
     for e in [
         event(
@@ -357,8 +365,8 @@ async fn a_late_delete_of_an_older_membership_leaves_the_newer_one() {
     let late_delete = event(
         "event_l4",
         "organization_membership.deleted",
-        membership("om_old", "2026-11-04T11:00:00.000Z"),
-        "2026-11-04T11:00:00.000Z",
+        membership("om_old", &at(4, "11:00:00.000Z")),
+        &at(4, "11:00:00.000Z"),
     );
     assert_eq!(outcome(&client, &late_delete).await, "stale");
     let kept: Vec<String> = sqlx::query_scalar("SELECT workos_membership_id FROM user_organizations")
