@@ -6,8 +6,8 @@
 //! never refused). An entry is used for at most `SPACE_CACHE_SECS` (default 2, at most 5; `0`
 //! turns the cache off), and sooner forgotten:
 //!
-//! - **in this process**, at once: a rename or a deletion through the API forgets the cache
-//!   after its commit;
+//! - **in this process**, at once: an update (which rewrites the name) or a deletion through
+//!   the API forgets the cache after its commit;
 //! - **in every process**: a trigger on `rooms` sends `NOTIFY qubital_spaces` at the commit of a
 //!   deletion (also an organization's), a rename or a move (migration `*_space_changes.sql`),
 //!   and each serve process's `spaces.space_changes` job (`LISTEN`) forgets its cache. While it

@@ -287,8 +287,8 @@ impl SpacesApi {
         )
         .await?;
         tx.commit().await?;
-        // A rename: this process's cached spaces are forgotten now, the others' at the
-        // trigger's notification.
+        // The name may have changed (an update rewrites it): this process's cached spaces are
+        // forgotten now, the others' at the trigger's notification.
         crate::cache::invalidate();
         Ok(Json(space))
     }
