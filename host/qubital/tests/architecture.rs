@@ -304,3 +304,57 @@ fn docs_deploying_md_lists_every_setting() {
         &qubital::cli::settings_table_markdown(),
     );
 }
+
+/// One TLS/crypto stack and one HTTP client in the build (issue 16, docs/deploying.md "Build
+/// cost"): rustls on `aws-lc-rs` and `reqwest` 0.13 for every vendor, the SDKs included. Read
+/// from `cargo tree` (this platform, every workspace crate, dev-dependencies too) rather than
+/// `Cargo.lock`, which also lists optional dependencies no feature here enables.
+#[test]
+fn the_build_has_one_tls_stack_and_one_http_client() {
+    let output = std::process::Command::new(env!("CARGO"))
+        .current_dir(root())
+        .args([
+            "tree",
+            "--workspace",
+            "--locked",
+            "--prefix",
+            "none",
+            "--format",
+            "{p}",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "cargo tree: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let mut versions: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    for line in String::from_utf8(output.stdout).unwrap().lines() {
+        let mut words = line.split_whitespace();
+        if let (Some(name), Some(version)) = (words.next(), words.next()) {
+            versions
+                .entry(name.to_owned())
+                .or_default()
+                .insert(version.to_owned());
+        }
+    }
+    assert!(
+        versions.contains_key("aws-lc-rs"),
+        "the one crypto stack is aws-lc-rs: {versions:?}"
+    );
+    for second_stack in ["ring", "openssl-sys", "native-tls"] {
+        assert!(
+            !versions.contains_key(second_stack),
+            "`{second_stack}` is back in the build (`cargo tree -i {second_stack}` says who brings it)"
+        );
+    }
+    for one in ["reqwest", "rustls", "hyper-rustls", "hyper"] {
+        assert_eq!(
+            versions.get(one).map(BTreeSet::len),
+            Some(1),
+            "{one}: versions {:?} in the build",
+            versions.get(one)
+        );
+    }
+}

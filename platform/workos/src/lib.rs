@@ -11,6 +11,7 @@
 pub mod events;
 #[cfg(feature = "fake")]
 pub mod fake;
+mod transport;
 pub mod webhook;
 
 use std::{sync::Arc, time::Duration};
@@ -272,11 +273,12 @@ impl Workos {
         if settings.missing().is_some() {
             return Ok(Self::disabled());
         }
+        let timeout = Duration::from_secs(settings.timeout_secs.max(1));
         let client = workos::Client::builder()
             .api_key(settings.api_key.clone().unwrap_or_default())
             .client_id(settings.client_id.clone().unwrap_or_default())
             .base_url(settings.api_url.trim_end_matches('/'))
-            .timeout(Duration::from_secs(settings.timeout_secs.max(1)))
+            .transport(Arc::new(transport::ReqwestTransport::new(timeout)?))
             .max_retries(1)
             .try_build()
             .map_err(|e| anyhow::anyhow!("invalid WorkOS settings: {e}"))?;
