@@ -14,12 +14,12 @@ pub mod server;
 pub mod surface;
 pub mod web;
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
+use bytes::Bytes;
 use poem::{
     endpoint::{make_sync, BoxEndpoint},
     middleware::{CatchPanic, CookieJarManager},
-    web::Html,
     EndpointExt, Route,
 };
 use poem_openapi::OpenApiService;
@@ -50,6 +50,12 @@ pub fn openapi_spec(environment: Environment) -> String {
     }
 }
 
+/// The docs UI, embedding the document it shows: the completed one, as `/openapi.json` serves it.
+fn docs_page<T: poem_openapi::OpenApi>(service: &OpenApiService<T, ()>) -> Bytes {
+    let (generated, completed) = completed_spec(service);
+    Bytes::from(service.scalar_html().replacen(&generated, &completed, 1))
+}
+
 /// What poem-openapi generates, and the completed document (pretty JSON) the server serves.
 fn completed_spec<T: poem_openapi::OpenApi>(service: &OpenApiService<T, ()>) -> (String, String) {
     let generated = service.spec();
@@ -74,46 +80,58 @@ fn service<const DEV: bool>() -> OpenApiService<(ops::ProbesApi, FeatureApis<DEV
 /// The whole HTTP application.
 pub fn app(ctx: AppContext, settings: HttpSettings) -> BoxEndpoint<'static> {
     if ctx.environment().is_development() {
-        routes(service::<true>(), ctx, settings)
+        routes(service::<true>, ctx, settings)
     } else {
-        routes(service::<false>(), ctx, settings)
+        routes(service::<false>, ctx, settings)
     }
 }
 
 /// The ops endpoints alone (probes and `/metrics`): what a worker role listens with, and
 /// `serve`'s ops listener (`OPS_PORT`).
 pub fn ops_app(ctx: AppContext, settings: HttpSettings) -> BoxEndpoint<'static> {
-    routes(
-        OpenApiService::new(
-            (ops::ProbesApi, ops::MetricsApi),
-            API_TITLE,
-            env!("CARGO_PKG_VERSION"),
-        ),
-        ctx,
-        settings,
+    routes(ops_service, ctx, settings)
+}
+
+fn ops_service() -> OpenApiService<(ops::ProbesApi, ops::MetricsApi), ()> {
+    OpenApiService::new(
+        (ops::ProbesApi, ops::MetricsApi),
+        API_TITLE,
+        env!("CARGO_PKG_VERSION"),
     )
 }
 
+/// `make_service` builds the API's [`OpenApiService`]; it is called again, once, when `/docs` is
+/// first asked for.
 fn routes<T: poem_openapi::OpenApi + 'static>(
-    service: OpenApiService<T, ()>,
+    make_service: fn() -> OpenApiService<T, ()>,
     ctx: AppContext,
     settings: HttpSettings,
 ) -> BoxEndpoint<'static> {
-    let (generated, spec) = completed_spec(&service);
+    let service = make_service();
+    let (_, spec) = completed_spec(&service);
     let guard = Arc::new(contract::RequestGuard::new(
         &serde_json::from_str(&spec).expect("the completed spec is JSON"),
     ));
-    // The docs UI embeds the document it shows: show the completed one.
-    let docs = Html(service.scalar_html().replacen(&generated, &spec, 1));
+    let spec = Bytes::from(spec);
     let spec_endpoint = make_sync(move |_| {
         poem::Response::builder()
             .content_type("application/json")
             .body(spec.clone())
     });
+    // The docs page carries the Scalar UI's script (3 MB): built when it is first asked for,
+    // not at boot, so a server whose docs nobody opens keeps neither the page on its heap nor
+    // the script's pages of the binary resident (docs/performance.md, "Memory").
+    let docs = Arc::new(OnceLock::<Bytes>::new());
+    let docs_endpoint = make_sync(move |_| {
+        let page = docs.get_or_init(|| docs_page(&make_service()));
+        poem::Response::builder()
+            .content_type("text/html; charset=utf-8")
+            .body(page.clone())
+    });
     Route::new()
         .nest("/", service)
         .at("/openapi.json", spec_endpoint)
-        .at("/docs", make_sync(move |_| docs.clone()))
+        .at("/docs", docs_endpoint)
         .around(guards::body)
         .around(guards::allow)
         .around(guards::client_contract)
