@@ -120,7 +120,7 @@ fn routes<T: poem_openapi::OpenApi + 'static>(
     });
     // The docs page carries the Scalar UI's script (3 MB): built when it is first asked for,
     // not at boot, so a server whose docs nobody opens keeps neither the page on its heap nor
-    // the script's pages of the binary resident (docs/performance.md, "Memory").
+    // the script's pages of the binary resident (docs/performance.md, "Latest run").
     let docs = Arc::new(OnceLock::<Bytes>::new());
     let docs_endpoint = make_sync(move |_| {
         let page = docs.get_or_init(|| docs_page(&make_service()));
