@@ -45,23 +45,21 @@ pub const API_TITLE: &str = "Qubital API";
 /// development-only operations), completed with the wire rules of [`contract`].
 pub fn openapi_spec(environment: Environment) -> String {
     match environment {
-        Environment::Production => completed_spec(&service::<false>()).1,
-        Environment::Development => completed_spec(&service::<true>()).1,
+        Environment::Production => completed_spec(&service::<false>()),
+        Environment::Development => completed_spec(&service::<true>()),
     }
 }
 
-/// The docs UI, embedding the document it shows: the completed one, as `/openapi.json` serves it.
-fn docs_page<T: poem_openapi::OpenApi>(service: &OpenApiService<T, ()>) -> Bytes {
-    let (generated, completed) = completed_spec(service);
-    Bytes::from(service.scalar_html().replacen(&generated, &completed, 1))
+/// The docs UI, embedding the document it shows: `completed`, as `/openapi.json` serves it, in
+/// place of the one poem-openapi generates.
+fn docs_page<T: poem_openapi::OpenApi>(service: &OpenApiService<T, ()>, completed: &str) -> Bytes {
+    Bytes::from(service.scalar_html().replacen(&service.spec(), completed, 1))
 }
 
-/// What poem-openapi generates, and the completed document (pretty JSON) the server serves.
-fn completed_spec<T: poem_openapi::OpenApi>(service: &OpenApiService<T, ()>) -> (String, String) {
-    let generated = service.spec();
-    let value = serde_json::from_str(&generated).expect("poem-openapi writes JSON");
-    let completed = serde_json::to_string_pretty(&contract::complete(value)).expect("a JSON value");
-    (generated, completed)
+/// The document poem-openapi generates, completed: the pretty JSON the server serves.
+fn completed_spec<T: poem_openapi::OpenApi>(service: &OpenApiService<T, ()>) -> String {
+    let value = serde_json::from_str(&service.spec()).expect("poem-openapi writes JSON");
+    serde_json::to_string_pretty(&contract::complete(value)).expect("a JSON value")
 }
 
 fn service<const DEV: bool>() -> OpenApiService<(ops::ProbesApi, FeatureApis<DEV>), ()> {
@@ -108,11 +106,12 @@ fn routes<T: poem_openapi::OpenApi + 'static>(
     settings: HttpSettings,
 ) -> BoxEndpoint<'static> {
     let service = make_service();
-    let (_, spec) = completed_spec(&service);
+    let spec = completed_spec(&service);
     let guard = Arc::new(contract::RequestGuard::new(
         &serde_json::from_str(&spec).expect("the completed spec is JSON"),
     ));
     let spec = Bytes::from(spec);
+    let served = spec.clone();
     let spec_endpoint = make_sync(move |_| {
         poem::Response::builder()
             .content_type("application/json")
@@ -123,7 +122,10 @@ fn routes<T: poem_openapi::OpenApi + 'static>(
     // the script's pages of the binary resident (docs/performance.md, "Latest run").
     let docs = Arc::new(OnceLock::<Bytes>::new());
     let docs_endpoint = make_sync(move |_| {
-        let page = docs.get_or_init(|| docs_page(&make_service()));
+        let page = docs.get_or_init(|| {
+            let completed = std::str::from_utf8(&served).expect("the spec was a String");
+            docs_page(&make_service(), completed)
+        });
         poem::Response::builder()
             .content_type("text/html; charset=utf-8")
             .body(page.clone())
